@@ -1,0 +1,331 @@
+// HttpServer on synchronous Boost.Beast: one thread per connection keeps the streaming path
+// simple (a watch producer just blocks on its own thread) and the stand-ins never see more
+// than a few dozen connections.
+#include "sim/common/http_server.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace pygrid::sim {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+bool IEquals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string PercentDecode(const std::string& s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string HttpRequest::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (IEquals(k, name)) return v;
+  }
+  return "";
+}
+
+std::string HttpRequest::Query(const std::string& name, const std::string& fallback) const {
+  auto it = query.find(name);
+  return it == query.end() ? fallback : it->second;
+}
+
+bool HttpRequest::HasQuery(const std::string& name) const { return query.count(name) > 0; }
+
+HttpResponse HttpResponse::Text(int status, const std::string& content_type, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::Stream(int status, const std::string& content_type,
+                                  std::function<void(ChunkWriter&)> producer) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", content_type);
+  r.producer = std::move(producer);
+  return r;
+}
+
+HttpResponse& HttpResponse::With(const std::string& name, const std::string& value) {
+  headers.emplace_back(name, value);
+  return *this;
+}
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {}
+
+  struct Connection {
+    tcp::socket socket;
+    std::atomic<bool> streaming{false};
+    std::atomic<bool> finished{false};
+    std::thread thread;
+    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
+  };
+
+  // Writes chunks to a Beast stream; any error marks the sink closed.
+  template <class Stream>
+  class StreamChunkWriter : public ChunkWriter {
+   public:
+    StreamChunkWriter(Stream& stream, const std::atomic<bool>& stopping)
+        : stream_(stream), stopping_(stopping) {}
+    bool Write(const std::string& data) override {
+      if (!ok_ || stopping_ || data.empty()) return ok_ && !stopping_;
+      boost::system::error_code ec;
+      net::write(stream_, http::make_chunk(net::buffer(data)), ec);
+      if (ec) ok_ = false;
+      return ok_;
+    }
+    bool Stopping() const override { return stopping_; }
+    bool ok() const { return ok_; }
+
+   private:
+    Stream& stream_;
+    const std::atomic<bool>& stopping_;
+    bool ok_ = true;
+  };
+
+  bool Start(std::string* error) {
+    try {
+      if (!options_.tls_cert_pem.empty()) {
+        ssl_ctx_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+        ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                              ssl::context::no_sslv3);
+        ssl_ctx_->use_certificate_chain(
+            net::buffer(options_.tls_cert_pem.data(), options_.tls_cert_pem.size()));
+        ssl_ctx_->use_private_key(
+            net::buffer(options_.tls_key_pem.data(), options_.tls_key_pem.size()),
+            ssl::context::pem);
+      }
+      tcp::endpoint ep(net::ip::make_address(options_.host), options_.port);
+      acceptor_ = std::make_unique<tcp::acceptor>(io_);
+      acceptor_->open(ep.protocol());
+      acceptor_->set_option(net::socket_base::reuse_address(true));
+      acceptor_->bind(ep);
+      acceptor_->listen(net::socket_base::max_listen_connections);
+      port_ = acceptor_->local_endpoint().port();
+    } catch (const std::exception& e) {
+      if (error) *error = std::string("http server start failed: ") + e.what();
+      return false;
+    }
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+    return true;
+  }
+
+  void AcceptLoop() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      tcp::socket socket(io_);
+      acceptor_->accept(socket, ec);
+      if (stopping_) break;
+      if (ec) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      ReapLocked();
+      connections_.emplace_back(std::make_unique<Connection>(std::move(socket)));
+      Connection* conn = connections_.back().get();
+      conn->thread = std::thread([this, conn] {
+        Serve(conn);
+        conn->finished = true;
+      });
+    }
+  }
+
+  void ReapLocked() {
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->finished) {
+        (*it)->thread.join();
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void Serve(Connection* conn) {
+    boost::system::error_code ec;
+    std::string remote;
+    auto ep = conn->socket.remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    conn->socket.set_option(tcp::no_delay(true), ec);
+    if (ssl_ctx_) {
+      ssl::stream<tcp::socket&> stream(conn->socket, *ssl_ctx_);
+      stream.handshake(ssl::stream_base::server, ec);
+      if (ec) return;
+      ServeStream(stream, conn, remote);
+      stream.shutdown(ec);
+    } else {
+      ServeStream(conn->socket, conn, remote);
+    }
+    conn->socket.shutdown(tcp::socket::shutdown_both, ec);
+    conn->socket.close(ec);
+  }
+
+  template <class Stream>
+  void ServeStream(Stream& stream, Connection* conn, const std::string& remote) {
+    boost::beast::flat_buffer buffer;
+    while (!stopping_) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(64 * 1024 * 1024);
+      boost::system::error_code ec;
+      http::read(stream, buffer, parser, ec);
+      if (ec) return;
+      auto& msg = parser.get();
+      HttpRequest req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote = remote;
+      auto qpos = req.target.find('?');
+      req.path = PercentDecode(req.target.substr(0, qpos), false);
+      if (qpos != std::string::npos) ParseQuery(req.target.substr(qpos + 1), &req.query);
+      for (const auto& field : msg) {
+        req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      req.body = std::move(msg.body());
+      bool keep_alive = msg.keep_alive();
+
+      HttpResponse resp;
+      try {
+        resp = handler_(req);
+      } catch (const std::exception& e) {
+        resp = HttpResponse::Text(500, "text/plain", std::string("handler error: ") + e.what());
+      }
+      if (resp.producer) {
+        http::response<http::empty_body> head{static_cast<http::status>(resp.status), 11};
+        for (const auto& [k, v] : resp.headers) head.set(k, v);
+        head.chunked(true);
+        head.keep_alive(keep_alive);
+        http::response_serializer<http::empty_body> sr{head};
+        http::write_header(stream, sr, ec);
+        if (ec) return;
+        conn->streaming = true;
+        StreamChunkWriter<Stream> writer(stream, stopping_);
+        resp.producer(writer);
+        conn->streaming = false;
+        if (!writer.ok() || stopping_) return;
+        net::write(stream, http::make_chunk_last(), ec);
+        if (ec) return;
+      } else {
+        http::response<http::string_body> out{static_cast<http::status>(resp.status), 11};
+        for (const auto& [k, v] : resp.headers) out.set(k, v);
+        out.body() = std::move(resp.body);
+        out.keep_alive(keep_alive);
+        out.prepare_payload();
+        http::write(stream, out, ec);
+        if (ec) return;
+      }
+      if (!keep_alive) return;
+    }
+  }
+
+  static void ParseQuery(const std::string& q, std::multimap<std::string, std::string>* out) {
+    size_t start = 0;
+    while (start <= q.size()) {
+      size_t end = q.find('&', start);
+      if (end == std::string::npos) end = q.size();
+      std::string part = q.substr(start, end - start);
+      if (!part.empty()) {
+        auto eq = part.find('=');
+        std::string k = PercentDecode(part.substr(0, eq), true);
+        std::string v = eq == std::string::npos ? "" : PercentDecode(part.substr(eq + 1), true);
+        out->emplace(std::move(k), std::move(v));
+      }
+      start = end + 1;
+    }
+  }
+
+  void CloseStreams() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& c : connections_) {
+      if (c->streaming && !c->finished) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
+    }
+  }
+
+  void Stop() {
+    if (stopping_.exchange(true)) return;
+    if (acceptor_) ::shutdown(acceptor_->native_handle(), SHUT_RDWR);
+    if (accept_thread_.joinable()) accept_thread_.join();
+    std::list<std::unique_ptr<Connection>> conns;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& c : connections_) {
+        if (!c->finished) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
+      }
+      conns.swap(connections_);
+    }
+    for (auto& c : conns) c->thread.join();
+    boost::system::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  net::io_context io_;
+  std::unique_ptr<ssl::context> ssl_ctx_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::thread accept_thread_;
+  std::atomic<bool> stopping_{false};
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::list<std::unique_ptr<Connection>> connections_;
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+bool HttpServer::Start(std::string* error) { return impl_->Start(error); }
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+void HttpServer::CloseStreams() { impl_->CloseStreams(); }
+
+}  // namespace pygrid::sim
