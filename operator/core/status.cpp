@@ -4,19 +4,32 @@ namespace pygrid {
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kOk: return "OK";
-    case ErrorKind::kNotFound: return "NotFound";
-    case ErrorKind::kAlreadyExists: return "AlreadyExists";
-    case ErrorKind::kConflict: return "Conflict";
-    case ErrorKind::kUnauthorized: return "Unauthorized";
-    case ErrorKind::kForbidden: return "Forbidden";
-    case ErrorKind::kInvalid: return "Invalid";
-    case ErrorKind::kGone: return "Gone";
-    case ErrorKind::kRateLimited: return "RateLimited";
-    case ErrorKind::kQuotaExceeded: return "QuotaExceeded";
-    case ErrorKind::kUnavailable: return "Unavailable";
-    case ErrorKind::kTimeout: return "Timeout";
-    case ErrorKind::kInternal: return "Internal";
+    case ErrorKind::kOk:
+      return "OK";
+    case ErrorKind::kNotFound:
+      return "NotFound";
+    case ErrorKind::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorKind::kConflict:
+      return "Conflict";
+    case ErrorKind::kUnauthorized:
+      return "Unauthorized";
+    case ErrorKind::kForbidden:
+      return "Forbidden";
+    case ErrorKind::kInvalid:
+      return "Invalid";
+    case ErrorKind::kGone:
+      return "Gone";
+    case ErrorKind::kRateLimited:
+      return "RateLimited";
+    case ErrorKind::kQuotaExceeded:
+      return "QuotaExceeded";
+    case ErrorKind::kUnavailable:
+      return "Unavailable";
+    case ErrorKind::kTimeout:
+      return "Timeout";
+    case ErrorKind::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

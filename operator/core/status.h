@@ -64,26 +64,63 @@ class Status {
   // (Unavailable, Timeout, RateLimited, Conflict are retryable; the rest are not).
   static Status Error(ErrorKind kind, std::string message);
 
-  static Status NotFound(std::string message) { return Error(ErrorKind::kNotFound, std::move(message)); }
-  static Status AlreadyExists(std::string message) { return Error(ErrorKind::kAlreadyExists, std::move(message)); }
-  static Status Conflict(std::string message) { return Error(ErrorKind::kConflict, std::move(message)); }
-  static Status Unauthorized(std::string message) { return Error(ErrorKind::kUnauthorized, std::move(message)); }
-  static Status Forbidden(std::string message) { return Error(ErrorKind::kForbidden, std::move(message)); }
-  static Status Invalid(std::string message) { return Error(ErrorKind::kInvalid, std::move(message)); }
+  static Status NotFound(std::string message) {
+    return Error(ErrorKind::kNotFound, std::move(message));
+  }
+  static Status AlreadyExists(std::string message) {
+    return Error(ErrorKind::kAlreadyExists, std::move(message));
+  }
+  static Status Conflict(std::string message) {
+    return Error(ErrorKind::kConflict, std::move(message));
+  }
+  static Status Unauthorized(std::string message) {
+    return Error(ErrorKind::kUnauthorized, std::move(message));
+  }
+  static Status Forbidden(std::string message) {
+    return Error(ErrorKind::kForbidden, std::move(message));
+  }
+  static Status Invalid(std::string message) {
+    return Error(ErrorKind::kInvalid, std::move(message));
+  }
   static Status Invalid(std::string message, std::vector<FieldCause> causes);
   static Status Gone(std::string message) { return Error(ErrorKind::kGone, std::move(message)); }
-  static Status RateLimited(std::string message) { return Error(ErrorKind::kRateLimited, std::move(message)); }
-  static Status QuotaExceeded(std::string message) { return Error(ErrorKind::kQuotaExceeded, std::move(message)); }
-  static Status Unavailable(std::string message) { return Error(ErrorKind::kUnavailable, std::move(message)); }
-  static Status Timeout(std::string message) { return Error(ErrorKind::kTimeout, std::move(message)); }
-  static Status Internal(std::string message) { return Error(ErrorKind::kInternal, std::move(message)); }
+  static Status RateLimited(std::string message) {
+    return Error(ErrorKind::kRateLimited, std::move(message));
+  }
+  static Status QuotaExceeded(std::string message) {
+    return Error(ErrorKind::kQuotaExceeded, std::move(message));
+  }
+  static Status Unavailable(std::string message) {
+    return Error(ErrorKind::kUnavailable, std::move(message));
+  }
+  static Status Timeout(std::string message) {
+    return Error(ErrorKind::kTimeout, std::move(message));
+  }
+  static Status Internal(std::string message) {
+    return Error(ErrorKind::kInternal, std::move(message));
+  }
 
   // Builder-style setters for what a remote told us; each returns *this.
-  Status& WithHttpStatus(int http_status) { http_status_ = http_status; return *this; }
-  Status& WithRemoteCode(std::string code) { remote_code_ = std::move(code); return *this; }
-  Status& WithRetryAfter(std::chrono::milliseconds after) { retry_after_ = after; return *this; }
-  Status& WithRetryable(bool retryable) { retryable_ = retryable; return *this; }
-  Status& WithCauses(std::vector<FieldCause> causes) { causes_ = std::move(causes); return *this; }
+  Status& WithHttpStatus(int http_status) {
+    http_status_ = http_status;
+    return *this;
+  }
+  Status& WithRemoteCode(std::string code) {
+    remote_code_ = std::move(code);
+    return *this;
+  }
+  Status& WithRetryAfter(std::chrono::milliseconds after) {
+    retry_after_ = after;
+    return *this;
+  }
+  Status& WithRetryable(bool retryable) {
+    retryable_ = retryable;
+    return *this;
+  }
+  Status& WithCauses(std::vector<FieldCause> causes) {
+    causes_ = std::move(causes);
+    return *this;
+  }
 
   bool ok() const { return kind_ == ErrorKind::kOk; }
   ErrorKind kind() const { return kind_; }
@@ -129,12 +166,16 @@ class Status {
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  StatusOr(T value) : data_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : data_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(data_); }
-  // The error, or an OK Status when there is a value.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(data_); }
+  // The error, or an OK Status when there is a value. A reference, so that
+  // `for (auto& c : result.status().causes())` does not iterate a destroyed temporary.
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(data_);
+  }
 
   const T& value() const& { return std::get<T>(data_); }
   T& value() & { return std::get<T>(data_); }

@@ -1,0 +1,45 @@
+#include "api/conditions.h"
+
+#include <ctime>
+
+namespace pygrid::api {
+
+std::string FormatTime(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+bool SetCondition(std::vector<Condition>& conditions, Condition condition,
+                  std::chrono::system_clock::time_point now) {
+  for (Condition& existing : conditions) {
+    if (existing.type != condition.type) continue;
+    condition.last_transition_time =
+        existing.status == condition.status && !existing.last_transition_time.empty()
+            ? existing.last_transition_time
+            : FormatTime(now);
+    if (existing == condition) return false;
+    existing = std::move(condition);
+    return true;
+  }
+  condition.last_transition_time = FormatTime(now);
+  conditions.push_back(std::move(condition));
+  return true;
+}
+
+const Condition* FindCondition(const std::vector<Condition>& conditions, const std::string& type) {
+  for (const Condition& condition : conditions) {
+    if (condition.type == type) return &condition;
+  }
+  return nullptr;
+}
+
+bool IsConditionTrue(const std::vector<Condition>& conditions, const std::string& type) {
+  const Condition* condition = FindCondition(conditions, type);
+  return condition != nullptr && condition->status == "True";
+}
+
+}  // namespace pygrid::api

@@ -1,0 +1,38 @@
+// Provides the defaulting rules of the PyGridCluster API: the same defaults the CRD schema
+// declares, plus the per-flavour image and port defaults that a schema cannot express.
+//
+//   ApplyDefaults(cluster.spec);
+//   FlavorDefaults d = DefaultsFor(cluster.spec.pygrid.flavor);
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+
+#include "api/types.h"
+
+namespace pygrid::api {
+
+inline constexpr char kDefaultRegion[] = "ARC-IS-HAF-1";
+inline constexpr char kDefaultImage[] = "Ubuntu 22.04";
+inline constexpr char kDefaultInstanceType[] = "vcpu-4_memory-12g_disk-80g_nvidia1080ti-1";
+inline constexpr char kDefaultSecretKey[] = "token";
+
+// Images and ports of a PyGrid flavour (facts: shared/reference/pygrid.md §2–4).
+struct FlavorDefaults {
+  const char* gateway_image;
+  const char* node_image;
+  int gateway_port;
+  int node_port;
+};
+
+FlavorDefaults DefaultsFor(Flavor flavor);
+
+// Fills every unset field of `spec` with its default; idempotent.
+void ApplyDefaults(ClusterSpec& spec);
+
+// The security group the operator manages for a cluster: spec.network.securityGroupName, or
+// "pygrid-<cluster name>" when empty.
+std::string SecurityGroupNameFor(const std::string& cluster_name, const ClusterSpec& spec);
+
+}  // namespace pygrid::api
