@@ -1,0 +1,237 @@
+#include "kube/informer.h"
+
+#include "kube/workqueue.h"
+
+namespace pygrid::kube {
+
+EventHandlers EnqueueHandlers(WorkQueue& queue) {
+  EventHandlers handlers;
+  handlers.on_add = [&queue](const Json& object) { queue.Add(ObjectKey(object)); };
+  handlers.on_update = [&queue](const Json&, const Json& object) { queue.Add(ObjectKey(object)); };
+  handlers.on_delete = [&queue](const Json& object) { queue.Add(ObjectKey(object)); };
+  return handlers;
+}
+
+Informer::Informer(KubeClient& client, InformerOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      rng_(options_.seed ? options_.seed : std::random_device{}()),
+      backoff_(options_.backoff) {}
+
+Informer::~Informer() { Stop(); }
+
+void Informer::AddEventHandler(EventHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+
+void Informer::Start() {
+  if (started_.exchange(true)) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Informer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_.store(true);
+    if (current_watch_) current_watch_->Cancel();
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Informer::WaitForSync(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  sync_cv_.wait_for(lock, timeout, [this] { return synced_.load(); });
+  return synced_.load();
+}
+
+std::optional<Json> Informer::Get(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Json> Informer::List() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  std::vector<Json> out;
+  out.reserve(cache_.size());
+  for (const auto& entry : cache_) out.push_back(entry.second);
+  return out;
+}
+
+std::vector<std::string> Informer::Keys() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  std::vector<std::string> out;
+  out.reserve(cache_.size());
+  for (const auto& entry : cache_) out.push_back(entry.first);
+  return out;
+}
+
+size_t Informer::Size() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_.size();
+}
+
+std::string Informer::LastResourceVersion() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return resource_version_;
+}
+
+bool Informer::SleepFor(std::chrono::milliseconds delay) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  stop_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+  return !stopping_.load();
+}
+
+void Informer::Run() {
+  int failures = 0;
+  bool need_list = true;
+  auto report = [this](const Status& status) {
+    if (options_.on_error) options_.on_error(status);
+  };
+  while (!stopping_.load()) {
+    if (need_list) {
+      Status listed = ListAndReplace();
+      if (!listed.ok()) {
+        report(listed);
+        if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
+        continue;
+      }
+      need_list = false;
+      failures = 0;
+    }
+    bool got_events = false;
+    const auto started = std::chrono::steady_clock::now();
+    Status watched = WatchOnce(&got_events);
+    if (stopping_.load()) return;
+    if (watched.ok()) {
+      // client-go treats a watch that ends within a second without events as an error
+      // ("very short watch") so a server that closes at once is not hammered.
+      if (!got_events && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+        if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
+      } else {
+        failures = 0;
+      }
+      continue;
+    }
+    if (watched.IsGone()) {
+      // The resume point left the server's history: only a fresh list can catch up.
+      need_list = true;
+      continue;
+    }
+    report(watched);
+    if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
+  }
+}
+
+Status Informer::ListAndReplace() {
+  ListOptions list_options;
+  list_options.label_selector = options_.label_selector;
+  list_options.field_selector = options_.field_selector;
+  StatusOr<ListResult> listed =
+      client_.List(options_.resource, options_.ns, list_options, options_.page_size);
+  if (!listed.ok()) return listed.status();
+
+  std::map<std::string, Json> fresh;
+  for (auto& item : listed->items) {
+    std::string key = ObjectKey(item);
+    fresh.emplace(std::move(key), std::move(item));
+  }
+  std::vector<Json> deleted;
+  std::map<std::string, Json> old;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    old.swap(cache_);
+    cache_ = fresh;
+    resource_version_ = listed->resource_version;
+  }
+  for (auto& entry : old) {
+    if (!fresh.count(entry.first)) deleted.push_back(std::move(entry.second));
+  }
+  for (const auto& object : deleted) {
+    for (auto& handlers : handlers_) {
+      if (handlers.on_delete) handlers.on_delete(object);
+    }
+  }
+  for (const auto& entry : fresh) {
+    auto previous = old.find(entry.first);
+    for (auto& handlers : handlers_) {
+      if (previous == old.end()) {
+        if (handlers.on_add) handlers.on_add(entry.second);
+      } else if (ResourceVersionOf(previous->second) != ResourceVersionOf(entry.second)) {
+        if (handlers.on_update) handlers.on_update(previous->second, entry.second);
+      }
+    }
+  }
+  list_count_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    synced_.store(true);
+  }
+  sync_cv_.notify_all();
+  return Status::Ok();
+}
+
+Status Informer::WatchOnce(bool* got_events) {
+  Cancellation cancel;
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopping_.load()) return Status::Ok();
+    current_watch_ = &cancel;
+  }
+  WatchOptions watch;
+  watch.resource_version = LastResourceVersion();
+  watch.label_selector = options_.label_selector;
+  watch.field_selector = options_.field_selector;
+  watch.allow_bookmarks = true;
+  std::uniform_int_distribution<int64_t> timeout(options_.min_watch_timeout.count(),
+                                                 options_.max_watch_timeout.count());
+  watch.timeout_seconds = timeout(rng_);
+  Status status = client_.Watch(
+      options_.resource, options_.ns, watch,
+      [this, got_events](const WatchEvent& event) {
+        *got_events = true;
+        Apply(event);
+        return !stopping_.load();
+      },
+      &cancel);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    current_watch_ = nullptr;
+  }
+  return status;
+}
+
+void Informer::Apply(const WatchEvent& event) {
+  const std::string rv = ResourceVersionOf(event.object);
+  if (event.type == "BOOKMARK") {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (!rv.empty()) resource_version_ = rv;
+    return;
+  }
+  const std::string key = ObjectKey(event.object);
+  std::optional<Json> previous;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) previous = it->second;
+    if (event.type == "DELETED") {
+      cache_.erase(key);
+    } else if (event.type == "ADDED" || event.type == "MODIFIED") {
+      cache_[key] = event.object;
+    } else {
+      return;  // an unknown type is ignored, as client-go's watchHandler logs and skips it
+    }
+    if (!rv.empty()) resource_version_ = rv;
+  }
+  for (auto& handlers : handlers_) {
+    if (event.type == "DELETED") {
+      if (handlers.on_delete) handlers.on_delete(event.object);
+    } else if (previous) {
+      if (handlers.on_update) handlers.on_update(*previous, event.object);
+    } else if (handlers.on_add) {
+      handlers.on_add(event.object);
+    }
+  }
+}
+
+}  // namespace pygrid::kube

@@ -1,0 +1,16 @@
+// Internal: standard base64 (RFC 4648) for kubeconfig *-data fields. Not part of the API.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace pygrid::kube::internal {
+
+// Decodes padded or unpadded base64, ignoring whitespace; nullopt on any other character.
+std::optional<std::string> Base64Decode(const std::string& text);
+
+// Encodes with padding.
+std::string Base64Encode(const std::string& bytes);
+
+}  // namespace pygrid::kube::internal
