@@ -1,0 +1,166 @@
+// HttpServer, /healthz and /readyz semantics, and a /metrics scrape checked by promtool.
+#include "observability/endpoints.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+
+#include "observability/http_server.h"
+#include "observability/redact.h"
+#include "unit/observability/test_util.h"
+
+namespace pygrid::observability {
+namespace {
+
+using testing::HttpGet;
+
+std::unique_ptr<HttpServer> StartOrDie(const std::string& address, HttpHandler handler) {
+  auto server = HttpServer::Start(address, std::move(handler));
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  return server.ok() ? std::move(*server) : nullptr;
+}
+
+TEST(HttpServerTest, ZeroAndEmptyDisable) {
+  for (const char* address : {"0", ""}) {
+    auto server = HttpServer::Start(address, nullptr);
+    ASSERT_TRUE(server.ok());
+    EXPECT_EQ(*server, nullptr);
+  }
+}
+
+TEST(HttpServerTest, MalformedAddressIsInvalidAndBusyPortIsUnavailable) {
+  EXPECT_TRUE(HttpServer::Start("8080", nullptr).status().IsInvalid());
+  EXPECT_TRUE(HttpServer::Start("127.0.0.1:http", nullptr).status().IsInvalid());
+  auto first = StartOrDie("127.0.0.1:0", [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_NE(first, nullptr);
+  auto second = HttpServer::Start("127.0.0.1:" + std::to_string(first->port()), nullptr);
+  EXPECT_TRUE(second.status().IsUnavailable()) << second.status().ToString();
+}
+
+TEST(HttpServerTest, ServesOnEveryInterfaceWithColonPortForm) {
+  auto server = StartOrDie(":0", [](const HttpRequest& r) {
+    return HttpResponse{200, "text/plain", r.path + "|" + r.query};
+  });
+  ASSERT_NE(server, nullptr);
+  EXPECT_GT(server->port(), 0);
+  auto got = HttpGet(server->port(), "/a/b?verbose&x=1");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "/a/b|verbose&x=1");
+  EXPECT_NE(got.headers.find("Content-Length: 16"), std::string::npos);
+  auto head = HttpGet(server->port(), "/a", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(HttpGet(server->port(), "/a", "POST").status, 405);
+  server->Stop();
+  server->Stop();
+  EXPECT_EQ(HttpGet(server->port(), "/a").status, 0);  // no longer listening
+}
+
+TEST(HttpServerTest, HandlerExceptionBecomes500) {
+  auto server = StartOrDie(
+      "127.0.0.1:0", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("bug"); });
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(HttpGet(server->port(), "/").status, 500);
+  EXPECT_EQ(HttpGet(server->port(), "/").status, 500);  // the server survived
+}
+
+TEST(HealthChecksTest, ReadyzFailsUntilInformersSyncThenPasses) {
+  HealthChecks health;
+  std::atomic<bool> synced{false};
+  health.AddReadyzCheck("informers-synced", [&] {
+    return synced ? Status::Ok() : Status::Unavailable("cache not synced");
+  });
+  auto server = StartOrDie("127.0.0.1:0", health.Handler());
+  ASSERT_NE(server, nullptr);
+  const int port = server->port();
+
+  auto healthz = HttpGet(port, "/healthz");
+  EXPECT_EQ(healthz.status, 200);
+  EXPECT_EQ(healthz.body, "ok");
+
+  auto not_ready = HttpGet(port, "/readyz");
+  EXPECT_EQ(not_ready.status, 500);
+  EXPECT_EQ(not_ready.body,
+            "[-]informers-synced failed: reason withheld\n[+]ping ok\nhealthz check failed\n");
+  auto one = HttpGet(port, "/readyz/informers-synced");
+  EXPECT_EQ(one.status, 500);
+  EXPECT_EQ(one.body, "internal server error: cache not synced\n");
+  auto excluded = HttpGet(port, "/readyz?verbose&exclude=informers-synced");
+  EXPECT_EQ(excluded.status, 200);
+  EXPECT_EQ(excluded.body, "[+]informers-synced excluded: ok\n[+]ping ok\nhealthz check passed\n");
+
+  synced = true;
+  auto ready = HttpGet(port, "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, "ok");
+  auto verbose = HttpGet(port, "/readyz?verbose");
+  EXPECT_EQ(verbose.status, 200);
+  EXPECT_EQ(verbose.body, "[+]informers-synced ok\n[+]ping ok\nhealthz check passed\n");
+  EXPECT_EQ(HttpGet(port, "/readyz/ping").body, "ok");
+  EXPECT_EQ(HttpGet(port, "/readyz/nope").status, 404);
+  EXPECT_EQ(HttpGet(port, "/readyzzz").status, 404);
+  EXPECT_EQ(HttpGet(port, "/metrics").status, 404);
+}
+
+TEST(HealthChecksTest, HealthzChecksAreSeparateAndExceptionsFail) {
+  HealthChecks health;
+  health.AddHealthzCheck("watchdog", []() -> Status { throw std::runtime_error("x"); });
+  HttpRequest healthz{"GET", "/healthz", ""};
+  HttpRequest readyz{"GET", "/readyz", ""};
+  EXPECT_EQ(health.Serve(healthz).status, 500);
+  EXPECT_EQ(health.Serve(readyz).status, 200);
+}
+
+TEST(HealthChecksTest, SingleCheckErrorIsRedacted) {
+  ClearSecretsForTesting();
+  RegisterSecret("tok-SECRET-123456");
+  HealthChecks health;
+  health.AddReadyzCheck("genesis", [] { return Status::Unauthorized("token tok-SECRET-123456"); });
+  auto resp = health.Serve({"GET", "/readyz/genesis", ""});
+  EXPECT_EQ(resp.body, "internal server error: token [REDACTED]\n");
+  ClearSecretsForTesting();
+}
+
+// A realistic registry, scraped over HTTP and linted by the real promtool.
+TEST(MetricsEndpointTest, ScrapeIsCleanForPromtoolCheckMetrics) {
+  Metrics metrics;
+  ControllerMetrics c = metrics.RegisterController("pygridcluster", 2);
+  c.ObserveReconcile(ReconcileResult::kSuccess, 0.2);
+  c.ObserveReconcile(ReconcileResult::kError, 1.2);
+  WorkqueueMetrics q = metrics.NewWorkqueueMetrics("pygridcluster");
+  q.OnAdd();
+  q.OnGet(0.001);
+  q.OnDone(0.2);
+  q.OnRetry();
+  metrics.ObserveRestRequest("GET", 200, "127.0.0.1:6443");
+  metrics.ObserveRestRequest("PATCH", 0, "127.0.0.1:6443");
+  metrics.SetLeader("pygrid-operator", true);
+  metrics.SetClusterState({"default", "mnist", "0b7f", "duet", "Ready", true, 2, 2});
+  metrics.ObserveClusterProvisioned("0b7f", 420);
+  metrics.SetInstanceCounts({{{"gateway", "active"}, 1}, {{"worker", "active"}, 2}});
+  metrics.ObserveGenesisRequest("CreateInstance", "POST", 429, 0.1);
+  metrics.ObserveGenesisRequest("CreateInstance", "POST", 201, 0.9, false, true);
+
+  auto server = StartOrDie("127.0.0.1:0", MetricsHandler(metrics));
+  ASSERT_NE(server, nullptr);
+  auto scrape = HttpGet(server->port(), "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_NE(scrape.headers.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(scrape.body.find("controller_runtime_reconcile_total{controller=\"pygridcluster\","
+                             "result=\"requeue_after\"} 0"),
+            std::string::npos);
+  EXPECT_NE(scrape.body.find("rest_client_requests_total{code=\"<error>\""), std::string::npos);
+
+  const std::string path =
+      ::testing::TempDir() + "pygrid-scrape-" + std::to_string(getpid()) + ".txt";
+  std::ofstream(path) << scrape.body;
+  auto lint = testing::RunCommand("promtool check metrics < " + path);
+  std::remove(path.c_str());
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+  EXPECT_EQ(lint.output, "") << lint.output;
+}
+
+}  // namespace
+}  // namespace pygrid::observability
