@@ -90,23 +90,42 @@ const std::vector<std::string>& ClusterPhases() {
 }
 
 void ControllerMetrics::ObserveReconcile(ReconcileResult result, double seconds) const {
-  if (time_ == nullptr) return;
-  results_[ResultIndex(result)]->Increment();
+  IncResult(result);
   if (result == ReconcileResult::kError || result == ReconcileResult::kTerminalError ||
       result == ReconcileResult::kPanic) {
-    errors_->Increment();
+    IncErrors();
   }
-  if (result == ReconcileResult::kTerminalError) terminal_errors_->Increment();
-  if (result == ReconcileResult::kPanic) panics_->Increment();
-  time_->Observe(seconds < 0 ? 0 : seconds);
+  if (result == ReconcileResult::kTerminalError) IncTerminalErrors();
+  if (result == ReconcileResult::kPanic) IncPanics();
+  ObserveTime(seconds);
 }
 
-void ControllerMetrics::WorkerStarted() const {
-  if (active_workers_ != nullptr) active_workers_->Increment();
+void ControllerMetrics::IncResult(ReconcileResult result) const {
+  if (time_ != nullptr) results_[ResultIndex(result)]->Increment();
 }
 
-void ControllerMetrics::WorkerFinished() const {
-  if (active_workers_ != nullptr) active_workers_->Decrement();
+void ControllerMetrics::IncErrors() const {
+  if (errors_ != nullptr) errors_->Increment();
+}
+
+void ControllerMetrics::IncTerminalErrors() const {
+  if (terminal_errors_ != nullptr) terminal_errors_->Increment();
+}
+
+void ControllerMetrics::IncPanics() const {
+  if (panics_ != nullptr) panics_->Increment();
+}
+
+void ControllerMetrics::ObserveTime(double seconds) const {
+  if (time_ != nullptr) time_->Observe(seconds < 0 ? 0 : seconds);
+}
+
+void ControllerMetrics::AddActiveWorkers(int delta) const {
+  if (active_workers_ != nullptr) active_workers_->Increment(delta);
+}
+
+void ControllerMetrics::SetMaxConcurrentReconciles(int workers) const {
+  if (max_concurrent_ != nullptr) max_concurrent_->Set(workers);
 }
 
 ReconcileInFlight::ReconcileInFlight(const ControllerMetrics& metrics, const Clock& clock)
@@ -125,35 +144,32 @@ double ReconcileInFlight::Finish(ReconcileResult result) {
   return seconds;
 }
 
-void WorkqueueMetrics::OnAdd() const {
-  if (adds_ == nullptr) return;
-  adds_->Increment();
-  depth_->Increment();
-}
-
-void WorkqueueMetrics::OnGet(double queued_seconds) const {
-  if (depth_ == nullptr) return;
-  depth_->Decrement();
-  queue_duration_->Observe(queued_seconds);
-}
-
-void WorkqueueMetrics::OnDone(double work_seconds) const {
-  if (work_duration_ != nullptr) work_duration_->Observe(work_seconds);
-}
-
-void WorkqueueMetrics::OnRetry() const {
-  if (retries_ != nullptr) retries_->Increment();
-}
-
 void WorkqueueMetrics::SetDepth(double depth) const {
   if (depth_ != nullptr) depth_->Set(depth);
 }
 
-void WorkqueueMetrics::SetUnfinishedWork(double unfinished_seconds,
-                                         double longest_running_seconds) const {
-  if (unfinished_ == nullptr) return;
-  unfinished_->Set(unfinished_seconds);
-  longest_->Set(longest_running_seconds);
+void WorkqueueMetrics::IncAdds() const {
+  if (adds_ != nullptr) adds_->Increment();
+}
+
+void WorkqueueMetrics::ObserveQueueDuration(double seconds) const {
+  if (queue_duration_ != nullptr) queue_duration_->Observe(seconds);
+}
+
+void WorkqueueMetrics::ObserveWorkDuration(double seconds) const {
+  if (work_duration_ != nullptr) work_duration_->Observe(seconds);
+}
+
+void WorkqueueMetrics::SetUnfinishedWorkSeconds(double seconds) const {
+  if (unfinished_ != nullptr) unfinished_->Set(seconds);
+}
+
+void WorkqueueMetrics::SetLongestRunningProcessorSeconds(double seconds) const {
+  if (longest_ != nullptr) longest_->Set(seconds);
+}
+
+void WorkqueueMetrics::IncRetries() const {
+  if (retries_ != nullptr) retries_->Increment();
 }
 
 // The series of one cluster, so ForgetCluster can remove exactly them.
@@ -256,6 +272,14 @@ struct Metrics::Impl {
                                   "'name' is the string used to identify the lease.")
                               .Register(*registry);
 
+  Family<Counter>& leader_slowpath =
+      prometheus::BuildCounter()
+          .Name("leader_election_slowpath_total")
+          .Help(
+              "Total number of slow path exercised in renewing leader leases. 'name' is the "
+              "string used to identify the lease.")
+          .Register(*registry);
+
   Family<Gauge>& cluster_info =
       prometheus::BuildGauge()
           .Name("pygrid_cluster_info")
@@ -337,7 +361,8 @@ struct Metrics::Impl {
     m.panics_ = &panics.Add({{"controller", name}});
     m.time_ = &reconcile_time.Add({{"controller", name}}, ReconcileTimeBuckets());
     m.active_workers_ = &active_workers.Add({{"controller", name}});
-    max_concurrent.Add({{"controller", name}}).Set(workers);
+    m.max_concurrent_ = &max_concurrent.Add({{"controller", name}});
+    m.max_concurrent_->Set(workers);
     controllers.emplace(name, m);
     return m;
   }
@@ -390,8 +415,13 @@ WorkqueueMetrics Metrics::NewWorkqueueMetrics(const std::string& name) {
 }
 
 void Metrics::ObserveRestRequest(std::string_view method, int http_status, std::string_view host) {
+  ObserveRestRequest(method, std::string_view(CodeLabel(http_status)), host);
+}
+
+void Metrics::ObserveRestRequest(std::string_view method, std::string_view code,
+                                 std::string_view host) {
   impl_->rest_requests
-      .Add({{"code", CodeLabel(http_status)},
+      .Add({{"code", std::string(code)},
             {"method", std::string(method)},
             {"host", std::string(host)}})
       .Increment();
@@ -399,6 +429,10 @@ void Metrics::ObserveRestRequest(std::string_view method, int http_status, std::
 
 void Metrics::SetLeader(const std::string& lease_name, bool leading) {
   impl_->leader.Add({{"name", lease_name}}).Set(leading ? 1 : 0);
+}
+
+void Metrics::IncLeaderSlowpath(const std::string& lease_name) {
+  impl_->leader_slowpath.Add({{"name", lease_name}}).Increment();
 }
 
 void Metrics::ObserveGenesisRequest(std::string_view operation, std::string_view method,

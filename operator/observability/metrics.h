@@ -64,8 +64,18 @@ class ControllerMetrics {
   // outcome is observed, as upstream does).
   void ObserveReconcile(ReconcileResult result, double seconds) const;
   // active_workers +1 / -1; ReconcileInFlight calls these.
-  void WorkerStarted() const;
-  void WorkerFinished() const;
+  void WorkerStarted() const { AddActiveWorkers(1); }
+  void WorkerFinished() const { AddActiveWorkers(-1); }
+
+  // The single instruments, for a controller loop that classifies outcomes itself (such as
+  // pygrid::kube's ControllerMetrics hooks). ObserveReconcile is these combined.
+  void IncResult(ReconcileResult result) const;  // reconcile_total{result} only
+  void IncErrors() const;
+  void IncTerminalErrors() const;
+  void IncPanics() const;
+  void ObserveTime(double seconds) const;
+  void AddActiveWorkers(int delta) const;
+  void SetMaxConcurrentReconciles(int workers) const;
   const std::string& name() const { return name_; }
 
  private:
@@ -77,6 +87,7 @@ class ControllerMetrics {
   prometheus::Counter* panics_ = nullptr;
   prometheus::Histogram* time_ = nullptr;
   prometheus::Gauge* active_workers_ = nullptr;
+  prometheus::Gauge* max_concurrent_ = nullptr;
 };
 
 // Times one reconcile and holds one active worker for its lifetime. Finish() records the
@@ -98,25 +109,25 @@ class ReconcileInFlight {
   bool finished_ = false;
 };
 
-// The instruments of one workqueue (labels name=controller=<queue name>), mirroring client-go's
-// queueMetrics hooks. Cheap to copy. Made by Metrics::NewWorkqueueMetrics.
+// The instruments of one workqueue (labels name=controller=<queue name>), one method per
+// client-go queueMetrics hook. Cheap to copy. Made by Metrics::NewWorkqueueMetrics.
 class WorkqueueMetrics {
  public:
   WorkqueueMetrics() = default;
-  // An item entered the queue: adds_total++ and depth++.
-  void OnAdd() const;
-  // An item left the queue for a worker after `queued_seconds`: depth-- and
-  // queue_duration_seconds observed.
-  void OnGet(double queued_seconds) const;
-  // A worker finished an item after `work_seconds`: work_duration_seconds observed.
-  void OnDone(double work_seconds) const;
-  // An item was re-added with a delay (rate limited, RequeueAfter, AddAfter): retries_total++.
-  void OnRetry() const;
-  // Sets depth directly (for queues that know their size).
+  // workqueue_depth: items waiting (not delayed, not being processed).
   void SetDepth(double depth) const;
-  // Sum of the ages of in-progress items and the oldest one's age, refreshed periodically by
-  // the queue (client-go: every 500 ms).
-  void SetUnfinishedWork(double unfinished_seconds, double longest_running_seconds) const;
+  // workqueue_adds_total: one per Add that was not a duplicate.
+  void IncAdds() const;
+  // workqueue_queue_duration_seconds: time from Add to Get.
+  void ObserveQueueDuration(double seconds) const;
+  // workqueue_work_duration_seconds: time from Get to Done.
+  void ObserveWorkDuration(double seconds) const;
+  // workqueue_unfinished_work_seconds: sum of the running times of in-progress items.
+  void SetUnfinishedWorkSeconds(double seconds) const;
+  // workqueue_longest_running_processor_seconds: running time of the oldest in-progress item.
+  void SetLongestRunningProcessorSeconds(double seconds) const;
+  // workqueue_retries_total: one per delayed re-add (rate limited, RequeueAfter, AddAfter).
+  void IncRetries() const;
 
  private:
   friend class Metrics;
@@ -173,9 +184,13 @@ class Metrics {
   // One Kubernetes API request: rest_client_requests_total{code,method,host}++. `method` is the
   // HTTP verb ("GET", "PATCH"); `http_status` 0 (no answer) becomes code "<error>" (client-go).
   void ObserveRestRequest(std::string_view method, int http_status, std::string_view host);
+  // As above with the code label already rendered ("200", "<error>").
+  void ObserveRestRequest(std::string_view method, std::string_view code, std::string_view host);
 
   // leader_election_master_status{name=lease} = 1 when leading, 0 when standing by.
   void SetLeader(const std::string& lease_name, bool leading);
+  // leader_election_slowpath_total{name}++: a renew that had to read the lease first.
+  void IncLeaderSlowpath(const std::string& lease_name);
 
   // One Genesis Cloud API attempt: requests_total{operation,method,code}++ (code "<error>"
   // when there was no answer), duration observed, rate_limited_total{operation}++ when

@@ -130,10 +130,10 @@ TEST(MetricsEndpointTest, ScrapeIsCleanForPromtoolCheckMetrics) {
   c.ObserveReconcile(ReconcileResult::kSuccess, 0.2);
   c.ObserveReconcile(ReconcileResult::kError, 1.2);
   WorkqueueMetrics q = metrics.NewWorkqueueMetrics("pygridcluster");
-  q.OnAdd();
-  q.OnGet(0.001);
-  q.OnDone(0.2);
-  q.OnRetry();
+  q.IncAdds();
+  q.ObserveQueueDuration(0.001);
+  q.ObserveWorkDuration(0.2);
+  q.IncRetries();
   metrics.ObserveRestRequest("GET", 200, "127.0.0.1:6443");
   metrics.ObserveRestRequest("PATCH", 0, "127.0.0.1:6443");
   metrics.SetLeader("pygrid-operator", true);

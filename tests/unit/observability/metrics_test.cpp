@@ -134,6 +134,33 @@ TEST(MetricsTest, ReconcileInFlightHoldsAWorkerAndCountsAnEscapingExceptionAsPan
   EXPECT_EQ(HistogramCount(m, "controller_runtime_reconcile_time_seconds", l), 2u);
 }
 
+TEST(MetricsTest, SingleInstrumentsMatchTheKubeHooks) {
+  Metrics m(NoProcess());
+  ControllerMetrics c = m.RegisterController("pgc", 1);
+  c.SetMaxConcurrentReconciles(4);
+  c.IncResult(ReconcileResult::kError);
+  c.IncErrors();
+  c.IncTerminalErrors();
+  c.AddActiveWorkers(2);
+  c.ObserveTime(0.3);
+  const testing::LabelMap l = {{"controller", "pgc"}};
+  EXPECT_EQ(Gauge(m, "controller_runtime_max_concurrent_reconciles", l), 4);
+  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_total",
+                    {{"controller", "pgc"}, {"result", "error"}}),
+            1);
+  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_errors_total", l), 1);
+  EXPECT_EQ(Counter(m, "controller_runtime_terminal_reconcile_errors_total", l), 1);
+  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_panics_total", l), 0);
+  EXPECT_EQ(Gauge(m, "controller_runtime_active_workers", l), 2);
+  EXPECT_EQ(HistogramCount(m, "controller_runtime_reconcile_time_seconds", l), 1u);
+  m.ObserveRestRequest("GET", std::string_view("<error>"), "h:443");
+  EXPECT_EQ(Counter(m, "rest_client_requests_total",
+                    {{"code", "<error>"}, {"method", "GET"}, {"host", "h:443"}}),
+            1);
+  m.IncLeaderSlowpath("lease");
+  EXPECT_EQ(Counter(m, "leader_election_slowpath_total", {{"name", "lease"}}), 1);
+}
+
 TEST(MetricsTest, ObserveReconcileByNameRegistersOnDemand) {
   Metrics m(NoProcess());
   m.ObserveReconcile("other", ReconcileResult::kRequeueAfter, 0.01);
@@ -152,12 +179,14 @@ TEST(MetricsTest, WorkqueueHooksFollowClientGo) {
   EXPECT_EQ(Gauge(m, "workqueue_depth", l), 0);
   EXPECT_EQ(Counter(m, "workqueue_adds_total", l), 0);
   EXPECT_EQ(Counter(m, "workqueue_retries_total", l), 0);
-  q.OnAdd();
-  q.OnAdd();
-  q.OnGet(0.5);
-  q.OnDone(2.0);
-  q.OnRetry();
-  q.SetUnfinishedWork(3.5, 2.0);
+  q.IncAdds();
+  q.IncAdds();
+  q.SetDepth(1);
+  q.ObserveQueueDuration(0.5);
+  q.ObserveWorkDuration(2.0);
+  q.IncRetries();
+  q.SetUnfinishedWorkSeconds(3.5);
+  q.SetLongestRunningProcessorSeconds(2.0);
   EXPECT_EQ(Gauge(m, "workqueue_depth", l), 1);
   EXPECT_EQ(Counter(m, "workqueue_adds_total", l), 2);
   EXPECT_EQ(Counter(m, "workqueue_retries_total", l), 1);
