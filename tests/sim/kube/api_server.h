@@ -1,0 +1,146 @@
+// kube-sim's Kubernetes API: routing, authentication, the object store with a global
+// resourceVersion and a bounded event history, CRUD/patch/list/watch handlers, discovery,
+// OpenAPI v3 and the /_sim/ fault-injection API. Usage:
+//
+//   ApiServer api({.token = "t", .history = 1000});
+//   HttpServer http(opts, [&](const HttpRequest& r) { return api.Handle(r); });
+//   api.SetStreamCloser([&] { http.CloseStreams(); });
+//
+// Handle is thread-safe: one lock guards all state; watch streams wait on a condition variable.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sim/common/http_server.h"
+#include "sim/kube/resource_types.h"
+#include "sim/kube/util.h"
+
+namespace pygrid::sim::kube {
+
+// Server settings fixed at start.
+struct ApiServerOptions {
+  std::string token;      // required bearer token (never logged)
+  size_t history = 1000;  // watch events kept; older resourceVersions answer 410
+  int bookmark_interval_ms = 1000;
+};
+
+// The parsed Kubernetes request path and verb.
+struct RequestInfo {
+  std::string verb;  // get list watch create update patch delete deletecollection
+  std::string group, version, plural, namespace_, name, subresource;
+  TypePtr type;
+};
+
+// The API server state and handlers; see the file comment.
+class ApiServer {
+ public:
+  explicit ApiServer(ApiServerOptions options);
+  ~ApiServer();
+
+  // Serves one HTTP request; safe from many threads.
+  HttpResponse Handle(const HttpRequest& req);
+  // Stops open watch streams (they end like a server-side timeout); used on shutdown.
+  void Shutdown();
+
+ private:
+  struct Event {
+    uint64_t rv;
+    std::string storage_key;
+    std::string type;  // ADDED MODIFIED DELETED
+    json object;       // state after the change (for DELETED: last state with deletion RV)
+    json old;          // state before (null for ADDED)
+  };
+  struct Fault {
+    std::string verb, resource, subresource, namespace_, name, message;
+    int code = 500;
+    int remaining = 1;
+    int retry_after = 0;
+  };
+  struct Latency {
+    std::string verb, resource;
+    int milliseconds = 0;
+  };
+  using ObjectMap = std::map<std::string, json>;  // "ns/name" -> stored object
+
+  // --- routing (api_server.cc)
+  HttpResponse Route(const HttpRequest& req, RequestInfo* info);
+  bool ParseResourcePath(const HttpRequest& req, RequestInfo* info, HttpResponse* error);
+  HttpResponse HandleSim(const HttpRequest& req);
+  HttpResponse Discovery(const HttpRequest& req, bool* handled);
+  bool MatchFault(const RequestInfo& info, HttpResponse* out);
+  int LatencyFor(const RequestInfo& info);
+  void ResetLocked();
+
+  // --- objects (objects.cc)
+  HttpResponse Get(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse List(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse Create(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse Update(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse Patch(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse Delete(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse DeleteCollection(const HttpRequest& req, const RequestInfo& info);
+  // Create/update core shared by POST, PUT, PATCH and apply; `code` is the success status.
+  HttpResponse CreateLocked(const HttpRequest& req, const RequestInfo& info, json obj,
+                            const std::string& manager, bool apply);
+  HttpResponse UpdateLocked(const HttpRequest& req, const RequestInfo& info, json obj,
+                            const json& old, const std::string& manager,
+                            const std::string& operation);
+  HttpResponse DeleteLocked(const RequestInfo& info, const json& old, const json& options,
+                            json* deleted_out);
+  // Defaulting, pruning, validation and per-type normalisation; returns false with an error
+  // response.
+  bool AdmitLocked(const HttpRequest& req, const RequestInfo& info, json* obj,
+                   std::vector<std::string>* warnings, HttpResponse* error);
+  HttpResponse ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info,
+                                     const json& applied, const json* existing);
+  void RecordManagerLocked(json* obj, const json& old, const std::string& manager,
+                           const std::string& operation, const std::string& api_version,
+                           const std::string& subresource);
+  // Stores `obj` (null for delete) under a new resourceVersion and records the event.
+  uint64_t CommitLocked(const std::string& storage_key, const std::string& key,
+                        const std::string& type, json* obj, const json& old);
+  void AfterCrdChangeLocked(const std::string& type, const json& crd);
+  void MaybeFinishNamespaceLocked(const std::string& ns);
+  ObjectMap StateAtLocked(const std::string& storage_key, uint64_t rv) const;
+  // The stored form converted to what `type` serves (events.k8s.io view, apiVersion).
+  json ToExternal(const ResourceType& type, const json& stored) const;
+  json ToStored(const ResourceType& type, const json& external) const;
+  bool NamespaceExistsLocked(const std::string& ns) const;
+
+  // --- watch (watch.cc)
+  HttpResponse Watch(const HttpRequest& req, const RequestInfo& info);
+
+  // --- openapi (openapi.cc)
+  HttpResponse OpenApi(const HttpRequest& req);
+
+  // --- helpers
+  HttpResponse ErrorResponse(int code, const std::string& reason, const std::string& message,
+                             const json& details = nullptr) const;
+  HttpResponse NotFound(const RequestInfo& info, const std::string& name) const;
+  json DetailsFor(const RequestInfo& info, const std::string& name) const;
+  bool WantsTable(const HttpRequest& req) const;
+
+  ApiServerOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Registry registry_;
+  std::map<std::string, ObjectMap> objects_;  // storage key -> objects
+  uint64_t rv_ = 0;
+  std::deque<Event> history_;
+  uint64_t compacted_rv_ = 0;  // events with rv <= this are gone
+  uint64_t watch_epoch_ = 0;   // bumped to end every open watch
+  uint64_t bookmark_epoch_ = 0;
+  bool stopping_ = false;
+  std::vector<Fault> faults_;
+  std::vector<Latency> latencies_;
+  std::vector<json> request_log_;
+  int open_watches_ = 0;
+};
+
+}  // namespace pygrid::sim::kube

@@ -1,0 +1,285 @@
+// PATCH (json, merge, strategic, apply) and managedFields. Sources:
+// https://kubernetes.io/docs/reference/using-api/server-side-apply/ (fieldManager required for
+// apply, force, conflicts, "Apply failed with N conflict(s)" shape, ownership transfer on
+// update),
+// https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
+// (strategic merge patch unsupported for custom resources: 415).
+#include <algorithm>
+#include <set>
+
+#include "sim/kube/api_server.h"
+#include "sim/kube/patch.h"
+
+namespace pygrid::sim::kube {
+
+namespace {
+
+std::string ObjKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+std::string MediaType(const std::string& content_type) {
+  std::string m = content_type.substr(0, content_type.find(';'));
+  m.erase(std::remove(m.begin(), m.end(), ' '), m.end());
+  return m;
+}
+
+bool IsPrefix(const FieldPath& a, const FieldPath& b) {
+  return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+bool Overlaps(const FieldPath& a, const FieldPath& b) { return IsPrefix(a, b) || IsPrefix(b, a); }
+
+// Paths a manager may own through this endpoint: status only via /status when status is a
+// subresource, everything else only via the main resource.
+std::vector<FieldPath> Scope(std::vector<FieldPath> paths, bool status_subresource,
+                             const std::string& subresource) {
+  if (!status_subresource) return paths;
+  bool want_status = subresource == "status";
+  paths.erase(std::remove_if(paths.begin(), paths.end(),
+                             [&](const FieldPath& p) {
+                               return (!p.empty() && p[0] == "status") != want_status;
+                             }),
+              paths.end());
+  return paths;
+}
+
+}  // namespace
+
+void ApiServer::RecordManagerLocked(json* obj, const json& old, const std::string& manager,
+                                    const std::string& operation, const std::string& api_version,
+                                    const std::string& subresource) {
+  if (manager.empty()) return;
+  json& meta = (*obj)["metadata"];
+  json entries = meta.value("managedFields", json::array());
+  std::vector<FieldPath> changed;
+  if (operation == "Apply") {
+    changed = FromFieldsV1(meta.value("__applied", json::object()));
+    meta.erase("__applied");
+  } else {
+    changed = ChangedPaths(old.is_null() ? json::object() : old, *obj);
+  }
+  std::vector<FieldPath> scoped;
+  for (const auto& p : changed) {
+    if (!p.empty() && p[0] == "metadata" && p.size() > 1 && p[1] == "managedFields") continue;
+    scoped.push_back(p);
+  }
+  json result = json::array();
+  std::vector<FieldPath> mine;
+  bool found = false;
+  for (auto& e : entries) {
+    bool same = e.value("manager", "") == manager && e.value("operation", "") == operation &&
+                e.value("subresource", "") == subresource;
+    std::vector<FieldPath> owned = FromFieldsV1(e.value("fieldsV1", json::object()));
+    if (same) {
+      found = true;
+      if (operation == "Apply") {
+        mine = scoped;
+      } else {
+        mine = owned;
+        for (const auto& p : scoped) {
+          if (std::find(mine.begin(), mine.end(), p) == mine.end()) mine.push_back(p);
+        }
+      }
+      continue;
+    }
+    if (operation != "Apply" || meta.value("__force", false)) {
+      owned.erase(std::remove_if(owned.begin(), owned.end(),
+                                 [&](const FieldPath& o) {
+                                   return std::any_of(
+                                       scoped.begin(), scoped.end(),
+                                       [&](const FieldPath& s) { return Overlaps(s, o); });
+                                 }),
+                  owned.end());
+    }
+    if (owned.empty()) continue;
+    e["fieldsV1"] = ToFieldsV1(owned);
+    result.push_back(e);
+  }
+  meta.erase("__force");
+  if (!found) mine = scoped;
+  if (!mine.empty()) {
+    json entry = {
+        {"manager", manager},        {"operation", operation},
+        {"apiVersion", api_version}, {"time", FormatTime(std::chrono::system_clock::now())},
+        {"fieldsType", "FieldsV1"},  {"fieldsV1", ToFieldsV1(mine)}};
+    if (!subresource.empty()) entry["subresource"] = subresource;
+    result.push_back(entry);
+  }
+  if (result.empty()) {
+    meta.erase("managedFields");
+  } else {
+    meta["managedFields"] = result;
+  }
+}
+
+HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
+  const std::string media = MediaType(req.Header("Content-Type"));
+  const ResourceType& t = *info.type;
+  const bool apply =
+      media == "application/apply-patch+yaml" || media == "application/apply-patch+cbor";
+  const bool known = apply || media == "application/json-patch+json" ||
+                     media == "application/merge-patch+json" ||
+                     media == "application/strategic-merge-patch+json";
+  if (!known || (media == "application/strategic-merge-patch+json" && !t.builtin)) {
+    std::string accepted = "application/json-patch+json, application/merge-patch+json, ";
+    if (t.builtin) accepted += "application/strategic-merge-patch+json, ";
+    accepted += "application/apply-patch+yaml";
+    return ErrorResponse(415, "UnsupportedMediaType",
+                         "the body of the request was in an unknown format - accepted media types "
+                         "include: " +
+                             accepted);
+  }
+  json patch;
+  std::string err;
+  if (!ParseBody(req.body, &patch, &err)) {
+    return ErrorResponse(400, "BadRequest", "error decoding patch: " + err);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& objs = objects_[t.storage_key];
+  auto it = objs.find(ObjKey(info.namespace_, info.name));
+  if (apply) {
+    return ServerSideApplyLocked(req, info, patch, it == objs.end() ? nullptr : &it->second);
+  }
+  if (it == objs.end()) return NotFound(info, info.name);
+  json old = it->second;
+  json current = ToExternal(t, old);
+  json next;
+  if (media == "application/json-patch+json") {
+    if (!ApplyJsonPatch(current, patch, &next, &err)) {
+      return ErrorResponse(
+          422, "Invalid", "the server rejected our request due to an error in our request: " + err);
+    }
+  } else if (media == "application/merge-patch+json") {
+    if (!patch.is_object()) {
+      return ErrorResponse(400, "BadRequest", "merge patch body must be a JSON object");
+    }
+    next = ApplyMergePatch(current, patch);
+  } else if (!ApplyStrategicMergePatch(current, patch, &next, &err)) {
+    return ErrorResponse(422, "Invalid", err);
+  }
+  std::string manager = req.Query("fieldManager");
+  if (manager.empty()) {
+    std::string ua = req.Header("User-Agent");
+    manager = ua.substr(0, ua.find('/'));
+  }
+  return UpdateLocked(req, info, ToStored(t, next), old, manager, "Update");
+}
+
+HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info,
+                                              const json& applied_in, const json* existing) {
+  const ResourceType& t = *info.type;
+  const std::string manager = req.Query("fieldManager");
+  if (manager.empty()) {
+    return ErrorResponse(422, "Invalid",
+                         "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                         "is required for apply patch",
+                         {{"kind", "PatchOptions"},
+                          {"group", "meta.k8s.io"},
+                          {"causes",
+                           {{{"reason", "FieldValueRequired"},
+                             {"message", "Required value: is required for apply patch"},
+                             {"field", "fieldManager"}}}}});
+  }
+  if (!applied_in.is_object() || !applied_in.contains("apiVersion") ||
+      !applied_in.contains("kind")) {
+    return ErrorResponse(400, "BadRequest",
+                         "error decoding YAML: Object 'Kind' is missing in applied configuration");
+  }
+  json applied = ToStored(t, applied_in);
+  std::string applied_name =
+      applied.contains("metadata") ? applied["metadata"].value("name", "") : "";
+  if (!applied_name.empty() && applied_name != info.name) {
+    return ErrorResponse(400, "BadRequest",
+                         "the name of the object (" + applied_name +
+                             ") does not match the name on the URL (" + info.name + ")");
+  }
+  const bool force = req.Query("force") == "true";
+  std::vector<FieldPath> paths = Scope(LeafPaths(applied), t.status_subresource, info.subresource);
+  if (!existing) {
+    if (info.subresource == "status") return NotFound(info, info.name);
+    json obj = applied;
+    obj["metadata"]["name"] = info.name;
+    obj["metadata"]["__applied"] = ToFieldsV1(paths);
+    HttpResponse r = CreateLocked(req, info, obj, manager, true);
+    return r;
+  }
+  const json old = *existing;
+  const json current = ToExternal(t, old);
+  std::string applied_rv = applied["metadata"].value("resourceVersion", "");
+  if (!applied_rv.empty() && applied_rv != old["metadata"].value("resourceVersion", "")) {
+    return ErrorResponse(409, "Conflict",
+                         "Operation cannot be fulfilled on " + t.QualifiedResource() + " \"" +
+                             info.name +
+                             "\": the object has been modified; please apply your changes to the "
+                             "latest version and try again",
+                         DetailsFor(info, info.name));
+  }
+  std::vector<FieldPath> previous;
+  json causes = json::array();
+  std::string conflict_text;
+  for (const auto& e : old["metadata"].value("managedFields", json::array())) {
+    std::vector<FieldPath> owned = FromFieldsV1(e.value("fieldsV1", json::object()));
+    if (e.value("manager", "") == manager && e.value("operation", "") == "Apply" &&
+        e.value("subresource", "") == info.subresource) {
+      previous = owned;
+      continue;
+    }
+    if (force || e.value("subresource", "") != info.subresource) continue;
+    for (const auto& p : paths) {
+      for (const auto& o : owned) {
+        if (p == o && ValueAt(current, p) != ValueAt(applied, p)) {
+          std::string who = "conflict with \"" + e.value("manager", "") + "\"";
+          if (e.value("operation", "") == "Update") who += " using " + e.value("apiVersion", "");
+          causes.push_back(
+              {{"reason", "FieldManagerConflict"}, {"message", who}, {"field", PathString(p)}});
+          conflict_text += (conflict_text.empty() ? "" : "\n- ") + who + ": " + PathString(p);
+        }
+      }
+    }
+  }
+  if (!causes.empty()) {
+    std::string head = "Apply failed with " + std::to_string(causes.size()) + " conflict" +
+                       (causes.size() > 1 ? "s" : "") + ": ";
+    if (causes.size() > 1) conflict_text = "\n- " + conflict_text;
+    return ErrorResponse(409, "Conflict", head + conflict_text, {{"causes", causes}});
+  }
+  json next = current;
+  for (const auto& p : paths) SetAt(&next, p, ValueAt(applied, p));
+  // Fields this manager applied before and dropped now are removed unless someone else owns
+  // them (server-side apply "field removal" rule).
+  for (const auto& p : previous) {
+    if (std::find(paths.begin(), paths.end(), p) != paths.end()) continue;
+    bool other = false;
+    for (const auto& e : old["metadata"].value("managedFields", json::array())) {
+      if (e.value("manager", "") == manager && e.value("operation", "") == "Apply") continue;
+      for (const auto& o : FromFieldsV1(e.value("fieldsV1", json::object()))) {
+        if (Overlaps(o, p)) other = true;
+      }
+    }
+    if (!other) RemoveAt(&next, p);
+  }
+  json stored = ToStored(t, next);
+  stored["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
+  // Ownership bookkeeping happens on the prepared object, after the status/metadata rules.
+  json prepared_old = old;
+  HttpResponse r = UpdateLocked(req, info, stored, old, manager, "Apply");
+  if (r.status != 200) return r;
+  auto& objs = objects_[t.storage_key];
+  auto it = objs.find(ObjKey(info.namespace_, info.name));
+  if (it == objs.end()) return r;
+  json& obj = it->second;
+  obj["metadata"]["__applied"] = ToFieldsV1(paths);
+  if (force) obj["metadata"]["__force"] = true;
+  json before_fields = obj["metadata"].value("managedFields", json::array());
+  RecordManagerLocked(&obj, prepared_old, manager, "Apply", t.ApiVersion(), info.subresource);
+  if (obj["metadata"].value("managedFields", json::array()) != before_fields) {
+    // Keep the stored object and its latest watch event in step with the ownership change.
+    if (!history_.empty() && history_.back().storage_key == t.storage_key &&
+        history_.back().object["metadata"].value("name", "") == info.name) {
+      history_.back().object = obj;
+    }
+  }
+  json out = ToExternal(t, obj);
+  return HttpResponse::Text(200, "application/json", out.dump());
+}
+
+}  // namespace pygrid::sim::kube

@@ -1,0 +1,224 @@
+// Discovery document shapes follow k8s.io/apimachinery/pkg/apis/meta/v1 (APIVersions,
+// APIGroupList, APIResourceList) as served by kube-apiserver; verbs lists are the real ones.
+#include "sim/kube/resource_types.h"
+
+#include <algorithm>
+#include <set>
+
+namespace pygrid::sim::kube {
+
+std::string ResourceType::ApiVersion() const {
+  return group.empty() ? version : group + "/" + version;
+}
+
+std::string ResourceType::QualifiedKind() const {
+  return group.empty() ? kind : kind + "." + group;
+}
+
+std::string ResourceType::QualifiedResource() const {
+  return group.empty() ? plural : plural + "." + group;
+}
+
+namespace {
+
+std::shared_ptr<ResourceType> Builtin(const std::string& group, const std::string& version,
+                                      const std::string& plural, const std::string& singular,
+                                      const std::string& kind, bool namespaced, bool status,
+                                      std::vector<std::string> short_names) {
+  auto t = std::make_shared<ResourceType>();
+  t->group = group;
+  t->version = version;
+  t->plural = plural;
+  t->singular = singular;
+  t->kind = kind;
+  t->list_kind = kind + "List";
+  t->namespaced = namespaced;
+  t->status_subresource = status;
+  t->short_names = std::move(short_names);
+  t->storage_key = group + "/" + plural;
+  return t;
+}
+
+}  // namespace
+
+Registry::Registry() {
+  types_.push_back(Builtin("", "v1", "namespaces", "namespace", "Namespace", false, true, {"ns"}));
+  types_.push_back(Builtin("", "v1", "secrets", "secret", "Secret", true, false, {}));
+  types_.push_back(Builtin("", "v1", "configmaps", "configmap", "ConfigMap", true, false, {"cm"}));
+  types_.push_back(Builtin("", "v1", "events", "event", "Event", true, false, {"ev"}));
+  auto ev1 = Builtin("events.k8s.io", "v1", "events", "event", "Event", true, false, {"ev"});
+  ev1->events_v1 = true;
+  ev1->storage_key = "/events";  // one store, two views, as in kube-apiserver
+  types_.push_back(std::move(ev1));
+  types_.push_back(
+      Builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, false, {}));
+  auto crd =
+      Builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
+              "CustomResourceDefinition", false, true, {"crd", "crds"});
+  crd->categories = {"api-extensions"};
+  types_.push_back(std::move(crd));
+}
+
+TypePtr Registry::Find(const std::string& group, const std::string& version,
+                       const std::string& plural) const {
+  for (const auto& t : types_) {
+    if (t->group == group && t->version == version && t->plural == plural) return t;
+  }
+  return nullptr;
+}
+
+std::vector<TypePtr> Registry::ByStorageKey(const std::string& key) const {
+  std::vector<TypePtr> out;
+  for (const auto& t : types_) {
+    if (t->storage_key == key) out.push_back(t);
+  }
+  return out;
+}
+
+bool Registry::HasGroupVersion(const std::string& group, const std::string& version) const {
+  for (const auto& t : types_) {
+    if (t->group == group && t->version == version) return true;
+  }
+  return false;
+}
+
+bool Registry::RegisterCrd(const json& crd, std::string* error) {
+  const json& spec = crd.value("spec", json::object());
+  const json& names = spec.value("names", json::object());
+  std::string group = spec.value("group", "");
+  std::string plural = names.value("plural", "");
+  std::string kind = names.value("kind", "");
+  std::string name = crd["metadata"].value("name", "");
+  if (group.empty() || plural.empty() || kind.empty()) {
+    *error = "spec.group, spec.names.plural and spec.names.kind are required";
+    return false;
+  }
+  if (name != plural + "." + group) {
+    *error = "metadata.name: Invalid value: \"" + name +
+             "\": must be spec.names.plural+\".\"+spec.group";
+    return false;
+  }
+  if (!spec.contains("versions") || !spec["versions"].is_array() || spec["versions"].empty()) {
+    *error =
+        "spec.versions: Invalid value: must have exactly one version marked as storage version";
+    return false;
+  }
+  UnregisterCrd(name);
+  for (const auto& v : spec["versions"]) {
+    if (!v.value("served", true)) continue;
+    auto t = std::make_shared<ResourceType>();
+    t->group = group;
+    t->version = v.value("name", "");
+    t->plural = plural;
+    t->singular = names.value("singular", "");
+    if (t->singular.empty()) {
+      t->singular = kind;
+      std::transform(t->singular.begin(), t->singular.end(), t->singular.begin(), ::tolower);
+    }
+    t->kind = kind;
+    t->list_kind = names.value("listKind", kind + "List");
+    if (names.contains("shortNames"))
+      t->short_names = names["shortNames"].get<std::vector<std::string>>();
+    if (names.contains("categories"))
+      t->categories = names["categories"].get<std::vector<std::string>>();
+    t->namespaced = spec.value("scope", "Namespaced") == "Namespaced";
+    t->builtin = false;
+    t->status_subresource = v.contains("subresources") && v["subresources"].contains("status");
+    t->storage_key = group + "/" + plural;
+    t->crd_name = name;
+    if (v.contains("schema") && v["schema"].contains("openAPIV3Schema")) {
+      t->schema = v["schema"]["openAPIV3Schema"];
+    }
+    for (const auto& c : v.value("additionalPrinterColumns", json::array())) {
+      PrinterColumn col;
+      col.name = c.value("name", "");
+      col.type = c.value("type", "string");
+      col.format = c.value("format", "");
+      col.description = c.value("description", "");
+      col.json_path = c.value("jsonPath", "");
+      col.priority = c.value("priority", 0);
+      t->columns.push_back(col);
+    }
+    types_.push_back(std::move(t));
+  }
+  return true;
+}
+
+void Registry::UnregisterCrd(const std::string& name) {
+  types_.erase(std::remove_if(types_.begin(), types_.end(),
+                              [&](const auto& t) { return !t->builtin && t->crd_name == name; }),
+               types_.end());
+}
+
+json Registry::ApiVersions() const {
+  return {{"kind", "APIVersions"},
+          {"versions", {"v1"}},
+          {"serverAddressByClientCIDRs",
+           {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", "127.0.0.1:443"}}}}};
+}
+
+std::vector<std::pair<std::string, std::string>> Registry::GroupVersions() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& t : types_) {
+    std::pair<std::string, std::string> gv{t->group, t->version};
+    if (std::find(out.begin(), out.end(), gv) == out.end()) out.push_back(gv);
+  }
+  return out;
+}
+
+json Registry::ApiGroupList() const {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> versions;
+  for (const auto& t : types_) {
+    if (t->group.empty()) continue;
+    if (!versions.count(t->group)) order.push_back(t->group);
+    auto& vs = versions[t->group];
+    if (std::find(vs.begin(), vs.end(), t->version) == vs.end()) vs.push_back(t->version);
+  }
+  json groups = json::array();
+  for (const auto& g : order) {
+    json vlist = json::array();
+    for (const auto& v : versions[g])
+      vlist.push_back({{"groupVersion", g + "/" + v}, {"version", v}});
+    groups.push_back({{"name", g}, {"versions", vlist}, {"preferredVersion", vlist[0]}});
+  }
+  return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}};
+}
+
+std::vector<TypePtr> Registry::TypesOf(const std::string& group, const std::string& version) const {
+  std::vector<TypePtr> out;
+  for (const auto& t : types_) {
+    if (t->group == group && t->version == version) out.push_back(t);
+  }
+  return out;
+}
+
+json Registry::ResourceList(const std::string& group, const std::string& version) const {
+  json resources = json::array();
+  for (const TypePtr& t : TypesOf(group, version)) {
+    json r = {
+        {"name", t->plural},
+        {"singularName", t->singular},
+        {"namespaced", t->namespaced},
+        {"kind", t->kind},
+        {"verbs",
+         {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}}};
+    if (!t->short_names.empty()) r["shortNames"] = t->short_names;
+    if (!t->categories.empty()) r["categories"] = t->categories;
+    resources.push_back(r);
+    if (t->status_subresource) {
+      resources.push_back({{"name", t->plural + "/status"},
+                           {"singularName", ""},
+                           {"namespaced", t->namespaced},
+                           {"kind", t->kind},
+                           {"verbs", {"get", "patch", "update"}}});
+    }
+  }
+  std::string gv = group.empty() ? version : group + "/" + version;
+  return {{"kind", "APIResourceList"},
+          {"apiVersion", "v1"},
+          {"groupVersion", gv},
+          {"resources", resources}};
+}
+
+}  // namespace pygrid::sim::kube
