@@ -21,6 +21,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 cp "$here/package.json" "$here/package-lock.json" "$out/npm/"
-(cd "$out/npm" && npm ci --no-audit --no-fund --loglevel=error)
+(cd "$out/npm" && npm_config_cache="$out/npm-cache" \
+  npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 echo "$want" > "$stamp"
 echo "setup: helm-render built; npm packages installed"
