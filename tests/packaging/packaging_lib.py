@@ -15,7 +15,9 @@ import yaml
 SOURCE_DIR = os.environ.get(
     "PYGRID_SOURCE_DIR",
     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-OUT_DIR = os.environ.get("PACKAGING_OUT", os.path.join(SOURCE_DIR, "build-packaging"))
+# Outside ctest (e.g. sync_manifests.py by hand) the tools go to build/packaging-tools.
+OUT_DIR = os.environ.get("PACKAGING_OUT",
+                         os.path.join(SOURCE_DIR, "build", "packaging-tools"))
 CHART_DIR = os.path.join(SOURCE_DIR, "helm", "pygrid-operator")
 MANIFESTS_DIR = os.path.join(SOURCE_DIR, "manifests")
 TOP_CRD = os.path.join(SOURCE_DIR, "crds", "pygridclusters.distributor.pygrid.dev.yaml")
@@ -29,6 +31,13 @@ NAMESPACE = "pygrid-system"
 
 class RenderError(Exception):
     """The renderer exited non-zero; the message carries its stderr."""
+
+
+def ensure_renderer():
+    """Builds helm-render with setup.sh when it is missing (ctest's fixture normally has)."""
+    if not os.path.exists(HELM_RENDER):
+        subprocess.run(["bash", os.path.join(os.path.dirname(VALIDATE_JS), "setup.sh"),
+                        OUT_DIR, "--renderer-only"], check=True, timeout=600)
 
 
 def render(sets=(), values=None, chart_dir=CHART_DIR, release=RELEASE, namespace=NAMESPACE,

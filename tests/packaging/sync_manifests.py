@@ -8,7 +8,8 @@
   at the repository top (kustomize refuses files outside its root and Helm reads only its
   chart's crds/, so both need a copy; this script and the packaging tests keep them identical).
 
-Usage: tests/packaging/sync_manifests.py [--check]   (needs helm-render: see setup.sh)
+Usage: /usr/bin/python3 tests/packaging/sync_manifests.py [--check]
+(builds the test-only renderer into build/packaging-tools first when PACKAGING_OUT is unset)
 --check writes nothing and exits 1 listing every file that differs.
 """
 
@@ -19,7 +20,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from packaging_lib import (CHART_DIR, MANIFESTS_DIR, NAMESPACE, RELEASE,  # noqa: E402
-                           TOP_CRD, render)
+                           TOP_CRD, ensure_renderer, render)
 
 CRD_NAME = os.path.basename(TOP_CRD)
 HEADER = ("# Generated from the Helm chart's default values by tests/packaging/sync_manifests.py:\n"
@@ -100,6 +101,7 @@ def drift(files):
 
 
 def main():
+    ensure_renderer()
     files = expected_files()
     if "--check" in sys.argv[1:]:
         stale = drift(files)
