@@ -1,7 +1,6 @@
 // Runs the same PyGridCluster examples through the CRD's OpenAPI schema and through the
 // operator's own validation (operator/api), so the two cannot drift apart.
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "api/defaults.h"
 #include "api/json.h"
 #include "api/validation.h"
+#include "bootstrap/yaml_json.h"
 #include "schema_validator.h"
 
 namespace pygrid::api {
@@ -16,7 +16,6 @@ namespace {
 
 using nlohmann::json;
 using testing::SchemaValidator;
-using testing::YamlToJson;
 
 constexpr char kBase[] = R"(
 credentialsSecretRef: {name: genesis-credentials}
@@ -109,8 +108,8 @@ const Example kExamples[] = {
 
 // Merges an example over the base spec, as a JSON merge patch (RFC 7386) would.
 json SpecFor(const Example& example) {
-  json spec = YamlToJson(YAML::Load(kBase));
-  spec.merge_patch(YamlToJson(YAML::Load(example.spec_yaml)));
+  json spec = *bootstrap::YamlToJson(kBase);
+  spec.merge_patch(*bootstrap::YamlToJson(example.spec_yaml));
   return spec;
 }
 

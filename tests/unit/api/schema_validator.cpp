@@ -1,39 +1,23 @@
 #include "schema_validator.h"
 
+#include <fstream>
 #include <regex>
+#include <sstream>
+#include <stdexcept>
+
+#include "bootstrap/yaml_json.h"
 
 namespace pygrid::testing {
 
 using nlohmann::json;
 
-json YamlToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& entry : node) out[entry.first.as<std::string>()] = YamlToJson(entry.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(YamlToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
-      if (node.Tag() == "!") return text;  // quoted
-      if (text == "true") return true;
-      if (text == "false") return false;
-      if (std::regex_match(text, std::regex("-?[0-9]+"))) return std::stoll(text);
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
-
 SchemaValidator SchemaValidator::FromCrdFile(const std::string& path) {
-  YAML::Node crd = YAML::LoadFile(path);
-  return SchemaValidator(YamlToJson(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  StatusOr<json> crd = bootstrap::YamlToJson(text.str());
+  if (!crd.ok()) throw std::runtime_error(path + ": " + crd.status().message());
+  return SchemaValidator((*crd)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]);
 }
 
 namespace {

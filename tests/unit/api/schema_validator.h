@@ -12,10 +12,6 @@
 
 namespace pygrid::testing {
 
-// Converts YAML to JSON: plain scalars that read as integers or booleans become numbers or
-// booleans, quoted scalars stay strings.
-nlohmann::json YamlToJson(const YAML::Node& node);
-
 class SchemaValidator {
  public:
   explicit SchemaValidator(nlohmann::json schema) : schema_(std::move(schema)) {}

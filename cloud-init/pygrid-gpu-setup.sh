@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the NVIDIA driver and the NVIDIA Container Toolkit and registers the nvidia runtime
+# with Docker, following NVIDIA's documented apt installation. Idempotent.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  apt-get install -y ubuntu-drivers-common
+  ubuntu-drivers install --gpgpu
+fi
+if ! command -v nvidia-ctk >/dev/null 2>&1; then
+  keyring=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
+  curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --batch --yes --dearmor -o "$keyring"
+  curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list \
+    | sed "s#deb https://#deb [signed-by=$keyring] https://#g" \
+    > /etc/apt/sources.list.d/nvidia-container-toolkit.list
+  apt-get update
+  apt-get install -y nvidia-container-toolkit
+fi
+nvidia-ctk runtime configure --runtime=docker
+systemctl restart docker
+modprobe nvidia || true
+nvidia-smi

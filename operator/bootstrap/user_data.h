@@ -1,0 +1,57 @@
+// Provides the user data of PyGrid instances: a #cloud-config document that installs Docker
+// (and with gpu.driver=nvidia the NVIDIA driver and container toolkit), writes the flavour's
+// compose file, starts the services, and writes /var/lib/pygrid/ready once they answer.
+// Rendered from the cloud-init/ templates as a YAML tree; see cloud-init/README.md.
+//
+//   InstanceUserDataInput input;
+//   input.role = api::InstanceRole::kWorker; input.index = 2; ...
+//   StatusOr<std::string> user_data = RenderUserData(defaulted_spec, input);
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/naming.h"
+#include "api/types.h"
+#include "bootstrap/templates.h"
+#include "core/status.h"
+
+namespace pygrid::bootstrap {
+
+// Genesis Cloud's limit on metadata.startup_script (shared reference genesis-cloud-api.md §1.4).
+inline constexpr size_t kMaxStartupScriptBytes = 64 * 1024;
+inline constexpr char kReadyMarkerPath[] = "/var/lib/pygrid/ready";
+inline constexpr char kFailedMarkerPath[] = "/var/lib/pygrid/failed";
+inline constexpr char kComposePath[] = "/opt/pygrid/docker-compose.yml";
+inline constexpr char kLoginUser[] = "ubuntu";
+
+struct InstanceUserDataInput {
+  api::InstanceRole role = api::InstanceRole::kGateway;
+  int index = 0;
+  std::string hostname;  // the instance name (DNS-1123 label)
+  std::string node_id;   // id the node registers under; unused on a gateway without a worker
+  std::string gateway_private_ip;   // workers only: where their node joins
+  std::string secret_key;           // gateways only: the app's SECRET_KEY (a secret)
+  std::string operator_public_key;  // the operator's SSH key, for user ubuntu
+  std::vector<std::string> extra_authorized_keys;
+  std::string host_private_key;  // the instance's ed25519 host key (a secret)
+  std::string host_public_key;
+};
+
+// The URL workers join: http://<gateway private IP>:<gatewayPort>.
+std::string GatewayJoinURL(const api::ClusterSpec& spec, const std::string& gateway_private_ip);
+
+// Renders the compose file alone (what /opt/pygrid/docker-compose.yml will hold).
+StatusOr<std::string> RenderCompose(const api::ClusterSpec& spec,
+                                    const InstanceUserDataInput& input,
+                                    const Templates& templates = Templates::Builtin());
+
+// Renders the whole user data. `spec` must be defaulted (api::ApplyDefaults). Inputs are
+// checked (IP, hostname, node id, key formats); the result must fit kMaxStartupScriptBytes.
+StatusOr<std::string> RenderUserData(const api::ClusterSpec& spec,
+                                     const InstanceUserDataInput& input,
+                                     const Templates& templates = Templates::Builtin());
+
+}  // namespace pygrid::bootstrap
