@@ -3,11 +3,15 @@ manifests, validated against Kubernetes' published schemas (kubernetes-models, g
 the Kubernetes OpenAPI document, and the prometheus-operator CRDs) plus a strict unknown-field
 check; and the chart's values validated against values.schema.json."""
 
+import json
 import os
+import re
 import tempfile
 import unittest
 
-from packaging_lib import (k8s_schema_errors, kustomize, render, unknown_fields,
+import yaml
+
+from packaging_lib import (CHART_DIR, k8s_schema_errors, kustomize, render, unknown_fields,
                            values_schema_errors)
 from test_chart import ALL_ON, FIXTURE_RULES, chart_copy_with_monitoring
 
@@ -112,3 +116,68 @@ class ValuesSchemaTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+ISSUE_KEYS = [  # the keys issue 8 requires values.yaml to document
+    "image.repository", "image.tag", "image.pullPolicy", "imagePullSecrets", "replicaCount",
+    "leaderElection.enabled", "watchNamespace", "maxConcurrentReconciles", "genesis.apiURL",
+    "logFormat", "logLevel", "resources", "podSecurityContext", "securityContext",
+    "nodeSelector", "tolerations", "affinity", "priorityClassName", "serviceAccount.create",
+    "serviceAccount.name", "serviceAccount.annotations", "rbac.create", "metrics.enabled",
+    "metrics.port", "metrics.serviceMonitor.enabled", "metrics.serviceMonitor.interval",
+    "metrics.serviceMonitor.additionalLabels", "grafanaDashboard.enabled",
+    "grafanaDashboard.labels", "grafanaDashboard.namespace", "prometheusRule.enabled",
+    "prometheusRule.additionalLabels",
+]
+# Objects passed through to Kubernetes as they are: their children need no comment of their own.
+PASSTHROUGH = {"resources", "podSecurityContext", "securityContext", "grafanaDashboard.labels"}
+
+
+class ValuesDocumentationTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(CHART_DIR, "values.yaml")) as f:
+            cls.lines = f.read().splitlines()
+        with open(os.path.join(CHART_DIR, "values.yaml")) as f:
+            cls.values = yaml.safe_load(f)
+        with open(os.path.join(CHART_DIR, "values.schema.json")) as f:
+            cls.schema = json.load(f)
+
+    def test_issue_keys_present(self):
+        for key in ISSUE_KEYS:
+            node = self.values
+            for part in key.split("."):
+                self.assertIn(part, node, key)
+                node = node[part]
+        self.assertEqual(self.values["grafanaDashboard"]["labels"], {"grafana_dashboard": "1"})
+
+    def test_schema_covers_exactly_the_values(self):
+        def compare(values, schema, path):
+            props = set(schema.get("properties", {})) - {"global"}
+            if path.rstrip(".") in PASSTHROUGH:  # Kubernetes' own fields, not all defaulted
+                self.assertLessEqual(set(values), props, path)
+            else:
+                self.assertEqual(set(values), props, path or "top level")
+            for key, value in values.items():
+                sub = schema["properties"][key]
+                if isinstance(value, dict) and sub.get("additionalProperties") is False:
+                    compare(value, sub, path + key + ".")
+        compare(self.values, self.schema, "")
+
+    def test_every_key_has_a_comment(self):
+        stack = []  # (indent, key) of the enclosing keys
+        for i, line in enumerate(self.lines):
+            m = re.match(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*):", line)
+            if not m:
+                continue
+            indent = len(m.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            parents = ".".join(k for _, k in stack)
+            stack.append((indent, m.group(2)))
+            if any(parents == p or parents.startswith(p + ".") for p in PASSTHROUGH):
+                continue
+            previous = self.lines[i - 1].strip() if i else ""
+            self.assertTrue(previous.startswith("#"),
+                            "values.yaml line %d (%s) has no comment above it" % (i + 1, line))
