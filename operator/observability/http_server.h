@@ -8,8 +8,8 @@
 //   if (!server.ok()) return server.status();
 //   if (*server) LogInfo("listening", (*server)->port());   // nullptr: "0" disabled it
 //
-// Thread-safety: Start/Stop/port are safe from any thread; the handler runs on the server's
-// own thread.
+// Thread-safety: port() is safe from any thread; call Stop() (or destroy the server) from one
+// thread only. The handler runs on the server's own thread.
 #pragma once
 
 #include <functional>

@@ -198,6 +198,32 @@ bool PassesFilter(const logging::attribute_value_set& attrs) {
   return static_cast<int>(level) >= min_level.load();
 }
 
+std::mutex init_mu;
+std::atomic<bool> sink_installed{false};
+
+// Replaces the sink; the caller holds init_mu.
+void InstallSinkLocked(const LogOptions& options) {
+  auto core = logging::core::get();
+  boost::shared_ptr<LineSink>& sink = InstalledSink();
+  if (sink) {
+    core->remove_sink(sink);
+    sink->flush();
+  }
+  std::function<void(const std::string&)> writer = options.writer;
+  if (!writer) {
+    writer = [](const std::string& line) {
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fputc('\n', stderr);
+      std::fflush(stderr);
+    };
+  }
+  sink = boost::make_shared<LineSink>(boost::make_shared<LineBackend>(options.format, writer));
+  core->add_sink(sink);
+  core->set_filter(&PassesFilter);
+  min_level = static_cast<int>(options.level);
+  sink_installed = true;
+}
+
 std::string Lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -224,24 +250,8 @@ StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
 }
 
 void InitLogging(const LogOptions& options) {
-  auto core = logging::core::get();
-  boost::shared_ptr<LineSink>& sink = InstalledSink();
-  if (sink) {
-    core->remove_sink(sink);
-    sink->flush();
-  }
-  std::function<void(const std::string&)> writer = options.writer;
-  if (!writer) {
-    writer = [](const std::string& line) {
-      std::fwrite(line.data(), 1, line.size(), stderr);
-      std::fputc('\n', stderr);
-      std::fflush(stderr);
-    };
-  }
-  sink = boost::make_shared<LineSink>(boost::make_shared<LineBackend>(options.format, writer));
-  core->add_sink(sink);
-  core->set_filter(&PassesFilter);
-  SetLogLevel(options.level);
+  std::lock_guard<std::mutex> lock(init_mu);
+  InstallSinkLocked(options);
 }
 
 void SetLogLevel(LogLevel level) { min_level = static_cast<int>(level); }
@@ -267,6 +277,11 @@ bool Logger::Enabled(LogLevel level) { return static_cast<int>(level) >= min_lev
 
 void Logger::Log(LogLevel level, std::string_view msg, const LogFields& fields) const {
   if (!Enabled(level)) return;
+  // Without InitLogging, Boost.Log's default sink would print unformatted, unredacted records.
+  if (!sink_installed) {
+    std::lock_guard<std::mutex> lock(init_mu);
+    if (!sink_installed) InstallSinkLocked(LogOptions{});
+  }
   auto payload = std::make_shared<Payload>();
   payload->ts = std::chrono::system_clock::now();
   payload->level = level;

@@ -103,7 +103,7 @@ class ReconcileInFlight {
   double Finish(ReconcileResult result);
 
  private:
-  const ControllerMetrics& metrics_;
+  const ControllerMetrics metrics_;
   const Clock& clock_;
   Clock::TimePoint start_;
   bool finished_ = false;
