@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 #include <thread>
@@ -214,7 +215,10 @@ void HttpServer::HandleConnection(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   std::string request;
   char buf[4096];
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes) {
+  // A client trickling bytes must not hold the (single) serving thread beyond this deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kIoTimeoutSeconds);
+  while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes &&
+         std::chrono::steady_clock::now() < deadline) {
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;

@@ -58,6 +58,24 @@ TEST(HttpServerTest, ServesOnEveryInterfaceWithColonPortForm) {
   EXPECT_EQ(HttpGet(server->port(), "/a").status, 0);  // no longer listening
 }
 
+TEST(HttpServerTest, SilentClientDoesNotBlockLaterRequests) {
+  auto server = StartOrDie("127.0.0.1:0", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok"};
+  });
+  ASSERT_NE(server, nullptr);
+  int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(send(silent, "GET /", 5, 0), 5);       // never finishes its request
+  auto got = HttpGet(server->port(), "/healthz");  // served once the silent one times out
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "ok");
+  close(silent);
+}
+
 TEST(HttpServerTest, HandlerExceptionBecomes500) {
   auto server = StartOrDie(
       "127.0.0.1:0", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("bug"); });
