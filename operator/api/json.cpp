@@ -169,6 +169,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     GatewayStatus gateway;
     FieldReader g(gateway_json, r.Path("gateway"), causes);
     g.String("name", gateway.name);
+    g.String("nodeID", gateway.node_id);
     g.String("instanceID", gateway.instance_id);
     g.String("publicIP", gateway.public_ip);
     g.String("privateIP", gateway.private_ip);
@@ -299,6 +300,7 @@ json StatusToJson(const ClusterStatus& status) {
     const GatewayStatus& g = *status.gateway;
     json gateway = {{"ready", g.ready}};
     PutIfNotEmpty(gateway, "name", g.name);
+    PutIfNotEmpty(gateway, "nodeID", g.node_id);
     PutIfNotEmpty(gateway, "instanceID", g.instance_id);
     PutIfNotEmpty(gateway, "publicIP", g.public_ip);
     PutIfNotEmpty(gateway, "privateIP", g.private_ip);

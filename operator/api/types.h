@@ -119,6 +119,7 @@ struct Condition {
 
 struct GatewayStatus {
   std::string name;
+  std::string node_id;  // the co-located worker's id at the gateway, if any
   std::string instance_id;
   std::string public_ip;
   std::string private_ip;
@@ -126,9 +127,9 @@ struct GatewayStatus {
   bool ready = false;
   std::string ssh_host_key;
   bool operator==(const GatewayStatus& o) const {
-    return name == o.name && instance_id == o.instance_id && public_ip == o.public_ip &&
-           private_ip == o.private_ip && state == o.state && ready == o.ready &&
-           ssh_host_key == o.ssh_host_key;
+    return name == o.name && node_id == o.node_id && instance_id == o.instance_id &&
+           public_ip == o.public_ip && private_ip == o.private_ip && state == o.state &&
+           ready == o.ready && ssh_host_key == o.ssh_host_key;
   }
 };
 

@@ -70,7 +70,7 @@ TEST(JsonTest, RoundTripIsLossless) {
   cluster.spec.gpu_driver = GpuDriver::kNone;
   cluster.status.phase = Phase::kProvisioning;
   cluster.status.endpoint = "http://198.51.100.1:5000";
-  cluster.status.gateway = GatewayStatus{"mnist-0a1b2c3d-gateway", "id-1",   "198.51.100.1",
+  cluster.status.gateway = GatewayStatus{"mnist-0a1b2c3d-gateway", "mnist-0a1b2c3d-gateway-1f2e", "id-1",   "198.51.100.1",
                                          "192.168.10.2",           "active", true,
                                          "ssh-ed25519 AAAA"};
   cluster.status.workers.push_back(

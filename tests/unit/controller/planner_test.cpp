@@ -1,0 +1,333 @@
+// Table tests of the pure planner: cluster state x observed instances x probes -> actions.
+#include "controller/planner.h"
+
+#include <gtest/gtest.h>
+
+#include "api/conditions.h"
+#include "api/defaults.h"
+
+namespace pygrid::controller {
+namespace {
+
+using api::InstanceRole;
+
+constexpr char kUid[] = "0a1b2c3d-1111-2222-3333-444455556666";
+
+api::PyGridCluster Cluster(int replicas, bool colocated = false) {
+  api::PyGridCluster cluster;
+  cluster.metadata.name = "mnist";
+  cluster.metadata.namespace_name = "default";
+  cluster.metadata.uid = kUid;
+  cluster.metadata.generation = 2;
+  cluster.spec.credentials_secret_ref.name = "creds";
+  cluster.spec.network.allowed_source_cidrs = {"10.0.0.0/8"};
+  cluster.spec.workers.replicas = replicas;
+  cluster.spec.gateway.colocated_worker = colocated;
+  api::ApplyDefaults(cluster.spec);
+  return cluster;
+}
+
+std::string Name(InstanceRole role, int index = 0) {
+  return api::InstanceNameFor("mnist", kUid, role, index);
+}
+
+cloud::Instance Instance(InstanceRole role, int index, const std::string& state,
+                         const std::string& created_at = "2026-01-01T00:00:00.000Z") {
+  cloud::Instance instance;
+  instance.name = Name(role, index);
+  instance.id = "id-" + instance.name + "-" + created_at;
+  instance.status = state;
+  instance.created_at = created_at;
+  if (state == "active") {
+    instance.public_ip =
+        role == InstanceRole::kGateway ? "127.0.1.1" : "127.0.1." + std::to_string(10 + index);
+    instance.private_ip =
+        role == InstanceRole::kGateway ? "127.0.2.1" : "127.0.2." + std::to_string(10 + index);
+  }
+  return instance;
+}
+
+// Records the identity the reconciler would have written before creating `instance`.
+void Record(api::PyGridCluster& cluster, const cloud::Instance& instance, int index, bool gateway) {
+  if (gateway) {
+    api::GatewayStatus status;
+    status.name = instance.name;
+    status.instance_id = instance.id;
+    status.node_id = instance.name + "-n0";
+    status.state = instance.status;
+    cluster.status.gateway = status;
+  } else {
+    api::WorkerStatus status;
+    status.name = instance.name;
+    status.index = index;
+    status.instance_id = instance.id;
+    status.node_id = instance.name + "-n0";
+    status.state = instance.status;
+    cluster.status.workers.push_back(status);
+  }
+}
+
+std::vector<std::string> Describe(const std::vector<Action>& actions) {
+  std::vector<std::string> out;
+  for (const Action& action : actions) {
+    switch (action.kind) {
+      case ActionKind::kCreateGateway:
+        out.push_back("create gateway" + (action.reason.empty() ? "" : " " + action.reason));
+        break;
+      case ActionKind::kCreateWorker:
+        out.push_back("create worker-" + std::to_string(action.index) +
+                      (action.reason.empty() ? "" : " " + action.reason));
+        break;
+      case ActionKind::kDeleteInstance:
+        out.push_back("delete " + action.name + " " + action.reason);
+        break;
+    }
+  }
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
+  Plan plan = PlanCluster(Cluster(3), {});
+  EXPECT_EQ(Describe(plan.actions), Strings{"create gateway"});
+  EXPECT_FALSE(plan.ready);
+  EXPECT_EQ(plan.status.phase, api::Phase::kPending);
+  EXPECT_EQ(plan.status.desired_workers, 3);
+  ASSERT_EQ(plan.status.workers.size(), 3u);
+  EXPECT_EQ(plan.status.gateway->name, Name(InstanceRole::kGateway));
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "GatewayReady")->reason, "GatewayCreating");
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->status, "False");
+}
+
+TEST(PlannerTest, BootingGatewayHoldsBackWorkers) {
+  api::PyGridCluster cluster = Cluster(2);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "creating")};
+  Plan plan = PlanCluster(cluster, seen);
+  EXPECT_TRUE(plan.actions.empty());
+  EXPECT_EQ(plan.status.phase, api::Phase::kProvisioning);
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "GatewayReady")->reason, "GatewayBooting");
+  EXPECT_EQ(plan.status.endpoint, "");
+}
+
+TEST(PlannerTest, ActiveGatewayCreatesAllWorkersInOneRound) {
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active")};
+  Plan plan = PlanCluster(Cluster(3), seen);
+  EXPECT_EQ(Describe(plan.actions),
+            (Strings{"create worker-0", "create worker-1", "create worker-2"}));
+  EXPECT_EQ(plan.status.endpoint, "http://127.0.1.1:5000");
+  EXPECT_EQ(plan.status.gateway->private_ip, "127.0.2.1");
+}
+
+TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
+  api::PyGridCluster cluster = Cluster(2);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 1, "active")};
+  Record(cluster, seen.instances[0], 0, true);
+  Record(cluster, seen.instances[1], 0, false);
+  Record(cluster, seen.instances[2], 1, false);
+  seen.gateway_answers = true;
+  seen.connected_nodes = {Name(InstanceRole::kWorker, 0) + "-n0"};
+  Plan partial = PlanCluster(cluster, seen);
+  EXPECT_FALSE(partial.ready);
+  EXPECT_EQ(partial.status.ready_workers, 1);
+  EXPECT_TRUE(partial.status.workers[0].registered);
+  EXPECT_FALSE(partial.status.workers[1].registered);
+  EXPECT_EQ(api::FindCondition(partial.status.conditions, "GatewayReady")->status, "True");
+  EXPECT_EQ(api::FindCondition(partial.status.conditions, "Ready")->reason, "WorkersNotReady");
+  EXPECT_NE(api::FindCondition(partial.status.conditions, "WorkersReady")
+                ->message.find("1/2 workers registered"),
+            std::string::npos);
+
+  seen.connected_nodes.insert(Name(InstanceRole::kWorker, 1) + "-n0");
+  Plan plan = PlanCluster(cluster, seen);
+  EXPECT_TRUE(plan.actions.empty());
+  EXPECT_TRUE(plan.ready);
+  EXPECT_EQ(plan.status.phase, api::Phase::kReady);
+  EXPECT_EQ(plan.status.ready_workers, 2);
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->status, "True");
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->observed_generation, 2);
+}
+
+TEST(PlannerTest, ColocatedWorkerMustRegisterForTheGatewayToBeReady) {
+  api::PyGridCluster cluster = Cluster(0, /*colocated=*/true);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active")};
+  Record(cluster, seen.instances[0], 0, true);
+  seen.gateway_answers = true;
+  Plan waiting = PlanCluster(cluster, seen);
+  EXPECT_FALSE(waiting.ready);
+  EXPECT_EQ(api::FindCondition(waiting.status.conditions, "GatewayReady")->reason,
+            "ColocatedWorkerNotRegistered");
+  seen.connected_nodes = {cluster.status.gateway->node_id};
+  EXPECT_TRUE(PlanCluster(cluster, seen).ready);
+}
+
+TEST(PlannerTest, ScaleUpFillsLowestFreeIndexes) {
+  api::PyGridCluster cluster = Cluster(4);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 2, "active")};
+  EXPECT_EQ(Describe(PlanCluster(cluster, seen).actions),
+            (Strings{"create worker-1", "create worker-3"}));
+}
+
+TEST(PlannerTest, ScaleDownDeletesHighestIndexes) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen;
+  seen.instances = {
+      Instance(InstanceRole::kGateway, 0, "active"), Instance(InstanceRole::kWorker, 0, "active"),
+      Instance(InstanceRole::kWorker, 1, "active"), Instance(InstanceRole::kWorker, 4, "active")};
+  Plan plan = PlanCluster(cluster, seen);
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kWorker, 1));
+  EXPECT_EQ(plan.actions[1].name, Name(InstanceRole::kWorker, 4));
+  EXPECT_EQ(plan.actions[0].reason, "ScaledDown");
+  // The deleted ones stay visible while they go.
+  ASSERT_EQ(plan.status.workers.size(), 3u);
+  EXPECT_EQ(plan.status.workers[2].state, "deleting");
+  EXPECT_EQ(plan.status.desired_workers, 1);
+}
+
+TEST(PlannerTest, InstanceInErrorIsDeletedThenRecreatedWithoutLostEvent) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "error")};
+  Record(cluster, seen.instances[0], 0, true);
+  Record(cluster, seen.instances[1], 0, false);
+  Plan plan = PlanCluster(cluster, seen);
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, ActionKind::kDeleteInstance);
+  EXPECT_EQ(plan.actions[0].reason, "InstanceFailed");
+  // Next round: it is gone; the recorded state was "error", so this is no loss.
+  cluster.status = plan.status;
+  seen.instances.pop_back();
+  Plan next = PlanCluster(cluster, seen);
+  EXPECT_EQ(Describe(next.actions), Strings{"create worker-0"});
+  EXPECT_TRUE(next.status.workers[0].node_id.empty()) << "a new instance gets a new identity";
+}
+
+TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
+  api::PyGridCluster cluster = Cluster(2);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 1, "active")};
+  Record(cluster, seen.instances[0], 0, true);
+  Record(cluster, seen.instances[1], 0, false);
+  Record(cluster, seen.instances[2], 1, false);
+  cluster.status.workers[1].state = "active";
+  seen.instances.pop_back();  // worker-1 vanished
+  Plan plan = PlanCluster(cluster, seen);
+  EXPECT_EQ(Describe(plan.actions), Strings{"create worker-1 InstanceLost"});
+  EXPECT_EQ(plan.status.workers[1].instance_id, "");
+}
+
+TEST(PlannerTest, LostGatewayTakesTheWorkersWithIt) {
+  api::PyGridCluster cluster = Cluster(2);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 1, "active")};
+  cloud::Instance old_gateway = Instance(InstanceRole::kGateway, 0, "active");
+  Record(cluster, old_gateway, 0, true);
+  Plan plan = PlanCluster(cluster, seen);
+  Strings described = Describe(plan.actions);
+  ASSERT_EQ(described.size(), 3u);
+  EXPECT_EQ(described[0], "create gateway InstanceLost");
+  EXPECT_EQ(plan.actions[1].reason, "GatewayReplaced");
+  EXPECT_EQ(plan.actions[2].reason, "GatewayReplaced");
+}
+
+TEST(PlannerTest, FailedGatewayIsReplacedWithItsWorkers) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "error"),
+                    Instance(InstanceRole::kWorker, 0, "active")};
+  Plan plan = PlanCluster(cluster, seen);
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.actions[0].reason, "InstanceFailed");
+  EXPECT_EQ(plan.actions[1].reason, "GatewayReplaced");
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "GatewayReady")->reason, "GatewayFailed");
+}
+
+TEST(PlannerTest, AdoptsAnInstanceWhoseCreateResponseWasLost) {
+  api::PyGridCluster cluster = Cluster(0);
+  // Intent written before the POST; the id never made it into status.
+  api::GatewayStatus intent;
+  intent.name = Name(InstanceRole::kGateway);
+  intent.ssh_host_key = "ssh-ed25519 AAAA host";
+  cluster.status.gateway = intent;
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "creating")};
+  Plan plan = PlanCluster(cluster, seen);
+  EXPECT_TRUE(plan.actions.empty()) << "never create a second instance of one name";
+  EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[0].id);
+  EXPECT_EQ(plan.status.gateway->ssh_host_key, "ssh-ed25519 AAAA host");
+}
+
+TEST(PlannerTest, DuplicateNamesKeepTheOldest) {
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active", "2026-01-02T00:00:00.000Z"),
+                    Instance(InstanceRole::kGateway, 0, "active", "2026-01-01T00:00:00.000Z")};
+  Plan plan = PlanCluster(Cluster(0), seen);
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, "DuplicateInstance");
+  EXPECT_EQ(plan.actions[0].instance_id, seen.instances[0].id);
+  EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[1].id);
+}
+
+TEST(PlannerTest, InstancesOfOtherClustersAreIgnored) {
+  Observations seen;
+  cloud::Instance foreign = Instance(InstanceRole::kGateway, 0, "active");
+  foreign.name = "mnist-ffffffff-gateway";
+  cloud::Instance similar = Instance(InstanceRole::kWorker, 0, "active");
+  similar.name = Name(InstanceRole::kWorker, 0) + "-backup";
+  seen.instances = {foreign, similar};
+  EXPECT_EQ(Describe(PlanCluster(Cluster(1), seen).actions), Strings{"create gateway"});
+}
+
+TEST(PlannerTest, DeletingInstancesAreWaitedFor) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "deleting")};
+  EXPECT_TRUE(PlanCluster(cluster, seen).actions.empty());
+}
+
+TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
+  api::PyGridCluster cluster = Cluster(1);
+  cluster.status.phase = api::Phase::kReady;
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active")};
+  seen.gateway_answers = true;
+  seen.markers[Name(InstanceRole::kWorker, 0)] = {MarkerState::kFailed, "docker-compose up failed"};
+  Plan plan = PlanCluster(cluster, seen);
+  EXPECT_EQ(plan.status.phase, api::Phase::kDegraded);
+  EXPECT_NE(api::FindCondition(plan.status.conditions, "WorkersReady")
+                ->message.find("docker-compose up failed"),
+            std::string::npos);
+}
+
+TEST(PlannerTest, DeletionDeletesEverythingOnceAndFinishesWhenGone) {
+  api::PyGridCluster cluster = Cluster(2);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "deleting"),
+                    Instance(InstanceRole::kWorker, 1, "error")};
+  DeletionPlan plan = PlanDeletion(cluster, seen);
+  EXPECT_FALSE(plan.done);
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kGateway));
+  EXPECT_EQ(plan.actions[1].name, Name(InstanceRole::kWorker, 1));
+  EXPECT_TRUE(PlanDeletion(cluster, {}).done);
+}
+
+}  // namespace
+}  // namespace pygrid::controller
