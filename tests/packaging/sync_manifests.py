@@ -4,9 +4,10 @@
 - manifests/*.yaml are the Helm chart's default objects (release "pygrid-operator" in
   namespace "pygrid-system") without Helm's own labels, so `kubectl apply -k manifests/`
   installs exactly what `helm install` does with default values.
-- manifests/crd/ and helm/pygrid-operator/crds/ hold byte-identical copies of the CRD in crds/
-  at the repository top (kustomize refuses files outside its root and Helm reads only its
-  chart's crds/, so both need a copy; this script and the packaging tests keep them identical).
+- manifests/crd/ holds a byte-identical copy of the CRD in crds/ at the repository top
+  (kustomize refuses files outside its root, symlinks included; this script and the packaging
+  tests keep it identical). helm/pygrid-operator/crds/ needs no copy: its file is a symlink to
+  crds/, which Helm's chart loader follows.
 
 Usage: /usr/bin/python3 tests/packaging/sync_manifests.py [--check]
 (builds the test-only renderer into build/packaging-tools first when PACKAGING_OUT is unset)
@@ -82,7 +83,6 @@ def expected_files():
     with open(TOP_CRD) as f:
         crd = f.read()
     out[os.path.join(MANIFESTS_DIR, "crd", CRD_NAME)] = crd
-    out[os.path.join(CHART_DIR, "crds", CRD_NAME)] = crd
     return out
 
 
