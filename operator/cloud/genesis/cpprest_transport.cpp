@@ -25,7 +25,13 @@ class CpprestTransport final : public HttpTransport {
   TransportResult Send(const HttpRequest& request) override {
     TransportResult result;
     try {
-      http::client::http_client& client = ClientFor(request.timeout);
+      // cpprestsdk silently re-sends a request whose pooled keep-alive connection turns out
+      // to be closed. That must never happen to a POST (a create could run twice), so
+      // non-idempotent methods get a fresh client and therefore a fresh connection.
+      std::unique_ptr<http::client::http_client> one_shot;
+      const bool fresh = request.method == "POST" || request.method == "PATCH";
+      if (fresh) one_shot = NewClient(request.timeout);
+      http::client::http_client& client = fresh ? *one_shot : ClientFor(request.timeout);
       http::http_request req(http::method(request.method));
       req.set_request_uri(request.path);
       for (const auto& [name, value] : request.headers) req.headers().add(name, value);
@@ -56,12 +62,16 @@ class CpprestTransport final : public HttpTransport {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = clients_.find(timeout.count());
     if (it != clients_.end()) return *it->second;
-    http::client::http_client_config config;
-    config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-    auto client = std::make_unique<http::client::http_client>(base_url_, config);
+    auto client = NewClient(timeout);
     auto& ref = *client;
     clients_.emplace(timeout.count(), std::move(client));
     return ref;
+  }
+
+  std::unique_ptr<http::client::http_client> NewClient(std::chrono::milliseconds timeout) const {
+    http::client::http_client_config config;
+    config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+    return std::make_unique<http::client::http_client>(base_url_, config);
   }
 
   const std::string base_url_;

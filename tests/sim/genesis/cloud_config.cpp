@@ -1,0 +1,112 @@
+#include "cloud_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace pygrid::sim::genesis {
+namespace {
+
+constexpr char kComposePath[] = "/opt/pygrid/docker-compose.yml";
+
+void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+}
+
+// Compose accepts both a mapping and a list of "KEY=VALUE" strings for labels/environment.
+std::map<std::string, std::string> KeyValues(const YAML::Node& node) {
+  std::map<std::string, std::string> out;
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      out[kv.first.as<std::string>()] = kv.second.IsNull() ? "" : kv.second.as<std::string>();
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      const std::string s = item.as<std::string>();
+      const size_t eq = s.find('=');
+      out[s.substr(0, eq)] = eq == std::string::npos ? "" : s.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+int HostPort(const YAML::Node& ports) {
+  if (!ports.IsSequence()) return 0;
+  for (const auto& p : ports) {
+    if (!p.IsScalar()) continue;
+    std::string s = p.as<std::string>();  // "HOST:CONTAINER" or "IP:HOST:CONTAINER"
+    const size_t last = s.rfind(':');
+    if (last == std::string::npos) continue;
+    std::string host = s.substr(0, last);
+    const size_t prev = host.rfind(':');
+    if (prev != std::string::npos) host = host.substr(prev + 1);
+    try {
+      return std::stoi(host);
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool ParseUserData(const std::string& text, const std::string& private_ip, UserData* out,
+                   std::string* error) {
+  if (text.rfind("#cloud-config", 0) != 0) {
+    *error = "user data is not a #cloud-config document";
+    return false;
+  }
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (YAML::Node keys = root["ssh_keys"]; keys.IsMap()) {
+      if (keys["ed25519_private"])
+        out->host_key_private = keys["ed25519_private"].as<std::string>();
+      if (keys["ed25519_public"]) out->host_key_public = keys["ed25519_public"].as<std::string>();
+    }
+    if (YAML::Node users = root["users"]; users.IsSequence()) {
+      for (const auto& u : users) {
+        if (!u.IsMap() || !u["ssh_authorized_keys"].IsSequence()) continue;
+        for (const auto& k : u["ssh_authorized_keys"]) {
+          out->authorized_keys.push_back(k.as<std::string>());
+        }
+      }
+    }
+    std::string compose_text;
+    if (YAML::Node files = root["write_files"]; files.IsSequence()) {
+      for (const auto& f : files) {
+        if (f.IsMap() && f["path"] && f["path"].as<std::string>() == kComposePath && f["content"]) {
+          compose_text = f["content"].as<std::string>();
+        }
+      }
+    }
+    if (compose_text.empty()) return true;
+    YAML::Node compose = YAML::Load(compose_text);
+    if (!compose["services"].IsMap()) return true;
+    for (const auto& kv : compose["services"]) {
+      const YAML::Node& svc = kv.second;
+      std::map<std::string, std::string> labels = KeyValues(svc["labels"]);
+      auto role = labels.find("dev.pygrid.role");
+      if (role == labels.end()) continue;
+      PyGridService s;
+      s.name = kv.first.as<std::string>();
+      s.role = role->second;
+      s.flavor = labels.count("dev.pygrid.flavor") ? labels["dev.pygrid.flavor"] : "";
+      s.env = KeyValues(svc["environment"]);
+      for (auto& [k, v] : s.env) {
+        // Compose interpolation from /opt/pygrid/.env, written at boot from `hostname -I`.
+        ReplaceAll(v, "${PYGRID_PRIVATE_IP}", private_ip);
+        ReplaceAll(v, "$PYGRID_PRIVATE_IP", private_ip);
+      }
+      s.host_port = HostPort(svc["ports"]);
+      if (svc["restart"]) s.restart = svc["restart"].as<std::string>();
+      out->services.push_back(s);
+    }
+  } catch (const std::exception& e) {
+    *error = std::string("cannot parse user data: ") + e.what();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pygrid::sim::genesis

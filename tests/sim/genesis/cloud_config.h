@@ -1,0 +1,35 @@
+// Reads what the instance emulation needs out of an instance's #cloud-config user data
+// (notes/CLOUD-INIT-CONTRACT.md): the SSH host key, the authorized keys, and the PyGrid
+// services of /opt/pygrid/docker-compose.yml with their environment and host ports.
+// Thread-safety: pure function.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pygrid::sim::genesis {
+
+// One compose service labelled dev.pygrid.role (gateway|node).
+struct PyGridService {
+  std::string name;
+  std::string role;                        // gateway | node
+  std::string flavor;                      // gateway-2020 | network-0.2
+  std::map<std::string, std::string> env;  // ${PYGRID_PRIVATE_IP} already substituted
+  int host_port = 0;                       // first "HOST:CONTAINER" mapping
+  std::string restart;                     // compose restart policy ("" = no)
+};
+
+struct UserData {
+  std::string host_key_private;  // ssh_keys.ed25519_private
+  std::string host_key_public;
+  std::vector<std::string> authorized_keys;  // every users[].ssh_authorized_keys entry
+  std::vector<PyGridService> services;
+};
+
+// Parses `text`; false with `error` set when it is not a #cloud-config YAML document or the
+// compose file in it does not parse. Absent parts (no compose file, no keys) are not errors.
+bool ParseUserData(const std::string& text, const std::string& private_ip, UserData* out,
+                   std::string* error);
+
+}  // namespace pygrid::sim::genesis

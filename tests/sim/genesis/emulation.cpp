@@ -1,0 +1,426 @@
+// Instance emulation: stand-ins for the PyGrid services with the responses of the PyGrid
+// reference (shared/reference/pygrid.md §5-6), a node join exactly like the 0.2-era node
+// (once at start, unchecked response, Docker restart on failure), the readiness marker and a
+// real sshd per instance.
+#include "emulation.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cloud_config.h"
+#include "sim_http.h"
+
+namespace pygrid::sim::genesis {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kSshd[] = "/usr/sbin/sshd";
+
+// Registered nodes of one gateway (the network's `gridnode` table: id, address).
+struct Registry {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> nodes;
+};
+
+SimResponse FlaskJson(int status, const json& body) {
+  return SimResponse::Text(status, "application/json", body.dump());
+}
+
+SimResponse NotFoundPage() {
+  return SimResponse::Text(404, "text/html; charset=utf-8",
+                           "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n"
+                           "<title>404 Not Found</title>\n<h1>Not Found</h1>\n");
+}
+
+SimResponse GatewayHandler(const std::string& flavor, Registry& registry, const SimRequest& r) {
+  if (r.method == "GET" && r.path == "/") {
+    if (flavor == "network-0.2") {
+      // 0.2.x network: `GET /` returns the plain string (Flask: text/html content type).
+      return SimResponse::Text(200, "text/html; charset=utf-8", "Open Grid Network");
+    }
+    // Early-2020 gateway: renders an HTML page.
+    return SimResponse::Text(200, "text/html; charset=utf-8",
+                             "<!DOCTYPE html>\n<html><head><title>PyGrid Gateway</title></head>"
+                             "<body><h1>PyGrid Gateway</h1><p>Grid Gateway is running.</p>"
+                             "</body></html>\n");
+  }
+  if (r.method == "POST" && r.path == "/join") {
+    // The server json.loads(request.data) whatever the content type (pygrid.md §5).
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const std::exception&) {
+      return FlaskJson(400, {{"message", "Invalid JSON format."}});
+    }
+    if (!body.is_object() || !body.contains("node-id") || !body.contains("node-address") ||
+        !body["node-id"].is_string() || !body["node-address"].is_string()) {
+      return FlaskJson(400, {{"message", "Invalid JSON format."}});
+    }
+    std::lock_guard<std::mutex> lock(registry.mu);
+    for (const auto& [id, address] : registry.nodes) {
+      // A re-join does not update the address (pygrid.md §5).
+      if (id == body["node-id"]) {
+        return FlaskJson(409, {{"message", "This ID has already been registered"}});
+      }
+    }
+    registry.nodes.emplace_back(body["node-id"], body["node-address"]);
+    return FlaskJson(200, {{"message", "Successfully Connected!"}});
+  }
+  if (r.method == "GET" && r.path == "/connected-nodes") {
+    std::lock_guard<std::mutex> lock(registry.mu);
+    json ids = json::array();
+    for (const auto& node : registry.nodes) ids.push_back(node.first);
+    return FlaskJson(200, {{"grid-nodes", ids}});
+  }
+  return NotFoundPage();
+}
+
+SimResponse NodeHandler(const std::string& node_id, const SimRequest& r) {
+  if (r.method != "GET") return NotFoundPage();
+  if (r.path == "/") {
+    return SimResponse::Text(200, "text/html; charset=utf-8",
+                             "<!DOCTYPE html>\n<html><head><title>PyGrid Node</title></head>"
+                             "<body><h1>PyGrid Node " +
+                                 node_id + "</h1></body></html>\n");
+  }
+  if (r.path == "/data-centric/status/") {
+    return FlaskJson(200, {{"success", true}, {"status", "OpenGrid"}});
+  }
+  if (r.path == "/data-centric/identity/") {
+    return FlaskJson(200, {{"success", true}, {"identity", node_id}});
+  }
+  if (r.path == "/data-centric/status" || r.path == "/data-centric/identity") {
+    // Werkzeug 1.0.1 redirects a missing trailing slash (pygrid.md §6).
+    SimResponse resp = SimResponse::Text(308, "text/html; charset=utf-8", "Redirecting...");
+    resp.headers["Location"] = r.path + "/";
+    return resp;
+  }
+  return NotFoundPage();
+}
+
+bool WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
+  std::ofstream f(path, std::ios::trunc);
+  f << content;
+  if (!content.empty() && content.back() != '\n') f << "\n";
+  f.close();
+  return f.good() && chmod(path.c_str(), mode) == 0;
+}
+
+}  // namespace
+
+// One active instance: its stand-in servers, join threads and sshd.
+class LoopbackEmulator::Running {
+ public:
+  Running(const EmulatorOptions& options, const EmulatedInstance& instance,
+          std::shared_ptr<Registry> registry)
+      : options_(options),
+        instance_(instance),
+        registry_(std::move(registry)),
+        root_(fs::path(options.state_dir) / "instances" / instance.id) {}
+
+  ~Running() { Stop(); }
+
+  void Start() {
+    std::error_code ec;
+    fs::create_directories(root_ / "var/lib/pygrid", ec);
+    fs::remove(root_ / "var/lib/pygrid/ready", ec);
+    std::string error;
+    if (!ParseUserData(instance_.startup_script, instance_.private_ip, &user_data_, &error)) {
+      SetError(error);
+      return;
+    }
+    if (options_.start_sshd) StartSshd();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const PyGridService& svc : user_data_.services) {
+      services_.push_back(std::make_unique<Service>());
+      Service& s = *services_.back();
+      s.spec = svc;
+      if (svc.role == "gateway") {
+        if (!Listen(s, [registry = registry_, flavor = svc.flavor](const SimRequest& r) {
+              return GatewayHandler(flavor, *registry, r);
+            })) {
+          continue;
+        }
+        s.serving = true;
+      } else if (svc.role == "node") {
+        s.thread = std::thread([this, &s] { RunNode(s); });
+      }
+    }
+    CheckReadyLocked();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    for (auto& s : services_) {
+      if (s->thread.joinable()) s->thread.join();
+    }
+    for (auto& s : services_) {
+      for (auto& server : s->servers) server->Stop();
+    }
+    if (sshd_pid_ > 0) {
+      kill(sshd_pid_, SIGTERM);
+      waitpid(sshd_pid_, nullptr, 0);
+      sshd_pid_ = -1;
+    }
+    std::error_code ec;
+    fs::remove(root_ / "var/lib/pygrid/ready", ec);  // its services are down now
+  }
+
+  json Describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    json services = json::array();
+    for (const auto& s : services_) {
+      json node_id = nullptr;
+      if (s->spec.role == "node") node_id = NodeId(s->spec);
+      services.push_back({{"name", s->spec.name},
+                          {"role", s->spec.role},
+                          {"flavor", s->spec.flavor},
+                          {"port", s->spec.host_port},
+                          {"serving", s->serving},
+                          {"node_id", node_id},
+                          {"join_url", s->join_url},
+                          {"join_attempts", s->join_attempts},
+                          {"join_status", s->join_status},
+                          {"state", s->state},
+                          {"error", s->error}});
+    }
+    return {{"root", root_.string()},
+            {"ready", ready_},
+            {"error", error_},
+            {"services", services},
+            {"sshd", sshd_pid_ > 0 ? json{{"pid", sshd_pid_},
+                                          {"address", instance_.public_ip},
+                                          {"port", options_.ssh_port},
+                                          {"user", options_.ssh_user}}
+                                   : json(nullptr)}};
+  }
+
+ private:
+  struct Service {
+    PyGridService spec;
+    std::vector<std::unique_ptr<SimHttpServer>> servers;
+    std::thread thread;
+    bool serving = false;
+    std::string state = "starting";
+    std::string join_url;
+    int join_attempts = 0;
+    int join_status = 0;
+    std::string error;
+  };
+
+  static std::string NodeId(const PyGridService& s) {
+    auto get = [&](const char* k) {
+      auto it = s.env.find(k);
+      return it == s.env.end() ? std::string() : it->second;
+    };
+    return s.flavor == "gateway-2020" ? get("ID") : get("NODE_ID");
+  }
+
+  void SetError(const std::string& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = e;
+  }
+
+  // Binds the service's host port on the public and the private address (mu_ held).
+  bool Listen(Service& s, SimHandler handler) {
+    if (s.spec.host_port <= 0) {
+      s.error = "no HOST:CONTAINER port mapping";
+      s.state = "failed";
+      return false;
+    }
+    for (const std::string& ip : {instance_.public_ip, instance_.private_ip}) {
+      auto server =
+          std::make_unique<SimHttpServer>(ip, static_cast<uint16_t>(s.spec.host_port), handler);
+      std::string error;
+      if (!server->Start(&error)) {
+        s.error = error;
+        s.state = "failed";
+        return false;
+      }
+      s.servers.push_back(std::move(server));
+    }
+    s.state = "running";
+    return true;
+  }
+
+  // The 0.2-era node: one join before the app starts; a failed join kills the process and
+  // only a restart policy brings it back (pygrid.md §5).
+  void RunNode(Service& s) {
+    const bool old = s.spec.flavor == "gateway-2020";
+    auto env = [&](const char* k) {
+      auto it = s.spec.env.find(k);
+      return it == s.spec.env.end() ? std::string() : it->second;
+    };
+    const std::string network = old ? env("GRID_NETWORK_URL") : env("NETWORK");
+    const std::string address = env("ADDRESS");
+    const std::string id = NodeId(s.spec);
+    const bool restarts = s.spec.restart == "always" || s.spec.restart == "unless-stopped" ||
+                          s.spec.restart.rfind("on-failure", 0) == 0;
+    if (!network.empty() && !address.empty()) {
+      // os.path.join(network, "join")
+      const std::string url = network + (network.back() == '/' ? "" : "/") + "join";
+      const std::string body = json{{"node-id", id}, {"node-address", address}}.dump();
+      for (;;) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stopped_) return;
+          s.join_url = url;
+          ++s.join_attempts;
+        }
+        SimClientResult r = SimHttpCall("POST", url, body, 3000);
+        std::unique_lock<std::mutex> lock(mu_);
+        s.join_status = r.status;
+        if (r.status != 0) break;  // any answer: the response is not checked
+        s.error = "join failed: " + r.error;
+        if (!restarts) {
+          s.state = "exited";
+          return;
+        }
+        s.state = "restarting";
+        if (cv_.wait_for(lock, std::chrono::duration<double>(options_.join_retry_seconds),
+                         [&] { return stopped_; })) {
+          return;
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    if (Listen(s, [id](const SimRequest& r) { return NodeHandler(id, r); })) {
+      s.serving = true;
+      s.error.clear();
+    }
+    CheckReadyLocked();
+  }
+
+  // The start script writes the marker only once every local service answers (contract).
+  void CheckReadyLocked() {
+    if (ready_ || stopped_ || services_.empty()) return;
+    for (const auto& s : services_) {
+      if (!s->serving) return;
+    }
+    ready_ = WriteFile(root_ / "var/lib/pygrid/ready", "ready", 0644);
+  }
+
+  void StartSshd() {
+    if (access(kSshd, X_OK) != 0 || user_data_.host_key_private.empty()) return;
+    if (getuid() == 0) {
+      std::error_code ec;
+      fs::create_directories("/run/sshd", ec);  // privilege separation directory
+    }
+    const fs::path key = root_ / "ssh_host_ed25519_key";
+    std::string keys;
+    for (const std::string& k : user_data_.authorized_keys) keys += k + "\n";
+    const std::string config =
+        "Port " + std::to_string(options_.ssh_port) + "\nListenAddress " + instance_.public_ip +
+        "\nHostKey " + key.string() + "\nAuthorizedKeysFile " +
+        (root_ / "authorized_keys").string() + "\nPidFile " + (root_ / "sshd.pid").string() +
+        "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+        "PermitRootLogin prohibit-password\nAllowUsers " +
+        options_.ssh_user + "\nSetEnv PYGRID_INSTANCE_ROOT=" + root_.string() + "\n";
+    if (!WriteFile(key, user_data_.host_key_private, 0600) ||
+        !WriteFile(root_ / "ssh_host_ed25519_key.pub", user_data_.host_key_public, 0644) ||
+        !WriteFile(root_ / "authorized_keys", keys, 0644) ||
+        !WriteFile(root_ / "sshd_config", config, 0644)) {
+      SetError("cannot write sshd files");
+      return;
+    }
+    const std::string config_path = (root_ / "sshd_config").string();
+    const std::string log_path = (root_ / "sshd.log").string();
+    pid_t pid = fork();
+    if (pid == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      FILE* log = std::fopen(log_path.c_str(), "a");
+      if (log != nullptr) dup2(fileno(log), 2);
+      // Do not leak the simulator's listening sockets into sshd.
+      for (int fd = 3; fd < 4096; ++fd) close(fd);
+      execl(kSshd, kSshd, "-D", "-e", "-f", config_path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (pid > 0) sshd_pid_ = pid;
+  }
+
+  const EmulatorOptions options_;
+  const EmulatedInstance instance_;
+  std::shared_ptr<Registry> registry_;
+  const fs::path root_;
+  UserData user_data_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  bool ready_ = false;
+  std::string error_;
+  std::vector<std::unique_ptr<Service>> services_;
+  pid_t sshd_pid_ = -1;
+};
+
+LoopbackEmulator::LoopbackEmulator(EmulatorOptions options) : options_(std::move(options)) {}
+
+LoopbackEmulator::~LoopbackEmulator() {
+  std::map<std::string, std::shared_ptr<Running>> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running.swap(running_);
+  }
+  for (auto& [id, r] : running) r->Stop();
+}
+
+void LoopbackEmulator::OnActive(const EmulatedInstance& instance) {
+  OnInactive(instance.id);
+  std::shared_ptr<Registry> registry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Registrations live in the gateway's database volume and survive a stop/start.
+    auto& slot = registries_[instance.id];
+    if (!slot) slot = std::make_shared<Registry>();
+    registry = std::static_pointer_cast<Registry>(slot);
+  }
+  auto running = std::make_shared<Running>(options_, instance, registry);
+  running->Start();
+  std::lock_guard<std::mutex> lock(mu_);
+  running_[instance.id] = running;
+}
+
+void LoopbackEmulator::OnInactive(const std::string& id) {
+  std::shared_ptr<Running> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
+    running = it->second;
+    running_.erase(it);
+  }
+  running->Stop();
+}
+
+json LoopbackEmulator::Describe(const std::string& id) {
+  std::shared_ptr<Running> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(id);
+    if (it != running_.end()) running = it->second;
+  }
+  if (!running) return {{"state", "stopped"}};
+  json j = running->Describe();
+  j["state"] = "running";
+  return j;
+}
+
+}  // namespace pygrid::sim::genesis

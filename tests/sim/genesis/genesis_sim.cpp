@@ -1,0 +1,526 @@
+// Core of the simulator: request dispatch, auth, fault injection, the instance resource and
+// its life cycle. Security groups, SSH keys and images are in sim_resources.cpp, the control
+// API in sim_control.cpp.
+#include "genesis_sim.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "sim_util.h"
+
+namespace pygrid::sim::genesis {
+
+using nlohmann::json;
+
+SimResponse ErrorResponse(int status, const std::string& code, const std::string& message) {
+  return SimResponse::Json(status, json{{"code", code}, {"message", message}}.dump());
+}
+
+namespace {
+
+constexpr char kBase[] = "/compute/v1";
+constexpr size_t kMaxStartupScript = 64 * 1024;  // SPEC23 metadata.startup_script: 64 KiB
+// SPEC23 compute.v1.Region, plus GO23's EUC-DE-MUC-1.
+const std::vector<std::string> kRegions = {"ARC-IS-HAF-1", "NORD-NO-KRS-1", "EUC-DE-MUC-1"};
+
+// SPEC23 compute.v1.Instance.Type enum, plus the 2020 1080 Ti family (PY20 INSTANCE_TYPES)
+// up to 10 GPUs.
+const std::vector<std::string>& InstanceTypes() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> t;
+    auto family = [&](const char* gpu, int cpu_per, int mem_per, int max) {
+      for (int k = 1; k <= max; ++k) {
+        t.push_back("vcpu-" + std::to_string(cpu_per * k) + "_memory-" +
+                    std::to_string(mem_per * k) + "g_disk-80g_" + gpu + "-" + std::to_string(k));
+      }
+    };
+    family("nvidia3090", 4, 24, 8);
+    for (int k = 1; k <= 4; ++k) {
+      t.push_back("vcpu-" + std::to_string(8 * k) + "_memory-" + std::to_string(48 * k) +
+                  "g_disk-80g_nvidia3090-" + std::to_string(k));
+      t.push_back("vcpu-" + std::to_string(8 * k) + "_memory-" + std::to_string(32 * k) +
+                  "g_disk-80g_nvidia3080-" + std::to_string(k));
+    }
+    family("nvidia3080", 4, 12, 8);
+    family("nvidia3060ti", 4, 12, 8);
+    family("nvidia1080ti", 4, 12, 10);
+    for (int k = 4; k <= 8; ++k) {
+      t.push_back("vcpu-2_memory-8g_disk-80g_amdrx470-" + std::to_string(k));
+    }
+    for (const char* cpu :
+         {"vcpu-2_memory-4g_disk-80g", "vcpu-4_memory-8g_disk-80g", "vcpu-8_memory-16g_disk-80g",
+          "vcpu-12_memory-24g_disk-80g", "vcpu-16_memory-32g_disk-80g",
+          "vcpu-20_memory-40g_disk-80g", "vcpu-24_memory-48g_disk-80g"}) {
+      t.push_back(cpu);
+    }
+    return t;
+  }();
+  return types;
+}
+
+bool IsStringArray(const json& j) {
+  if (!j.is_array()) return false;
+  return std::all_of(j.begin(), j.end(), [](const json& x) { return x.is_string(); });
+}
+
+bool ValidPassword(const std::string& p) {
+  // SPEC23: upper and lower case letters and digits, length 8-72.
+  bool upper = false, lower = false, digit = false;
+  for (char c : p) {
+    upper |= c >= 'A' && c <= 'Z';
+    lower |= c >= 'a' && c <= 'z';
+    digit |= c >= '0' && c <= '9';
+  }
+  return p.size() >= 8 && p.size() <= 72 && upper && lower && digit;
+}
+
+}  // namespace
+
+GenesisSim::GenesisSim(SimConfig config, InstanceEmulator* emulator)
+    : config_(std::move(config)), emulator_(emulator) {
+  Seed();
+}
+
+std::string GenesisSim::NewId() {
+  // UUIDv4-shaped ids drawn from the seeded generator, so runs are reproducible (--seed).
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string id = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
+  for (char& c : id) {
+    if (c == 'x') c = "0123456789abcdef"[hex(rng_)];
+    if (c == 'y') c = "89ab"[hex(rng_) % 4];
+  }
+  return id;
+}
+
+std::string GenesisSim::Now() const { return Rfc3339(std::chrono::system_clock::now()); }
+
+GenesisSim::Instance* GenesisSim::FindInstance(const std::string& id) {
+  for (Instance& i : instances_) {
+    if (i.id == id) return &i;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> GenesisSim::AllowedActions(const Instance& inst) const {
+  // TF25 instance_status_resource: stop from active/starting/error, start only from stopped;
+  // reset (GO23) from active.
+  if (inst.status == "active") return {"stop", "reset"};
+  if (inst.status == "starting" || inst.status == "error") return {"stop"};
+  if (inst.status == "shutoff") return {"start"};
+  return {};
+}
+
+json GenesisSim::InstanceJson(const Instance& inst) const {
+  auto refs = [](const std::vector<Ref>& v) {
+    json a = json::array();
+    for (const Ref& r : v) a.push_back({{"id", r.id}, {"name", r.name}});
+    return a;
+  };
+  auto opt = [](const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); };
+  // Every field SPEC23 compute.v1.Instance marks required, plus the 2020 allowed_actions.
+  return {{"id", inst.id},
+          {"name", inst.name},
+          {"hostname", inst.hostname},
+          {"type", inst.type},
+          {"public_ip", opt(inst.public_ip)},
+          {"public_ip_type", inst.public_ip_type},
+          {"private_ip", opt(inst.private_ip)},
+          {"status", inst.status},
+          {"ssh_keys", refs(inst.ssh_keys)},
+          {"image", {{"id", inst.image.id}, {"name", inst.image.name}}},
+          {"security_groups", refs(inst.security_groups)},
+          {"volumes", json::array()},
+          {"region", inst.region},
+          {"placement_option", inst.placement},
+          {"is_protected", inst.is_protected},
+          {"allowed_actions", AllowedActions(inst)},
+          {"created_at", inst.created_at},
+          {"updated_at", opt(inst.updated_at)}};
+}
+
+void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vector<Event>& events) {
+  const bool was_active = inst.status == "active";
+  inst.status = status;
+  inst.updated_at = Now();
+  if (status == "active") {
+    // DOCS: IPs "may take some time to be assigned"; PY20: null until active.
+    char pub[32], priv[32];
+    std::snprintf(pub, sizeof(pub), "127.%d.1.%d", config_.loopback_net, inst.slot);
+    std::snprintf(priv, sizeof(priv), "127.%d.2.%d", config_.loopback_net, inst.slot);
+    inst.public_ip = pub;
+    inst.private_ip = priv;
+    events.push_back({true, {inst.id, inst.name, inst.startup_script, pub, priv}});
+  } else if (was_active) {
+    events.push_back({false, {inst.id, inst.name, "", "", ""}});
+  }
+}
+
+void GenesisSim::TickLocked(Steady::time_point now, std::vector<Event>& events) {
+  for (size_t i = 0; i < instances_.size();) {
+    Instance& inst = instances_[i];
+    if (!inst.next_status.empty() && now >= inst.next_at) {
+      if (inst.next_status == "gone") {
+        instances_.erase(instances_.begin() + static_cast<long>(i));
+        continue;
+      }
+      const std::string next = inst.next_status;
+      inst.next_status.clear();
+      if (next == "creating") {
+        inst.next_status = "active";
+        inst.next_at = inst.next_at + std::chrono::duration_cast<Steady::duration>(
+                                          std::chrono::duration<double>(inst.boot_seconds * 0.8));
+      }
+      SetStatus(inst, next, events);
+      continue;  // a zero delay may allow the next step in the same tick
+    }
+    ++i;
+  }
+  for (size_t i = 0; i < groups_.size();) {
+    SecurityGroup& g = groups_[i];
+    if (!g.next_status.empty() && now >= g.next_at) {
+      if (g.next_status == "gone") {
+        groups_.erase(groups_.begin() + static_cast<long>(i));
+        continue;
+      }
+      g.status = g.next_status;
+      g.next_status.clear();
+    }
+    ++i;
+  }
+}
+
+void GenesisSim::Emit(std::vector<Event>& events) {
+  if (emulator_ == nullptr) return;
+  for (const Event& e : events) {
+    if (e.active) {
+      emulator_->OnActive(e.instance);
+    } else {
+      emulator_->OnInactive(e.instance.id);
+    }
+  }
+}
+
+void GenesisSim::Tick() {
+  std::lock_guard<std::mutex> emit_lock(emit_mu_);
+  std::vector<Event> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TickLocked(Steady::now(), events);
+  }
+  Emit(events);
+}
+
+void GenesisSim::StopEmulation() {
+  std::lock_guard<std::mutex> emit_lock(emit_mu_);
+  std::vector<Event> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Instance& i : instances_) events.push_back({false, {i.id, i.name, "", "", ""}});
+  }
+  Emit(events);
+}
+
+bool GenesisSim::RateLimited() {
+  if (config_.rate_limit_per_second <= 0) return false;
+  const auto now = Steady::now();
+  const double rate = config_.rate_limit_per_second;
+  const double elapsed = std::chrono::duration<double>(now - bucket_last_).count();
+  bucket_tokens_ = std::min(rate, bucket_tokens_ + elapsed * rate);
+  bucket_last_ = now;
+  if (bucket_tokens_ < 1.0) return true;
+  bucket_tokens_ -= 1.0;
+  return false;
+}
+
+SimResponse GenesisSim::Handle(const SimRequest& request) {
+  std::lock_guard<std::mutex> emit_lock(emit_mu_);
+  std::vector<Event> events;
+  SimResponse resp;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TickLocked(Steady::now(), events);
+    const bool control = request.path.rfind("/_sim/", 0) == 0;
+    resp = control ? HandleControl(request, events) : HandleApi(request, events);
+    if (!control) {
+      json entry = {{"method", request.method},
+                    {"path", request.path},
+                    {"status", resp.status},
+                    {"time", Now()}};
+      if (!request.query.empty()) entry["query"] = request.query;
+      if (resp.drop_connection) entry["lost"] = true;
+      request_log_.push_back(entry);
+    }
+  }
+  Emit(events);
+  return resp;
+}
+
+SimResponse GenesisSim::HandleApi(const SimRequest& r, std::vector<Event>& events) {
+  for (Fault& f : faults_) {
+    if (f.remaining <= 0) continue;
+    if (!f.method.empty() && f.method != r.method) continue;
+    if (!std::regex_search(r.path, f.path)) continue;
+    --f.remaining;
+    SimResponse resp = ErrorResponse(f.status, f.status == 429 ? kCodeRateLimited : kCodeInjected,
+                                     f.status == 429 ? "Too Many Requests" : "injected failure");
+    if (f.retry_after) resp.headers["Retry-After"] = std::to_string(*f.retry_after);
+    return resp;
+  }
+  if (r.path.rfind(kBase, 0) != 0) return ErrorResponse(404, kCodeInvalidRoute, "Invalid route");
+  // Both auth headers are accepted (reference §1.1: X-Auth-Token in SPEC23/PY20, Bearer in
+  // current DOCS/JS24); anything else is 401 (PY20 connect() treats 401/403 as refused).
+  const std::string bearer = r.Header("authorization");
+  const bool ok = (!config_.token.empty() && bearer == "Bearer " + config_.token) ||
+                  (!config_.token.empty() && r.Header("x-auth-token") == config_.token);
+  if (!ok) return ErrorResponse(401, kCodeUnauthorized, "Unauthorized");
+  if (RateLimited()) {
+    SimResponse resp = ErrorResponse(429, kCodeRateLimited, "Too Many Requests");
+    resp.headers["Retry-After"] = "1";
+    return resp;
+  }
+  std::vector<std::string> parts = SplitPath(r.path.substr(sizeof(kBase) - 1));
+  if (parts.empty()) return ErrorResponse(404, kCodeInvalidRoute, "Invalid route");
+  if (parts[0] == "instances") return Instances(r, parts, events);
+  if (parts[0] == "security-groups") return SecurityGroups(r, parts);
+  if (parts[0] == "ssh-keys") return SshKeys(r, parts);
+  if (parts[0] == "images") return Images(r, parts);
+  return ErrorResponse(404, kCodeInvalidRoute, "Invalid route");
+}
+
+SimResponse GenesisSim::Instances(const SimRequest& r, const std::vector<std::string>& parts,
+                                  std::vector<Event>& events) {
+  auto bad_method = [] { return ErrorResponse(405, kCodeInvalidRoute, "Invalid route"); };
+  json body;
+  if (r.method == "POST" || r.method == "PATCH" || r.method == "PUT") {
+    try {
+      body = json::parse(r.body);
+    } catch (const std::exception&) {
+      return ErrorResponse(400, kCodeInvalidRequest, "request body is not valid JSON");
+    }
+    if (!body.is_object()) {
+      return ErrorResponse(400, kCodeInvalidRequest, "request body must be a JSON object");
+    }
+  }
+  if (parts.size() == 1) {
+    if (r.method == "GET") {
+      int page, per_page;
+      if (auto err = ParsePaging(r, &page, &per_page)) return *err;
+      std::vector<json> items;
+      for (const Instance& i : instances_) items.push_back(InstanceJson(i));
+      return ListResponse("instances", items, page, per_page);
+    }
+    if (r.method == "POST") {
+      SimResponse resp = CreateInstance(body);
+      if (resp.status == 201 && lose_next_creates_ > 0) {
+        --lose_next_creates_;  // performed, but the client never hears about it
+        resp.drop_connection = true;
+      }
+      return resp;
+    }
+    return bad_method();
+  }
+  Instance* inst = FindInstance(parts[1]);
+  if (inst == nullptr || parts.size() > 3) {
+    return ErrorResponse(404, kCodeNotFound, "instance not found");
+  }
+  if (parts.size() == 3) {
+    if (parts[2] != "actions") return ErrorResponse(404, kCodeInvalidRoute, "Invalid route");
+    if (r.method == "GET") {
+      return SimResponse::Json(200, json{{"actions", AllowedActions(*inst)}}.dump());
+    }
+    if (r.method != "POST") return bad_method();
+    return InstanceAction(*inst, body, events);
+  }
+  if (r.method == "GET")
+    return SimResponse::Json(200, json{{"instance", InstanceJson(*inst)}}.dump());
+  if (r.method == "DELETE") {
+    if (inst->is_protected) {
+      return ErrorResponse(409, kCodeConflict, "instance is protected against deletion");
+    }
+    if (inst->status != "deleting") {
+      // TF25: DELETE -> 204, the instance shows `deleting`, later GET -> 404.
+      SetStatus(*inst, "deleting", events);
+      inst->next_status = "gone";
+      inst->next_at = Steady::now() +
+                      std::chrono::duration_cast<Steady::duration>(
+                          std::chrono::duration<double>(std::min(inst->boot_seconds, 10.0) / 2));
+    }
+    return SimResponse::Json(204, "");
+  }
+  if (r.method == "PATCH") {
+    // SPEC23 UpdateInstance: name, is_protected, security_groups, volumes.
+    if (body.contains("name")) {
+      if (!body["name"].is_string() || body["name"].get<std::string>().empty()) {
+        return ErrorResponse(400, kCodeInvalidRequest, "name must be a non-empty string");
+      }
+    }
+    if (body.contains("is_protected") && !body["is_protected"].is_boolean()) {
+      return ErrorResponse(400, kCodeInvalidRequest, "is_protected must be a boolean");
+    }
+    std::vector<Ref> groups;
+    if (body.contains("security_groups")) {
+      if (!IsStringArray(body["security_groups"]) || body["security_groups"].empty()) {
+        return ErrorResponse(400, kCodeInvalidRequest, "security_groups must be a list of ids");
+      }
+      for (const json& id : body["security_groups"]) {
+        SecurityGroup* g = FindGroup(id.get<std::string>());
+        if (g == nullptr) return ErrorResponse(404, kCodeNotFound, "security group not found");
+        groups.push_back({g->id, g->name});
+      }
+    }
+    if (body.contains("name")) inst->name = body["name"];
+    if (body.contains("is_protected")) inst->is_protected = body["is_protected"];
+    if (!groups.empty()) inst->security_groups = groups;
+    inst->updated_at = Now();
+    return SimResponse::Json(200, json{{"instance", InstanceJson(*inst)}}.dump());
+  }
+  return bad_method();
+}
+
+SimResponse GenesisSim::InstanceAction(Instance& inst, const json& body,
+                                       std::vector<Event>& events) {
+  if (!body.contains("action") || !body["action"].is_string()) {
+    return ErrorResponse(400, kCodeInvalidRequest, "action is required");
+  }
+  const std::string action = body["action"];
+  if (action != "start" && action != "stop" && action != "reset") {
+    return ErrorResponse(400, kCodeInvalidRequest, "unknown action " + action);
+  }
+  const auto allowed = AllowedActions(inst);
+  if (std::find(allowed.begin(), allowed.end(), action) == allowed.end()) {
+    return ErrorResponse(409, kCodeConflict,
+                         "action " + action + " is not allowed in status " + inst.status);
+  }
+  const double half = std::min(inst.boot_seconds, 10.0) / 2;
+  const auto later = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                         std::chrono::duration<double>(half));
+  // Transient states per SPEC23 status enum: stopping -> shutoff, starting -> active,
+  // restarting -> active.
+  if (action == "stop") {
+    SetStatus(inst, "stopping", events);
+    inst.next_status = "shutoff";
+  } else if (action == "start") {
+    SetStatus(inst, "starting", events);
+    inst.next_status = "active";
+  } else {
+    SetStatus(inst, "restarting", events);
+    inst.next_status = "active";
+  }
+  inst.next_at = later;
+  return SimResponse::Json(204, "");  // SPEC23: POST .../actions -> 204
+}
+
+SimResponse GenesisSim::CreateInstance(const json& body) {
+  auto invalid = [](const std::string& m) { return ErrorResponse(400, kCodeInvalidRequest, m); };
+  // SPEC23 CreateInstance: name, hostname, type, image are required.
+  for (const char* field : {"name", "hostname", "type", "image"}) {
+    if (!body.contains(field) || !body[field].is_string() ||
+        body[field].get<std::string>().empty()) {
+      return invalid(std::string(field) + " is required");
+    }
+  }
+  const std::string type = body["type"];
+  const auto& types = InstanceTypes();
+  if (std::find(types.begin(), types.end(), type) == types.end()) {
+    return invalid("unknown instance type " + type);
+  }
+  const std::string image_key = body["image"];
+  const Image* image = nullptr;
+  for (const Image& im : images_) {
+    if (im.id == image_key || (!im.slug.empty() && im.slug == image_key)) image = &im;
+  }
+  if (image == nullptr) return invalid("unknown image " + image_key);
+  // SPEC23: "Only one of ssh_keys or password can be provided".
+  if (body.contains("ssh_keys") && body.contains("password")) {
+    return invalid("only one of ssh_keys or password can be provided");
+  }
+  std::vector<Ref> keys;
+  if (body.contains("ssh_keys")) {
+    if (!IsStringArray(body["ssh_keys"]) || body["ssh_keys"].empty()) {
+      return invalid("ssh_keys must be a non-empty list of ids");  // minItems 1
+    }
+    for (const json& id : body["ssh_keys"]) {
+      auto it = std::find_if(keys_.begin(), keys_.end(),
+                             [&](const SshKey& k) { return k.id == id.get<std::string>(); });
+      if (it == keys_.end()) return invalid("unknown ssh key " + id.get<std::string>());
+      keys.push_back({it->id, it->name});
+    }
+  }
+  if (body.contains("password")) {
+    if (!body["password"].is_string() || !ValidPassword(body["password"])) {
+      return invalid("password must have upper and lower chars, digits and length 8-72");
+    }
+  }
+  std::vector<Ref> groups;
+  if (body.contains("security_groups")) {
+    if (!IsStringArray(body["security_groups"]) || body["security_groups"].empty()) {
+      return invalid("security_groups must be a non-empty list of ids");
+    }
+    for (const json& id : body["security_groups"]) {
+      SecurityGroup* g = FindGroup(id.get<std::string>());
+      if (g == nullptr) return invalid("unknown security group " + id.get<std::string>());
+      groups.push_back({g->id, g->name});
+    }
+  } else {
+    // SPEC23: when omitted, the `standard` group is applied.
+    for (const SecurityGroup& g : groups_) {
+      if (g.name == "standard") groups.push_back({g.id, g.name});
+    }
+  }
+  std::string script;
+  if (body.contains("metadata")) {
+    const json& md = body["metadata"];
+    if (!md.is_object() || md.empty()) return invalid("metadata must be a non-empty object");
+    if (md.contains("startup_script")) {
+      if (!md["startup_script"].is_string()) return invalid("startup_script must be a string");
+      script = md["startup_script"];
+      if (script.size() > kMaxStartupScript) {
+        return invalid("startup_script is limited to 64 KiB");
+      }
+    }
+  }
+  std::string region = "ARC-IS-HAF-1";  // SPEC23 default; 2020 clients sent none
+  if (body.contains("region")) {
+    if (!body["region"].is_string() ||
+        std::find(kRegions.begin(), kRegions.end(), body["region"].get<std::string>()) ==
+            kRegions.end()) {
+      return invalid("unknown region");
+    }
+    region = body["region"];
+  }
+  // DOCS /images: an image that cannot run on the type -> 02035.
+  if (image->needs_gpu && type.find("nvidia") == std::string::npos) {
+    return ErrorResponse(400, kCodeImageTypeMismatch,
+                         "the selected image cannot be run on this instance");
+  }
+  if (instance_quota_ && static_cast<int>(instances_.size()) >= *instance_quota_) {
+    return ErrorResponse(403, kCodeQuota,
+                         "Instance quota exceeded: the account may run at most " +
+                             std::to_string(*instance_quota_) + " instances");
+  }
+  Instance inst;
+  inst.id = NewId();
+  inst.name = body["name"];
+  inst.hostname = body["hostname"];
+  inst.type = type;
+  inst.region = region;
+  inst.placement = body.value("placement_option", std::string("AUTO"));
+  inst.public_ip_type = body.value("public_ip_type", std::string("dynamic"));
+  inst.is_protected = body.value("is_protected", false);
+  inst.startup_script = script;
+  inst.image = {image->id, image->name};
+  inst.ssh_keys = keys;
+  inst.security_groups = groups;
+  inst.status = "enqueued";  // PY20 fixture: enqueued, null IPs, null updated_at
+  inst.created_at = Now();
+  inst.slot = next_slot_ % 254 + 1;
+  ++next_slot_;
+  inst.boot_seconds = config_.boot_seconds;
+  inst.next_status = "creating";
+  inst.next_at = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                     std::chrono::duration<double>(inst.boot_seconds * 0.2));
+  instances_.push_back(inst);
+  return SimResponse::Json(201, json{{"instance", InstanceJson(inst)}}.dump());
+}
+
+}  // namespace pygrid::sim::genesis

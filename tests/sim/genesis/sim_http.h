@@ -1,0 +1,90 @@
+// A minimal threaded HTTP/1.1 server and client for genesis-sim (Boost.Beast, plain HTTP).
+// Its own rather than tests/sim/common's because the simulator needs one thing that one does
+// not offer: answering a request by closing the connection without a response (lost
+// responses), and many small listeners on per-instance loopback addresses.
+//
+//   SimHttpServer server("127.0.0.1", 0, [](const SimRequest& r) { return SimResponse::Json(200,
+//   "{}"); }); if (!server.Start(&error)) ...;  server.port();  server.Stop();
+//
+// Thread-safety: the handler runs concurrently on per-connection threads; Start/Stop are
+// called from one controlling thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace pygrid::sim::genesis {
+
+// One request; header names lower-case; `path` without the query; `query` decoded.
+struct SimRequest {
+  std::string method;
+  std::string target;
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// One answer; `drop_connection` closes the socket without sending anything.
+struct SimResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;
+  bool drop_connection = false;
+
+  static SimResponse Json(int status, std::string body) {
+    SimResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+  static SimResponse Text(int status, std::string content_type, std::string body) {
+    SimResponse r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+using SimHandler = std::function<SimResponse(const SimRequest&)>;
+
+class SimHttpServer {
+ public:
+  SimHttpServer(std::string address, uint16_t port, SimHandler handler);
+  ~SimHttpServer();
+  SimHttpServer(const SimHttpServer&) = delete;
+  SimHttpServer& operator=(const SimHttpServer&) = delete;
+
+  // Binds and starts accepting; false with `error` set when binding fails.
+  bool Start(std::string* error);
+  uint16_t port() const;
+  // Closes the listener and all connections and joins every thread; idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Result of a blocking client call; status 0 with `error` set when there was no answer.
+struct SimClientResult {
+  int status = 0;
+  std::string body;
+  std::string error;
+};
+
+// Sends one request to http://host:port/path (no TLS), waiting at most `timeout_ms`.
+SimClientResult SimHttpCall(const std::string& method, const std::string& url,
+                            const std::string& body, int timeout_ms,
+                            const std::map<std::string, std::string>& headers = {});
+
+}  // namespace pygrid::sim::genesis

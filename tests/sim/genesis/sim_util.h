@@ -1,0 +1,46 @@
+// Small helpers shared by the genesis-sim sources (validation, paging, time formatting).
+// Thread-safety: pure functions.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim_http.h"
+
+namespace pygrid::sim::genesis {
+
+// Error codes. "02001" and "02035" are documented (SPEC23 example, DOCS /images); the rest
+// are this simulator's choice because no code table is public (reference PART 4).
+inline constexpr char kCodeUnauthorized[] = "01001";
+inline constexpr char kCodeInvalidRoute[] = "02001";
+inline constexpr char kCodeInvalidRequest[] = "02002";
+inline constexpr char kCodeNotFound[] = "02003";
+inline constexpr char kCodeConflict[] = "02004";
+inline constexpr char kCodeImageTypeMismatch[] = "02035";
+inline constexpr char kCodeQuota[] = "02070";
+inline constexpr char kCodeRateLimited[] = "02429";
+inline constexpr char kCodeInjected[] = "05000";
+
+// RFC 3339 with milliseconds and Z, as the API sends (PY20: 2020-06-03T17:13:36.720Z).
+std::string Rfc3339(std::chrono::system_clock::time_point t);
+
+// Reads page/per_page (SPEC23: page >= 1 default 1; per_page 1..100 default 50); on a bad
+// value returns an error response.
+std::optional<SimResponse> ParsePaging(const SimRequest& r, int* page, int* per_page);
+
+// {<key>: items[page], total_count, page, per_page} (SPEC23 List*Response, all required).
+SimResponse ListResponse(const std::string& key, const std::vector<nlohmann::json>& items, int page,
+                         int per_page);
+
+// The path split on '/', empty segments dropped.
+std::vector<std::string> SplitPath(const std::string& path);
+
+// The SSH public key's type, size in bits and MD5 fingerprint (aa:bb:...); false if the text
+// is not an OpenSSH public key.
+bool DescribeSshKey(const std::string& value, std::string* type, int* size,
+                    std::string* fingerprint);
+
+}  // namespace pygrid::sim::genesis
