@@ -273,6 +273,18 @@ TEST(MetricsTest, ClusterPhaseIsOneHot) {
       1);
 }
 
+TEST(MetricsTest, UnknownPhaseSetsEveryPhaseSeriesToZero) {
+  Metrics m(NoProcess());
+  m.SetClusterState(Mnist("Ready"));
+  m.SetClusterState(Mnist("Exploded"));
+  for (const std::string& phase : ClusterPhases()) {
+    EXPECT_EQ(Gauge(m, "pygrid_cluster_phase",
+                    {{"namespace", "default"}, {"name", "mnist"}, {"phase", phase}}),
+              0)
+        << phase;
+  }
+}
+
 TEST(MetricsTest, ClusterInfoFollowsUidAndForgetClusterRemovesEverySeries) {
   Metrics m(NoProcess());
   m.SetClusterState(Mnist("Ready"));
