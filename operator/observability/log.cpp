@@ -299,8 +299,12 @@ void Logger::Log(LogLevel level, std::string_view msg, const LogFields& fields) 
   attrs.insert("Level", logging::attributes::constant<LogLevel>(level));
   attrs.insert("Payload", logging::attributes::constant<std::shared_ptr<const Payload>>(payload));
   auto core = logging::core::get();
-  logging::record rec = core->open_record(attrs);
-  if (rec) core->push_record(boost::move(rec));
+  try {
+    logging::record rec = core->open_record(attrs);
+    if (rec) core->push_record(boost::move(rec));
+  } catch (const std::exception&) {
+    // Logging must never take the operator down (e.g. a writer that throws on a full disk).
+  }
 }
 
 void Logger::Error(std::string_view msg, const Status& status, const LogFields& fields) const {

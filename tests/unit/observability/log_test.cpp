@@ -196,6 +196,12 @@ TEST_F(LogTest, SecretsAreRedactedEverywhereInTheRecord) {
   EXPECT_EQ(Redact("abc"), "abc");
 }
 
+TEST_F(LogTest, AThrowingWriterNeverReachesTheCaller) {
+  InitLogging({LogFormat::kJson, LogLevel::kInfo,
+               [](const std::string&) { throw std::runtime_error("disk full"); }});
+  EXPECT_NO_THROW(Logger("x").Info("dropped"));
+}
+
 TEST_F(LogTest, ConcurrentWritersProduceWholeLines) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
