@@ -16,6 +16,7 @@ void ReplaceAll(std::string& s, const std::string& from, const std::string& to) 
 // Compose accepts both a mapping and a list of "KEY=VALUE" strings for labels/environment.
 std::map<std::string, std::string> KeyValues(const YAML::Node& node) {
   std::map<std::string, std::string> out;
+  if (!node) return out;  // absent keys of a const node are invalid nodes in yaml-cpp
   if (node.IsMap()) {
     for (const auto& kv : node) {
       out[kv.first.as<std::string>()] = kv.second.IsNull() ? "" : kv.second.as<std::string>();
@@ -31,7 +32,7 @@ std::map<std::string, std::string> KeyValues(const YAML::Node& node) {
 }
 
 int HostPort(const YAML::Node& ports) {
-  if (!ports.IsSequence()) return 0;
+  if (!ports || !ports.IsSequence()) return 0;
   for (const auto& p : ports) {
     if (!p.IsScalar()) continue;
     std::string s = p.as<std::string>();  // "HOST:CONTAINER" or "IP:HOST:CONTAINER"
@@ -82,7 +83,7 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
     }
     if (compose_text.empty()) return true;
     YAML::Node compose = YAML::Load(compose_text);
-    if (!compose["services"].IsMap()) return true;
+    if (!compose["services"] || !compose["services"].IsMap()) return true;
     for (const auto& kv : compose["services"]) {
       const YAML::Node& svc = kv.second;
       std::map<std::string, std::string> labels = KeyValues(svc["labels"]);

@@ -356,7 +356,8 @@ TEST(GenesisSimTest, DeterministicGivenSeed) {
     SimProcess sim({"--seed", seed});
     EXPECT_TRUE(sim.ok()) << sim.error();
     std::vector<std::string> out;
-    for (const json& im : Api(sim, "GET", "/images").body["images"]) out.push_back(im["id"]);
+    const ApiResult images = Api(sim, "GET", "/images");
+    for (const json& im : images.body["images"]) out.push_back(im["id"]);
     out.push_back(Api(sim, "POST", "/instances", CreateBody(sim, "d")).body["instance"]["id"]);
     return out;
   };
