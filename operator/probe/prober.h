@@ -86,8 +86,7 @@ class Prober {
   // Refused/timed-out/not-the-gateway: OK with answers=false and a detail. A malformed
   // /connected-nodes body: OK with answers=true, empty nodes, detail saying so. Errors only for
   // a malformed base_url (Invalid).
-  virtual StatusOr<GatewayProbe> ProbeGateway(const std::string& base_url,
-                                              api::Flavor flavor) = 0;
+  virtual StatusOr<GatewayProbe> ProbeGateway(const std::string& base_url, api::Flavor flavor) = 0;
 
   // Connects to `target` with libssh, requires the server's host key to equal
   // target.pinned_host_key (no known_hosts, no trust on first use), authenticates with

@@ -1,0 +1,41 @@
+// Internal to operator/probe: the two halves of the real Prober and the pure parsers they use.
+// Callers outside operator/probe and tests/unit/probe must use prober.h instead.
+//
+// Thread-safety: every function here is reentrant; none keeps state between calls.
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "api/types.h"
+#include "core/status.h"
+#include "probe/prober.h"
+
+namespace pygrid::probe::internal {
+
+// GETs <base_url>/ and <base_url>/connected-nodes over cpprestsdk, each bounded by `timeout`;
+// the contract is Prober::ProbeGateway's.
+StatusOr<GatewayProbe> ProbeGatewayOverHttp(const std::string& base_url, api::Flavor flavor,
+                                            std::chrono::milliseconds timeout);
+
+// Runs kMarkerCommand over libssh with a pinned host key; the contract is Prober::ProbeMarker's.
+StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target);
+
+// True when a response to GET / is what `flavor`'s gateway answers (pygrid.md §6): network-0.2
+// says "Open Grid Network" in plain text, the early-2020 gateway renders an HTML page. On false,
+// *why (when given) says what was wrong, for people.
+bool IsGatewayRoot(api::Flavor flavor, int http_status, const std::string& content_type,
+                   const std::string& body, std::string* why);
+
+// Parses a /connected-nodes body ({"grid-nodes": ["id", ...]}); Invalid when it is not that.
+StatusOr<std::set<std::string>> ParseConnectedNodes(const std::string& body);
+
+// Classifies the output of kMarkerCommand; Unavailable when it is none of its three forms.
+StatusOr<MarkerProbe> ParseMarkerOutput(const std::string& output);
+
+// `text` with control characters replaced by spaces, trimmed, cut to `max` bytes: safe to put in
+// a condition message.
+std::string Printable(const std::string& text, size_t max);
+
+}  // namespace pygrid::probe::internal

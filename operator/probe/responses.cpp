@@ -1,0 +1,134 @@
+// The pure half of the probes: what a gateway's answer means, and what the marker command said.
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "probe/internal/probes.h"
+
+namespace pygrid::probe::internal {
+namespace {
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool StartsWith(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not one.
+size_t Utf8SequenceLength(const std::string& text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  size_t length = lead < 0x80           ? 1
+                  : (lead >> 5) == 0x6  ? 2
+                  : (lead >> 4) == 0xE  ? 3
+                  : (lead >> 3) == 0x1E ? 4
+                                        : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (size_t k = i + 1; k < i + length; ++k) {
+    if ((byte(k) & 0xC0) != 0x80) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+std::string Printable(const std::string& text, size_t max) {
+  // Status messages end up in JSON (conditions, events), where invalid UTF-8 makes the
+  // serializer throw; a file cut by `head -c` can end mid-character.
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    if (length == 1) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      out += (c < 0x20 || c == 0x7F) ? ' ' : text[i];
+    } else {
+      out.append(text, i, length);
+    }
+    i += length;
+  }
+  size_t begin = out.find_first_not_of(' ');
+  if (begin == std::string::npos) return "";
+  size_t end = out.find_last_not_of(' ');
+  out = out.substr(begin, end - begin + 1);
+  if (out.size() > max) {
+    size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out = out.substr(0, cut) + "...";
+  }
+  return out;
+}
+
+bool IsGatewayRoot(api::Flavor flavor, int http_status, const std::string& content_type,
+                   const std::string& body, std::string* why) {
+  auto fail = [&](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  if (http_status != 200) {
+    return fail("GET / answered HTTP " + std::to_string(http_status));
+  }
+  switch (flavor) {
+    case api::Flavor::kNetwork02:
+      // pygrid.md §6, Network 0.2.x: GET / returns the plain text "Open Grid Network".
+      if (body.find("Open Grid Network") != std::string::npos) return true;
+      return fail("GET / answered, but not as a network-0.2 gateway (no \"Open Grid Network\")");
+    case api::Flavor::kGateway2020:
+      // pygrid.md §6, Early 2020 gateway: GET / renders an HTML page.
+      if (StartsWith(Lower(content_type), "text/html") ||
+          Lower(body).find("<html") != std::string::npos) {
+        return true;
+      }
+      return fail("GET / answered, but not as a gateway-2020 gateway (no HTML page)");
+  }
+  return fail("unknown flavour");
+}
+
+StatusOr<std::set<std::string>> ParseConnectedNodes(const std::string& body) {
+  // pygrid.md §6: {"grid-nodes": ["Alice", "Bob", ...]}, ids only.
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Status::Invalid("/connected-nodes did not answer a JSON object");
+  }
+  auto nodes = doc.find("grid-nodes");
+  if (nodes == doc.end() || !nodes->is_array()) {
+    return Status::Invalid("/connected-nodes has no \"grid-nodes\" list");
+  }
+  std::set<std::string> ids;
+  for (const auto& id : *nodes) {
+    if (!id.is_string()) return Status::Invalid("/connected-nodes lists a non-string node id");
+    ids.insert(id.get<std::string>());
+  }
+  return ids;
+}
+
+StatusOr<MarkerProbe> ParseMarkerOutput(const std::string& output) {
+  std::string text = output;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text == "ready") return MarkerProbe{MarkerState::kReady, "readiness marker present"};
+  if (StartsWith(text, "failed:")) {
+    std::string reason = Printable(text.substr(7), 500);
+    return MarkerProbe{MarkerState::kFailed,
+                       reason.empty() ? "start-up failed (no reason recorded)" : reason};
+  }
+  if (StartsWith(text, "pending:")) {
+    std::string line = Printable(text.substr(8), 200);
+    if (line.empty() || line == "booting") {
+      return MarkerProbe{MarkerState::kPending, "booting (cloud-init status unknown)"};
+    }
+    // `cloud-init status` prints "status: running" / "status: done" / "status: error".
+    return MarkerProbe{MarkerState::kPending, "start-up still running; cloud-init " + line};
+  }
+  return Status::Unavailable("unexpected output from the readiness marker command: \"" +
+                             Printable(text, 200) + "\"");
+}
+
+}  // namespace pygrid::probe::internal

@@ -1,0 +1,178 @@
+// ProbeGateway against a local HTTP server answering as each flavour's gateway (pygrid.md §6),
+// as a node, as nothing, and with broken node lists.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <vector>
+
+#include "probe/prober.h"
+#include "sim/common/http_server.h"
+#include "unit/probe/sshd_fixture.h"
+
+namespace pygrid::probe {
+namespace {
+
+using sim::HttpRequest;
+using sim::HttpResponse;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A gateway stand-in whose answers to / and /connected-nodes the test sets.
+class FakeGateway {
+ public:
+  FakeGateway(HttpResponse root, HttpResponse nodes)
+      : root_(std::move(root)),
+        nodes_(std::move(nodes)),
+        server_({}, [this](const HttpRequest& request) { return Handle(request); }) {}
+
+  bool Start() {
+    std::string error;
+    return server_.Start(&error);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  std::vector<std::string> paths() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paths_;
+  }
+
+ private:
+  HttpResponse Handle(const HttpRequest& request) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      paths_.push_back(request.method + " " + request.target);
+    }
+    if (request.path == "/") return root_;
+    if (request.path == "/connected-nodes") return nodes_;
+    return HttpResponse::Text(404, "text/html", "<h1>Not Found</h1>");
+  }
+
+  const HttpResponse root_;
+  const HttpResponse nodes_;
+  mutable std::mutex mu_;
+  std::vector<std::string> paths_;
+  sim::HttpServer server_;
+};
+
+const HttpResponse kNetworkRoot =
+    HttpResponse::Text(200, "text/html; charset=utf-8", "Open Grid Network");
+const HttpResponse kGateway2020Root = HttpResponse::Text(
+    200, "text/html; charset=utf-8",
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><title>PyGrid Gateway</title></head></html>");
+const HttpResponse kNodePage = HttpResponse::Text(
+    200, "text/html; charset=utf-8", "<!DOCTYPE html><html><title>PyGrid Node</title></html>");
+const HttpResponse kTwoNodes =
+    HttpResponse::Text(200, "application/json", R"({"grid-nodes": ["mnist-0a1b2c3d-gateway",
+    "mnist-0a1b2c3d-worker-0"]})");
+
+TEST(GatewayProbeTest, Network02GatewayAnswersWithItsNodes) {
+  FakeGateway gateway(kNetworkRoot, kTwoNodes);
+  ASSERT_TRUE(gateway.Start());
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(gateway.url(), api::Flavor::kNetwork02);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers) << probe->detail;
+  EXPECT_THAT(probe->connected_nodes,
+              ElementsAre("mnist-0a1b2c3d-gateway", "mnist-0a1b2c3d-worker-0"));
+  EXPECT_THAT(gateway.paths(), ElementsAre("GET /", "GET /connected-nodes"));
+}
+
+TEST(GatewayProbeTest, Gateway2020AnswersWithAnHtmlPage) {
+  FakeGateway gateway(kGateway2020Root, kTwoNodes);
+  ASSERT_TRUE(gateway.Start());
+  // A trailing slash on the base URL must not turn into "//".
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(gateway.url() + "/", api::Flavor::kGateway2020);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers) << probe->detail;
+  EXPECT_EQ(probe->connected_nodes.size(), 2u);
+  EXPECT_THAT(gateway.paths(), ElementsAre("GET /", "GET /connected-nodes"));
+}
+
+TEST(GatewayProbeTest, ANodePageIsNotANetwork02Gateway) {
+  FakeGateway node(kNodePage, kTwoNodes);
+  ASSERT_TRUE(node.Start());
+  StatusOr<GatewayProbe> probe = MakeProber({})->ProbeGateway(node.url(), api::Flavor::kNetwork02);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_TRUE(probe->connected_nodes.empty());
+  EXPECT_THAT(probe->detail, HasSubstr("not as a network-0.2 gateway"));
+  // Nothing is believed from a server that is not the gateway.
+  EXPECT_THAT(node.paths(), ElementsAre("GET /"));
+}
+
+TEST(GatewayProbeTest, ANetwork02RootIsNotAGateway2020) {
+  FakeGateway network(HttpResponse::Text(200, "text/plain", "Open Grid Network"), kTwoNodes);
+  ASSERT_TRUE(network.Start());
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(network.url(), api::Flavor::kGateway2020);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("not as a gateway-2020 gateway"));
+}
+
+TEST(GatewayProbeTest, AnErrorStatusAtTheRootIsNotAnswering) {
+  FakeGateway broken(HttpResponse::Text(502, "text/html", "<html>Bad Gateway</html>"), kTwoNodes);
+  ASSERT_TRUE(broken.Start());
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(broken.url(), api::Flavor::kGateway2020);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("HTTP 502"));
+}
+
+TEST(GatewayProbeTest, MalformedNodeListAnswersWithNoNodes) {
+  FakeGateway gateway(kNetworkRoot, HttpResponse::Text(200, "application/json", "{\"grid-nodes\""));
+  ASSERT_TRUE(gateway.Start());
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(gateway.url(), api::Flavor::kNetwork02);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers);
+  EXPECT_TRUE(probe->connected_nodes.empty());
+  EXPECT_THAT(probe->detail, HasSubstr("malformed"));
+}
+
+TEST(GatewayProbeTest, FailingNodeListAnswersWithNoNodes) {
+  FakeGateway gateway(kNetworkRoot, HttpResponse::Text(500, "text/html", "<html>oops</html>"));
+  ASSERT_TRUE(gateway.Start());
+  StatusOr<GatewayProbe> probe =
+      MakeProber({})->ProbeGateway(gateway.url(), api::Flavor::kNetwork02);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers);
+  EXPECT_TRUE(probe->connected_nodes.empty());
+  EXPECT_THAT(probe->detail, HasSubstr("HTTP 500"));
+}
+
+TEST(GatewayProbeTest, RefusedPortIsNotAnsweringAndNotAnError) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  StatusOr<GatewayProbe> probe = MakeProber({})->ProbeGateway(url, api::Flavor::kNetwork02);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("does not answer"));
+}
+
+TEST(GatewayProbeTest, SilentServerTimesOutAsNotAnswering) {
+  testing::SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  ProberOptions options;
+  options.http_timeout = std::chrono::milliseconds(500);
+  const auto start = std::chrono::steady_clock::now();
+  StatusOr<GatewayProbe> probe = MakeProber(options)->ProbeGateway(
+      "http://127.0.0.1:" + std::to_string(silent.port()), api::Flavor::kGateway2020);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("does not answer"));
+  // Generous: proves the configured timeout applies, not cpprest's default of 30 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
+TEST(GatewayProbeTest, UnusableUrlIsInvalid) {
+  for (const std::string url : {"", "not a url", "ftp://127.0.0.1/", "127.0.0.1:7000"}) {
+    StatusOr<GatewayProbe> probe = MakeProber({})->ProbeGateway(url, api::Flavor::kNetwork02);
+    EXPECT_FALSE(probe.ok()) << url;
+    EXPECT_TRUE(probe.status().IsInvalid()) << url << ": " << probe.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace pygrid::probe
