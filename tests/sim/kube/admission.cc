@@ -124,7 +124,7 @@ bool ApiServer::AdmitLocked(const HttpRequest& req, const RequestInfo& info, jso
   }
 
   if (t.kind == "Secret" && t.builtin) {
-    if (!obj->contains("type")) (*obj)["type"] = "Opaque";
+    if (obj->value("type", "").empty()) (*obj)["type"] = "Opaque";
     if (obj->contains("data") && (*obj)["data"].is_object()) {
       for (auto it = (*obj)["data"].begin(); it != (*obj)["data"].end(); ++it) {
         std::string decoded;

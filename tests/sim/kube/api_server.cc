@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/kube/protobuf.h"
+
 namespace pygrid::sim::kube {
 
 namespace {
@@ -159,6 +161,23 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   if (req.path.rfind("/openapi/", 0) == 0) return OpenApi(req);
   HttpResponse error;
   if (!ParseResourcePath(req, info, &error)) return error;
+  HttpRequest json_req;
+  if (req.Header("Content-Type").find("protobuf") != std::string::npos) {
+    // kubectl's generators (create configmap|secret|namespace) post protobuf.
+    json decoded;
+    std::string err;
+    if (!DecodeKubernetesProtobuf(req.body, &decoded, &err)) {
+      return ErrorResponse(415, "UnsupportedMediaType", err);
+    }
+    json_req = req;
+    json_req.body = decoded.dump();
+    for (auto& [k, v] : json_req.headers) {
+      if (k.size() == 12 && (k[0] == 'C' || k[0] == 'c') && k.substr(1) == "ontent-Type") {
+        v = "application/json";
+      }
+    }
+  }
+  const HttpRequest& r = json_req.method.empty() ? req : json_req;
   int delay = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -168,14 +187,14 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   }
   if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   const std::string& v = info->verb;
-  if (v == "get") return Get(req, *info);
-  if (v == "list") return List(req, *info);
-  if (v == "watch") return Watch(req, *info);
-  if (v == "create") return Create(req, *info);
-  if (v == "update") return Update(req, *info);
-  if (v == "patch") return Patch(req, *info);
-  if (v == "delete") return Delete(req, *info);
-  if (v == "deletecollection") return DeleteCollection(req, *info);
+  if (v == "get") return Get(r, *info);
+  if (v == "list") return List(r, *info);
+  if (v == "watch") return Watch(r, *info);
+  if (v == "create") return Create(r, *info);
+  if (v == "update") return Update(r, *info);
+  if (v == "patch") return Patch(r, *info);
+  if (v == "delete") return Delete(r, *info);
+  if (v == "deletecollection") return DeleteCollection(r, *info);
   return ErrorResponse(405, "MethodNotAllowed",
                        "the server does not allow this method on the requested resource");
 }
@@ -226,8 +245,7 @@ bool ApiServer::ParseResourcePath(const HttpRequest& req, RequestInfo* info, Htt
   const std::string& m = req.method;
   bool named = !info->name.empty();
   if (m == "GET") {
-    std::string w = req.Query("watch");
-    info->verb = named ? "get" : (w == "true" || w == "1") ? "watch" : "list";
+    info->verb = named ? "get" : IsTrue(req.Query("watch")) ? "watch" : "list";
   } else if (m == "POST" && !named) {
     info->verb = "create";
   } else if (m == "PUT" && named) {

@@ -192,11 +192,11 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
                          "the name of the object (" + applied_name +
                              ") does not match the name on the URL (" + info.name + ")");
   }
-  const bool force = req.Query("force") == "true";
+  const bool force = IsTrue(req.Query("force"));
   std::vector<FieldPath> paths = Scope(LeafPaths(applied), t.status_subresource, info.subresource);
   if (!existing) {
     if (info.subresource == "status") return NotFound(info, info.name);
-    json obj = applied;
+    json obj = applied_in;
     obj["metadata"]["name"] = info.name;
     obj["metadata"]["__applied"] = ToFieldsV1(paths);
     HttpResponse r = CreateLocked(req, info, obj, manager, true);

@@ -131,7 +131,7 @@ HttpResponse ApiServer::List(const HttpRequest& req, const RequestInfo& info) {
   Selector labels, fields;
   std::string err;
   if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||
-      !Selector::ParseFields(req.Query("fieldSelector"), &fields, &err)) {
+      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, &fields, &err)) {
     return ErrorResponse(400, "BadRequest", err);
   }
   long limit = 0;
@@ -227,7 +227,6 @@ HttpResponse ApiServer::CreateLocked(const HttpRequest& req, const RequestInfo& 
                                      const std::string& manager, bool apply) {
   const ResourceType& t = *info.type;
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
-  json& meta = obj["metadata"];
   if (obj.contains("apiVersion") && obj["apiVersion"] != t.ApiVersion()) {
     return ErrorResponse(400, "BadRequest",
                          "the API version in the data (" + obj["apiVersion"].dump() +
@@ -238,8 +237,10 @@ HttpResponse ApiServer::CreateLocked(const HttpRequest& req, const RequestInfo& 
                          "the kind in the data (" + obj["kind"].dump() +
                              ") does not match the expected kind (" + t.kind + ")");
   }
+  obj = ToStored(t, obj);
   obj["apiVersion"] = t.ApiVersion();
   obj["kind"] = t.kind;
+  json& meta = obj["metadata"];
   if (t.namespaced) {
     std::string body_ns = meta.value("namespace", "");
     if (!body_ns.empty() && body_ns != info.namespace_) {
@@ -544,7 +545,7 @@ HttpResponse ApiServer::DeleteCollection(const HttpRequest& req, const RequestIn
   Selector labels, fields;
   std::string err;
   if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||
-      !Selector::ParseFields(req.Query("fieldSelector"), &fields, &err)) {
+      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, &fields, &err)) {
     return ErrorResponse(400, "BadRequest", err);
   }
   std::lock_guard<std::mutex> lock(mu_);

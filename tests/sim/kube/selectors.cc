@@ -100,7 +100,20 @@ bool Selector::ParseLabels(const std::string& text, Selector* out, std::string* 
   return true;
 }
 
-bool Selector::ParseFields(const std::string& text, Selector* out, std::string* error) {
+bool Selector::ParseFields(const std::string& text, const std::string& kind, Selector* out,
+                           std::string* error) {
+  // pkg/registry/core/event/strategy.go ToSelectableFields and secret/strategy.go.
+  static const std::vector<std::string> event_fields = {"involvedObject.kind",
+                                                        "involvedObject.namespace",
+                                                        "involvedObject.name",
+                                                        "involvedObject.uid",
+                                                        "involvedObject.apiVersion",
+                                                        "involvedObject.resourceVersion",
+                                                        "involvedObject.fieldPath",
+                                                        "reason",
+                                                        "reportingComponent",
+                                                        "source",
+                                                        "type"};
   out->fields_ = true;
   out->reqs_.clear();
   if (Trim(text).empty()) return true;
@@ -126,7 +139,11 @@ bool Selector::ParseFields(const std::string& text, Selector* out, std::string* 
       *error = "invalid selector: '" + text + "'; can't understand '" + term + "'";
       return false;
     }
-    if (r.key != "metadata.name" && r.key != "metadata.namespace") {
+    bool allowed = r.key == "metadata.name" || r.key == "metadata.namespace" ||
+                   (kind == "Event" && std::find(event_fields.begin(), event_fields.end(), r.key) !=
+                                           event_fields.end()) ||
+                   (kind == "Secret" && r.key == "type");
+    if (!allowed) {
       *error = "field label not supported: " + r.key;
       return false;
     }
@@ -142,7 +159,19 @@ bool Selector::Matches(const json& object) const {
     std::string value;
     if (fields_) {
       has = true;
-      value = meta.value(r.key == "metadata.name" ? "name" : "namespace", "");
+      const json* cur = &object;
+      std::string k = r.key;
+      if (k == "source") k = "source.component";
+      size_t start = 0;
+      while (cur && start <= k.size()) {
+        size_t dot = k.find('.', start);
+        std::string part =
+            k.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        cur = cur->is_object() && cur->contains(part) ? &(*cur)[part] : nullptr;
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+      value = cur && cur->is_string() ? cur->get<std::string>() : "";
     } else if (meta.contains("labels") && meta["labels"].is_object() &&
                meta["labels"].contains(r.key)) {
       has = true;

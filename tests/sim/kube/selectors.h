@@ -15,9 +15,12 @@ class Selector {
  public:
   // Parses a labelSelector query value; false with `error` on a syntax error.
   static bool ParseLabels(const std::string& text, Selector* out, std::string* error);
-  // Parses a fieldSelector query value; only metadata.name and metadata.namespace are
-  // accepted (others fail with the real server's message); false with `error`.
-  static bool ParseFields(const std::string& text, Selector* out, std::string* error);
+  // Parses a fieldSelector query value for resource `kind`: metadata.name and
+  // metadata.namespace everywhere, plus the fields kube-apiserver indexes for Events
+  // (involvedObject.*, reason, type, source, reportingComponent) and Secrets (type); others
+  // fail with the real server's message; false with `error`.
+  static bool ParseFields(const std::string& text, const std::string& kind, Selector* out,
+                          std::string* error);
 
   // True when the object's labels (or fields) satisfy every requirement.
   bool Matches(const json& object) const;

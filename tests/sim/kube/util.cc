@@ -229,6 +229,10 @@ std::string RandomSuffix(size_t n) {
   return out;
 }
 
+bool IsTrue(const std::string& v) {
+  return v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True";
+}
+
 json StatusBody(int code, const std::string& reason, const std::string& message,
                 const json& details) {
   json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},

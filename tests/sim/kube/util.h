@@ -34,6 +34,10 @@ std::string NewUid();
 // `n` random lowercase alphanumerics as apiserver generateName suffixes use (no vowels).
 std::string RandomSuffix(size_t n);
 
+// Go's strconv.ParseBool truth values ("1", "t", "T", "true", "TRUE", "True"), which the
+// apiserver uses for boolean query parameters (watch, allowWatchBookmarks, force).
+bool IsTrue(const std::string& value);
+
 // A metav1.Status failure body (kind: Status, status: Failure).
 json StatusBody(int code, const std::string& reason, const std::string& message,
                 const json& details = nullptr);

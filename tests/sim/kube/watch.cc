@@ -18,7 +18,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
   Selector labels, fields;
   std::string err;
   if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||
-      !Selector::ParseFields(req.Query("fieldSelector"), &fields, &err)) {
+      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, &fields, &err)) {
     return ErrorResponse(400, "BadRequest", err);
   }
   long timeout_s = 1800;
@@ -30,8 +30,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
   } catch (const std::exception&) {
     return ErrorResponse(400, "BadRequest", "invalid timeoutSeconds or resourceVersion");
   }
-  const std::string bm = req.Query("allowWatchBookmarks");
-  const bool bookmarks = bm == "true" || bm == "1";
+  const bool bookmarks = IsTrue(req.Query("allowWatchBookmarks"));
   const bool table = WantsTable(req);
   const std::string include_object = req.Query("includeObject", "Metadata");
   const std::string ns = info.namespace_;

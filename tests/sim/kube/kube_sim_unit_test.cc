@@ -1,0 +1,193 @@
+// Unit tests of kube-sim's pure parts: schema pruning/defaulting/validation messages,
+// selectors, patches and field ownership, printer-column JSONPath and time formatting.
+#include <gtest/gtest.h>
+
+#include "sim/kube/patch.h"
+#include "sim/kube/schema.h"
+#include "sim/kube/selectors.h"
+#include "sim/kube/table.h"
+#include "sim/kube/util.h"
+
+namespace pygrid::sim::kube {
+namespace {
+
+json Schema() {
+  return json::parse(R"({
+    "type": "object",
+    "properties": {
+      "spec": {"type": "object", "required": ["size"], "properties": {
+        "size": {"type": "integer", "minimum": 1, "maximum": 100},
+        "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
+        "name": {"type": "string", "maxLength": 3, "pattern": "^[a-z]+$"},
+        "nested": {"type": "object", "default": {}, "properties": {
+          "depth": {"type": "integer", "default": 3}}},
+        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}}}}}})");
+}
+
+TEST(SchemaTest, PrunesUnknownFieldsButKeepsPreservedAndRootMetadata) {
+  json obj = json::parse(
+      R"({"apiVersion":"g/v","kind":"K","metadata":{"name":"x","odd":1},
+          "spec":{"size":1,"bogus":2,"free":{"any":{"thing":1}}},"top":1})");
+  std::vector<std::string> pruned;
+  PruneUnknownFields(Schema(), &obj, &pruned);
+  EXPECT_EQ(pruned, (std::vector<std::string>{"spec.bogus", "top"}));
+  EXPECT_EQ(obj["spec"]["free"]["any"]["thing"], 1);
+  EXPECT_EQ(obj["metadata"]["odd"], 1);
+}
+
+TEST(SchemaTest, DefaultsNestedObjectsTopDown) {
+  json obj = json::parse(R"({"spec":{"size":1}})");
+  ApplyDefaults(Schema(), &obj);
+  EXPECT_EQ(obj["spec"]["color"], "red");
+  EXPECT_EQ(obj["spec"]["nested"]["depth"], 3);
+  json null_color = json::parse(R"({"spec":{"size":1,"color":null}})");
+  ApplyDefaults(Schema(), &null_color);
+  EXPECT_EQ(null_color["spec"]["color"], "red");
+}
+
+TEST(SchemaTest, ValidationMessagesMatchTheRealServer) {
+  json obj =
+      json::parse(R"({"spec":{"size":500,"color":"pink","name":"ABCD","tags":["a","b","c"]}})");
+  std::vector<FieldError> errs = ValidateObject(Schema(), obj);
+  std::vector<std::string> text;
+  for (const auto& e : errs) text.push_back(e.field + ": " + e.message);
+  EXPECT_NE(std::find(text.begin(), text.end(),
+                      "spec.size: Invalid value: 500: spec.size in body should be less than or "
+                      "equal to 100"),
+            text.end());
+  EXPECT_NE(
+      std::find(text.begin(), text.end(),
+                "spec.color: Unsupported value: \"pink\": supported values: \"red\", \"blue\""),
+      text.end());
+  EXPECT_NE(std::find(text.begin(), text.end(),
+                      "spec.name: Invalid value: \"ABCD\": spec.name in body should match "
+                      "'^[a-z]+$'"),
+            text.end());
+  EXPECT_NE(
+      std::find(text.begin(), text.end(), "spec.tags: Too many: 3: must have at most 2 items"),
+      text.end());
+  std::vector<FieldError> req = ValidateObject(Schema(), json::parse(R"({"spec":{}})"));
+  ASSERT_EQ(req.size(), 1u);
+  EXPECT_EQ(req[0].field, "spec.size");
+  EXPECT_EQ(req[0].message, "Required value");
+  std::vector<FieldError> type = ValidateObject(Schema(), json::parse(R"({"spec":{"size":"x"}})"));
+  ASSERT_EQ(type.size(), 1u);
+  EXPECT_EQ(type[0].message,
+            "Invalid value: \"string\": spec.size in body must be of type integer: \"string\"");
+}
+
+TEST(SchemaTest, DefinitionNameReversesTheGroup) {
+  EXPECT_EQ(OpenApiDefinitionName("distributor.pygrid.dev", "v1alpha1", "PyGridCluster"),
+            "dev.pygrid.distributor.v1alpha1.PyGridCluster");
+}
+
+TEST(SelectorTest, LabelOperators) {
+  json obj = json::parse(R"({"metadata":{"labels":{"tier":"web","env":"prod"}}})");
+  auto match = [&](const std::string& s) {
+    Selector sel;
+    std::string err;
+    EXPECT_TRUE(Selector::ParseLabels(s, &sel, &err)) << err;
+    return sel.Matches(obj);
+  };
+  EXPECT_TRUE(match("tier=web"));
+  EXPECT_TRUE(match("tier==web,env"));
+  EXPECT_FALSE(match("tier!=web"));
+  EXPECT_TRUE(match("tier in (db, web)"));
+  EXPECT_FALSE(match("tier notin (web)"));
+  EXPECT_FALSE(match("!env"));
+  EXPECT_TRUE(match("!missing"));
+  EXPECT_TRUE(match(""));
+}
+
+TEST(SelectorTest, FieldSelectorsAndUnsupportedFields) {
+  json ev =
+      json::parse(R"({"metadata":{"name":"e","namespace":"ns"},"involvedObject":{"name":"m"}})");
+  Selector sel;
+  std::string err;
+  ASSERT_TRUE(
+      Selector::ParseFields("metadata.namespace=ns,involvedObject.name=m", "Event", &sel, &err));
+  EXPECT_TRUE(sel.Matches(ev));
+  ASSERT_TRUE(Selector::ParseFields("metadata.name!=e", "Event", &sel, &err));
+  EXPECT_FALSE(sel.Matches(ev));
+  EXPECT_FALSE(Selector::ParseFields("spec.x=1", "ConfigMap", &sel, &err));
+  EXPECT_EQ(err, "field label not supported: spec.x");
+}
+
+TEST(PatchTest, StrategicMergeDirectivesAndMergeKeys) {
+  json target = json::parse(
+      R"({"metadata":{"finalizers":["a"]},"data":{"x":"1","y":"2"},
+          "status":{"conditions":[{"type":"Ready","status":"False"}]}})");
+  json patch = json::parse(
+      R"({"metadata":{"finalizers":["b"]},"data":{"y":null,"z":"3"},
+          "status":{"conditions":[{"type":"Ready","status":"True"},{"type":"Other","status":"True"}]},
+          "$setElementOrder/x":[]})");
+  json out;
+  std::string err;
+  ASSERT_TRUE(ApplyStrategicMergePatch(target, patch, &out, &err)) << err;
+  EXPECT_EQ(out["metadata"]["finalizers"], json::parse(R"(["a","b"])"));
+  EXPECT_EQ(out["data"], json::parse(R"({"x":"1","z":"3"})"));
+  EXPECT_EQ(out["status"]["conditions"].size(), 2u);
+  EXPECT_EQ(out["status"]["conditions"][0]["status"], "True");
+  EXPECT_FALSE(out.contains("$setElementOrder/x"));
+}
+
+TEST(PatchTest, JsonPatchTestFailureIsAnError) {
+  json out;
+  std::string err;
+  EXPECT_FALSE(ApplyJsonPatch(json::parse(R"({"a":1})"),
+                              json::parse(R"([{"op":"test","path":"/a","value":2}])"), &out, &err));
+  EXPECT_TRUE(ApplyJsonPatch(json::parse(R"({"a":1})"),
+                             json::parse(R"([{"op":"replace","path":"/a","value":2}])"), &out,
+                             &err));
+  EXPECT_EQ(out["a"], 2);
+}
+
+TEST(PatchTest, FieldsV1RoundTripsAndSkipsServerOwnedMetadata) {
+  json obj = json::parse(
+      R"({"apiVersion":"v1","kind":"K","metadata":{"name":"n","uid":"u","labels":{"a":"b"}},
+          "spec":{"x":1,"list":[1,2],"empty":{}}})");
+  std::vector<FieldPath> leaves = LeafPaths(obj);
+  std::vector<FieldPath> expected = {
+      {"metadata", "labels", "a"}, {"spec", "empty"}, {"spec", "list"}, {"spec", "x"}};
+  EXPECT_EQ(leaves, expected);
+  std::vector<FieldPath> back = FromFieldsV1(ToFieldsV1(leaves));
+  std::sort(back.begin(), back.end());
+  EXPECT_EQ(back, expected);
+  EXPECT_EQ(PathString({"spec", "x"}), ".spec.x");
+}
+
+TEST(TableTest, JsonPathEvaluation) {
+  json obj = json::parse(R"({"status":{"conditions":[{"type":"Ready"}],"a.b":{"c":1}}})");
+  EXPECT_EQ(EvaluateJsonPath(obj, ".status.conditions[0].type"), "Ready");
+  EXPECT_EQ(EvaluateJsonPath(obj, ".status['a.b'].c"), 1);
+  EXPECT_TRUE(EvaluateJsonPath(obj, ".status.missing").is_null());
+}
+
+TEST(UtilTest, HumanDurationAndBase64) {
+  using std::chrono::seconds;
+  EXPECT_EQ(HumanDuration(seconds(5)), "5s");
+  EXPECT_EQ(HumanDuration(seconds(185)), "3m5s");
+  EXPECT_EQ(HumanDuration(seconds(3600 * 5 + 60 * 3)), "5h3m");
+  EXPECT_EQ(HumanDuration(seconds(86400 * 3)), "3d");
+  EXPECT_EQ(Base64Encode("abc"), "YWJj");
+  EXPECT_EQ(Base64Encode("ab"), "YWI=");
+  std::string out;
+  ASSERT_TRUE(Base64Decode("YWI=", &out));
+  EXPECT_EQ(out, "ab");
+  EXPECT_FALSE(Base64Decode("!!!!", &out));
+}
+
+TEST(UtilTest, ParsesYamlBodiesWithKubernetesScalars) {
+  json out;
+  std::string err;
+  ASSERT_TRUE(ParseBody("a: 1\nb: \"2\"\nc: true\nd: [x]\ne: ~\n", &out, &err)) << err;
+  EXPECT_EQ(out["a"], 1);
+  EXPECT_EQ(out["b"], "2");
+  EXPECT_EQ(out["c"], true);
+  EXPECT_EQ(out["d"][0], "x");
+  EXPECT_TRUE(out["e"].is_null());
+}
+
+}  // namespace
+}  // namespace pygrid::sim::kube
