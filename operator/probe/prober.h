@@ -69,7 +69,8 @@ struct SshTarget {
   // The instance's host public key as generated for its user data:
   // "ssh-ed25519 AAAA... [comment]". The server's key must equal it (type and blob).
   std::string pinned_host_key;
-  // Bound on connecting and on the whole exchange.
+  // Bound on each step (TCP connect, key exchange, authentication) and on the command's
+  // output, measured from the start of the probe; a silent server is given up after it.
   std::chrono::milliseconds timeout{10000};
 };
 
@@ -91,9 +92,11 @@ class Prober {
   // Connects to `target` with libssh, requires the server's host key to equal
   // target.pinned_host_key (no known_hosts, no trust on first use), authenticates with
   // target.private_key, runs kMarkerCommand and classifies its output.
-  // Refused/timeout → OK with kUnreachable. Errors: host key mismatch → Forbidden with
-  // remote_code kHostKeyMismatch; key rejected → Unauthorized; an unparsable pinned or private
-  // key → Invalid; unrecognised command output → Unavailable. No message contains the key.
+  // Refused/timeout/cut handshake → OK with kUnreachable. Errors: host key mismatch (including
+  // a server with no key of the pinned type) → Forbidden with remote_code kHostKeyMismatch;
+  // key rejected → Unauthorized; an unparsable pinned or private key → Invalid (checked before
+  // connecting); the command not finishing in time → Timeout; unrecognised command output →
+  // Unavailable. No message contains the private key.
   virtual StatusOr<MarkerProbe> ProbeMarker(const SshTarget& target) = 0;
 };
 

@@ -1,6 +1,7 @@
 // The readiness marker probe over libssh with a pinned host key. libssh stays in this file.
 #include <libssh/libssh.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -55,6 +56,11 @@ std::string HostKeyAlgorithms(const std::string& type_name) {
   return type_name;
 }
 
+Status HostKeyMismatch(const SshTarget& target) {
+  return Status::Forbidden("host key of " + target.host + " does not match the pinned key")
+      .WithRemoteCode(kHostKeyMismatch);
+}
+
 }  // namespace
 
 StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
@@ -68,6 +74,15 @@ StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
   std::string key_type;
   StatusOr<KeyPtr> pinned = ImportPinnedKey(target, &key_type);
   if (!pinned.ok()) return pinned.status();
+  // Read before connecting, so a broken key is reported even while the instance is down.
+  ssh_key raw_identity = nullptr;
+  if (ssh_pki_import_privkey_base64(target.private_key.c_str(), nullptr, nullptr, nullptr,
+                                    &raw_identity) != SSH_OK ||
+      raw_identity == nullptr) {
+    return Status::Invalid("the SSH private key for " + target.host +
+                           " could not be read (expected an unencrypted OpenSSH private key)");
+  }
+  KeyPtr identity(raw_identity, &ssh_key_free);
 
   SessionPtr session(ssh_new(), &FreeSession);
   if (!session) return Status::Internal("libssh could not allocate a session");
@@ -100,9 +115,13 @@ StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
   }
 
   if (ssh_connect(s) != SSH_OK) {
+    const std::string error = SessionError(s);
+    // libssh's key exchange names the method that found no match: a server without a host
+    // key of the pinned type is not the pinned server either.
+    if (error.find("server host key algo") != std::string::npos) return HostKeyMismatch(target);
     // Refused, timed out, reset or a cut handshake: the instance is not (yet) reachable.
     return MarkerProbe{MarkerState::kUnreachable,
-                       "no SSH connection to " + Where(target) + ": " + SessionError(s)};
+                       "no SSH connection to " + Where(target) + ": " + error};
   }
 
   ssh_key raw_server_key = nullptr;
@@ -113,18 +132,9 @@ StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
   if (ssh_key_type(server_key.get()) != ssh_key_type(pinned->get()) ||
       ssh_key_cmp(server_key.get(), pinned->get(), SSH_KEY_CMP_PUBLIC) != 0) {
     // Checked before authenticating: nothing of ours reaches a server we cannot identify.
-    return Status::Forbidden("host key of " + target.host + " does not match the pinned key")
-        .WithRemoteCode(kHostKeyMismatch);
+    return HostKeyMismatch(target);
   }
 
-  ssh_key raw_identity = nullptr;
-  if (ssh_pki_import_privkey_base64(target.private_key.c_str(), nullptr, nullptr, nullptr,
-                                    &raw_identity) != SSH_OK ||
-      raw_identity == nullptr) {
-    return Status::Invalid("the SSH private key for " + target.host +
-                           " could not be read (expected an unencrypted OpenSSH private key)");
-  }
-  KeyPtr identity(raw_identity, &ssh_key_free);
   int auth = ssh_userauth_publickey(s, nullptr, identity.get());
   if (auth == SSH_AUTH_DENIED || auth == SSH_AUTH_PARTIAL) {
     return Status::Unauthorized("SSH server " + Where(target) + " rejected the operator's key " +

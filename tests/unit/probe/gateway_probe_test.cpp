@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "probe/prober.h"
@@ -164,6 +165,25 @@ TEST(GatewayProbeTest, SilentServerTimesOutAsNotAnswering) {
   EXPECT_THAT(probe->detail, HasSubstr("does not answer"));
   // Generous: proves the configured timeout applies, not cpprest's default of 30 s.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
+TEST(GatewayProbeTest, ConcurrentProbesAgree) {
+  FakeGateway gateway(kNetworkRoot, kTwoNodes);
+  ASSERT_TRUE(gateway.Start());
+  ProberPtr prober = MakeProber({});
+  constexpr int kThreads = 8;
+  std::vector<StatusOr<GatewayProbe>> results(kThreads, Status::Internal("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = prober->ProbeGateway(gateway.url(), api::Flavor::kNetwork02); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const StatusOr<GatewayProbe>& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_TRUE(result->answers) << result->detail;
+    EXPECT_EQ(result->connected_nodes.size(), 2u);
+  }
 }
 
 TEST(GatewayProbeTest, UnusableUrlIsInvalid) {

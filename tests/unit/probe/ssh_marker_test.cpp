@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -169,6 +170,42 @@ TEST_F(SshMarkerTest, WrongHostKeyIsRefusedBeforeAuthenticating) {
   EXPECT_EQ(Count(log, "Failed publickey"), failed_before) << log;
 }
 
+TEST_F(SshMarkerTest, PinnedKeyOfAnotherTypeIsAMismatch) {
+  // The server has only an ed25519 host key; a pinned ECDSA key can never match it.
+  pygrid::testing::TempDir dir;
+  pygrid::testing::CommandResult made = pygrid::testing::RunCommand(
+      "ssh-keygen -q -t ecdsa -N '' -f " + pygrid::testing::ShellQuote(dir.path() + "/ecdsa"));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::ifstream in(dir.path() + "/ecdsa.pub");
+  std::string ecdsa_public;
+  std::getline(in, ecdsa_public);
+  ASSERT_THAT(ecdsa_public, ::testing::StartsWith("ecdsa-sha2-nistp256 "));
+  SshTarget target = Target();
+  target.pinned_host_key = ecdsa_public;
+  StatusOr<MarkerProbe> result = prober_->ProbeMarker(target);
+  ASSERT_FALSE(result.ok()) << Describe(result);
+  EXPECT_TRUE(result.status().IsForbidden()) << result.status().ToString();
+  EXPECT_EQ(result.status().remote_code(), kHostKeyMismatch);
+}
+
+TEST_F(SshMarkerTest, ConcurrentProbesAgree) {
+  // The reconciler probes several instances at once through one Prober.
+  sshd_->WriteMarker("failed", "gpu driver install failed");
+  constexpr int kThreads = 4;
+  std::vector<StatusOr<MarkerProbe>> results(kThreads, Status::Internal("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([this, i, &results] { results[i] = prober_->ProbeMarker(Target()); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  sshd_->RemoveMarkers();
+  for (const StatusOr<MarkerProbe>& result : results) {
+    ASSERT_TRUE(result.ok()) << Describe(result);
+    EXPECT_EQ(result->state, MarkerState::kFailed);
+    EXPECT_EQ(result->detail, "gpu driver install failed");
+  }
+}
+
 TEST_F(SshMarkerTest, WrongClientKeyIsUnauthorized) {
   StatusOr<bootstrap::SshKeyPair> stranger = bootstrap::GenerateEd25519KeyPair("stranger");
   ASSERT_TRUE(stranger.ok());
@@ -195,6 +232,12 @@ TEST_F(SshMarkerTest, MalformedKeysAreInvalidAndNotEchoed) {
   ASSERT_FALSE(bad_key.ok()) << Describe(bad_key);
   EXPECT_TRUE(bad_key.status().IsInvalid()) << bad_key.status().ToString();
   ExpectNoSecret(bad_key.status().ToString(), client_->private_key);
+
+  // A broken key is reported even when the instance cannot be reached.
+  target.port = testing::FreeLoopbackPort();
+  StatusOr<MarkerProbe> bad_key_down = prober_->ProbeMarker(target);
+  ASSERT_FALSE(bad_key_down.ok()) << Describe(bad_key_down);
+  EXPECT_TRUE(bad_key_down.status().IsInvalid());
 }
 
 TEST_F(SshMarkerTest, ClosedPortIsUnreachableNotAnError) {
