@@ -1,0 +1,169 @@
+// The end-to-end check of the emulation: user data rendered by the operator's own
+// bootstrap code, a gateway and two workers in genesis-sim, and the workers registered at the
+// gateway's /connected-nodes; with a deliberately wrong gateway address they are not.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "api/defaults.h"
+#include "api/naming.h"
+#include "bootstrap/ssh_keys.h"
+#include "bootstrap/user_data.h"
+#include "sim_http.h"
+#include "sim_process.h"
+
+namespace pygrid::sim::genesis {
+namespace {
+
+using api::ClusterSpec;
+using api::Flavor;
+using api::InstanceRole;
+using nlohmann::json;
+
+constexpr char kCluster[] = "mnist";
+constexpr char kUid[] = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+
+template <typename Pred>
+bool Eventually(Pred pred, int seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+ClusterSpec Spec(Flavor flavor) {
+  ClusterSpec spec;
+  spec.credentials_secret_ref.name = "genesis-credentials";
+  spec.pygrid.flavor = flavor;
+  spec.gpu_driver = api::GpuDriver::kNone;
+  spec.gateway.colocated_worker = true;
+  api::ApplyDefaults(spec);
+  return spec;
+}
+
+std::string Render(const ClusterSpec& spec, InstanceRole role, int index,
+                   const std::string& gateway_ip) {
+  static const bootstrap::SshKeyPair op = *bootstrap::GenerateEd25519KeyPair("operator");
+  static const bootstrap::SshKeyPair host = *bootstrap::GenerateEd25519KeyPair("host");
+  bootstrap::InstanceUserDataInput input;
+  input.role = role;
+  input.index = index;
+  input.hostname = api::InstanceNameFor(kCluster, kUid, role, index);
+  input.node_id = input.hostname;
+  if (role == InstanceRole::kWorker) {
+    input.gateway_private_ip = gateway_ip;
+  } else {
+    input.secret_key = "00112233445566778899aabbccddeeff";
+  }
+  input.operator_public_key = op.public_key;
+  input.host_private_key = host.private_key;
+  input.host_public_key = host.public_key;
+  StatusOr<std::string> rendered = bootstrap::RenderUserData(spec, input);
+  EXPECT_TRUE(rendered.ok()) << rendered.status().ToString();
+  return rendered.ok() ? *rendered : "";
+}
+
+json CreateActive(const SimProcess& sim, const std::string& name, const std::string& user_data) {
+  const ApiResult images = Api(sim, "GET", "/images");
+  std::string image;
+  for (const json& im : images.body["images"]) {
+    if (im["slug"] == "ubuntu-22.04") image = im["id"];
+  }
+  json body = {{"name", name},
+               {"hostname", name},
+               {"type", "vcpu-2_memory-4g_disk-80g"},
+               {"image", image},
+               {"metadata", {{"startup_script", user_data}}}};
+  ApiResult created = Api(sim, "POST", "/instances", body);
+  EXPECT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body["instance"].value("id", "");
+  json instance;
+  EXPECT_TRUE(Eventually([&] {
+    instance = Api(sim, "GET", "/instances/" + id).body["instance"];
+    return instance["status"] == "active";
+  }));
+  return instance;
+}
+
+json ConnectedNodes(const json& gateway, int port) {
+  SimClientResult r = SimHttpCall("GET",
+                                  "http://" + gateway["public_ip"].get<std::string>() + ":" +
+                                      std::to_string(port) + "/connected-nodes",
+                                  "", 3000);
+  if (r.status != 200) return nullptr;
+  return json::parse(r.body)["grid-nodes"];
+}
+
+bool Has(const json& ids, const std::string& id) {
+  if (!ids.is_array()) return false;
+  for (const json& x : ids) {
+    if (x == id) return true;
+  }
+  return false;
+}
+
+class BootstrapEmulationTest : public ::testing::TestWithParam<Flavor> {};
+
+TEST_P(BootstrapEmulationTest, RenderedWorkersRegisterAtTheGateway) {
+  SimProcess sim({"--boot-seconds", "0.2", "--no-sshd"});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  const ClusterSpec spec = Spec(GetParam());
+  const json gw = CreateActive(sim, api::InstanceNameFor(kCluster, kUid, InstanceRole::kGateway, 0),
+                               Render(spec, InstanceRole::kGateway, 0, ""));
+  const std::string gw_ip = gw["private_ip"];
+  for (int i = 0; i < 2; ++i) {
+    CreateActive(sim, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, i),
+                 Render(spec, InstanceRole::kWorker, i, gw_ip));
+  }
+  const std::string w0 = api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 0);
+  const std::string w1 = api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 1);
+  json nodes;
+  EXPECT_TRUE(Eventually([&] {
+    nodes = ConnectedNodes(gw, spec.pygrid.gateway_port);
+    return Has(nodes, w0) && Has(nodes, w1);
+  })) << nodes.dump()
+      << "\n"
+      << sim.Control("GET", "/_sim/instances").dump();
+  // The co-located worker of the gateway instance registers too.
+  EXPECT_TRUE(Has(nodes, api::InstanceNameFor(kCluster, kUid, InstanceRole::kGateway, 0)))
+      << nodes.dump();
+}
+
+TEST_P(BootstrapEmulationTest, WorkersWithAWrongGatewayAddressNeverRegister) {
+  SimProcess sim({"--boot-seconds", "0.1", "--no-sshd"});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  const ClusterSpec spec = Spec(GetParam());
+  const json gw = CreateActive(sim, api::InstanceNameFor(kCluster, kUid, InstanceRole::kGateway, 0),
+                               Render(spec, InstanceRole::kGateway, 0, ""));
+  // An address in the gateway's private network where no instance lives, like a wrong IP in
+  // a real grid's user data.
+  std::string wrong = gw["private_ip"];
+  wrong = wrong.substr(0, wrong.rfind('.')) + ".250";
+  for (int i = 0; i < 2; ++i) {
+    CreateActive(sim, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, i),
+                 Render(spec, InstanceRole::kWorker, i, wrong));
+  }
+  ASSERT_TRUE(Eventually([&] {
+    const json all = sim.Control("GET", "/_sim/instances")["instances"];
+    for (size_t i = 1; i < all.size(); ++i) {
+      if (all[i]["emulation"]["services"][0]["join_attempts"].get<int>() < 2) return false;
+    }
+    return all.size() == 3;
+  }));
+  const json nodes = ConnectedNodes(gw, spec.pygrid.gateway_port);
+  EXPECT_FALSE(Has(nodes, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 0)));
+  EXPECT_FALSE(Has(nodes, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 1)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavors, BootstrapEmulationTest,
+                         ::testing::Values(Flavor::kGateway2020, Flavor::kNetwork02),
+                         [](const ::testing::TestParamInfo<Flavor>& param_info) {
+                           return param_info.param == Flavor::kGateway2020 ? "gateway2020"
+                                                                           : "network02";
+                         });
+
+}  // namespace
+}  // namespace pygrid::sim::genesis
