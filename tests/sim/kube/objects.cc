@@ -530,7 +530,9 @@ HttpResponse ApiServer::DeleteLocked(const RequestInfo& info, const json& old, c
   if (t.kind == "CustomResourceDefinition") AfterCrdChangeLocked("DELETED", obj);
   MaybeFinishNamespaceLocked(ns);
   *deleted_out = obj;
-  if (!t.builtin || t.kind == "CustomResourceDefinition") return JsonOut(200, ToExternal(t, obj));
+  // Only stores with ReturnDeletedObject (namespaces; CRDs go through their own finalizer
+  // flow) answer with the object; custom resources and the other built-ins answer a Status.
+  if (t.kind == "CustomResourceDefinition") return JsonOut(200, ToExternal(t, obj));
   json details = {
       {"name", meta.value("name", "")}, {"kind", t.plural}, {"uid", meta.value("uid", "")}};
   if (!t.group.empty()) details["group"] = t.group;
