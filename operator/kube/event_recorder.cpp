@@ -1,5 +1,6 @@
 #include "kube/event_recorder.h"
 
+#include <algorithm>
 #include <ctime>
 #include <sstream>
 
@@ -118,9 +119,15 @@ Status EventRecorder::RecordNow(const Json& object, EventType type, const std::s
   }
   std::string ns = ref.value("namespace", "");
   if (ns.empty()) ns = "default";
-  const long long nanos =
+  long long nanos =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.WallNow().time_since_epoch())
           .count();
+  {
+    // Names must be unique even when two events share a timestamp (a coarse or fake clock).
+    std::lock_guard<std::mutex> lock(mu_);
+    nanos = std::max(nanos, last_name_nanos_ + 1);
+    last_name_nanos_ = nanos;
+  }
   std::ostringstream name;
   name << ref.value("name", "") << "." << std::hex << nanos;
   Json event = {

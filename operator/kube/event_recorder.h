@@ -96,6 +96,7 @@ class EventRecorder {
   bool busy_ = false;
   bool stopping_ = false;
   int dropped_ = 0;
+  long long last_name_nanos_ = 0;
   std::mutex write_mu_;  // one write at a time keeps aggregation counts exact
   std::thread thread_;
 };

@@ -293,6 +293,11 @@ StatusOr<Json> RestClient::GetPath(const std::string& path) {
   return impl_->Do(http::methods::GET, path, nullptr, "", "GET " + path);
 }
 
+StatusOr<Json> RestClient::Request(const std::string& method, const std::string& path,
+                                   const Json* body) {
+  return impl_->Do(method, path, body, "application/json", method + " " + path);
+}
+
 StatusOr<Json> RestClient::Get(const ResourceRef& resource, const std::string& ns,
                                const std::string& name) {
   const std::string path = ObjectPath(resource, ns, name, "");
