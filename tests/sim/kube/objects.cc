@@ -519,6 +519,9 @@ HttpResponse ApiServer::DeleteLocked(const RequestInfo& info, const json& old, c
   }
   if (!meta.value("finalizers", json::array()).empty()) {
     if (!meta.contains("deletionTimestamp")) {
+      // markAsDeleting (registry/generic/registry/store.go) bumps a set generation.
+      if (meta.value("generation", 0) > 0)
+        obj["metadata"]["generation"] = meta.value("generation", 0) + 1;
       obj["metadata"]["deletionTimestamp"] = FormatTime(std::chrono::system_clock::now());
       obj["metadata"]["deletionGracePeriodSeconds"] = 0;
       CommitLocked(t.storage_key, key, "MODIFIED", &obj, old);

@@ -78,7 +78,16 @@ class PythonClientTest(unittest.TestCase):
         gen["metadata"] = {"generateName": "gen-"}
         made = self.co.create_namespaced_custom_object(G, V, "default", P, gen)
         self.assertRegex(made["metadata"]["name"], r"^gen-[a-z0-9]{5}$")
-        self.co.delete_namespaced_custom_object(G, V, "default", P, "crud")
+        # With a finalizer, DELETE sets deletionTimestamp and bumps generation (markAsDeleting);
+        # removing the finalizer completes the deletion.
+        self.co.patch_namespaced_custom_object(G, V, "default", P, "crud",
+                                               {"metadata": {"finalizers": ["x.dev/hold"]}})
+        held = self.co.delete_namespaced_custom_object(G, V, "default", P, "crud")
+        self.assertEqual(held["metadata"]["generation"], 3)
+        self.assertIn("deletionTimestamp", held["metadata"])
+        gone = self.co.patch_namespaced_custom_object(G, V, "default", P, "crud",
+                                                      {"metadata": {"finalizers": None}})
+        self.assertNotIn("finalizers", gone["metadata"])
         with self.assertRaises(ApiException) as cm:
             self.co.get_namespaced_custom_object(G, V, "default", P, "crud")
         self.assertEqual(cm.exception.status, 404)
@@ -87,7 +96,8 @@ class PythonClientTest(unittest.TestCase):
         start = self.co.list_namespaced_custom_object(G, V, "default", P)["metadata"]["resourceVersion"]
         self.co.create_namespaced_custom_object(G, V, "default", P, pgc("w1"))
         self.co.patch_namespaced_custom_object(G, V, "default", P, "w1", {"spec": {"suspend": True}})
-        self.co.delete_namespaced_custom_object(G, V, "default", P, "w1")
+        done = self.co.delete_namespaced_custom_object(G, V, "default", P, "w1")
+        self.assertEqual((done["kind"], done["status"]), ("Status", "Success"))
         seen = []
         w = watch.Watch()
         for ev in w.stream(self.co.list_namespaced_custom_object, G, V, "default", P,
