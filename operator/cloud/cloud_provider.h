@@ -128,6 +128,10 @@ class CloudProvider {
  public:
   virtual ~CloudProvider() = default;
 
+  // Sets the hook called after every HTTP attempt (empty removes it); safe while calls are in
+  // flight. Implementations without HTTP requests ignore it.
+  virtual void SetRequestHook(RequestHook hook) {}
+
   // All instances of the account, every page.
   virtual StatusOr<std::vector<Instance>> ListInstances() = 0;
   // One instance; NotFound once it is gone.
@@ -138,8 +142,9 @@ class CloudProvider {
   // connection reset or a 5xx, because the cloud may have performed it. Such failures come
   // back with IsAmbiguousCreateFailure() true; the caller resolves them by listing instances
   // and looking up the unique `request.name` (FindInstanceByName) before creating again.
-  // Unambiguous refusals (401, 4xx validation, quota, 429 before any work) are never retried
-  // here either; 429 is reported as RateLimited with its Retry-After.
+  // Unambiguous refusals (401, 4xx validation, quota) are returned as they are. A 429 means
+  // the cloud did nothing, so an implementation may wait out its Retry-After and send again;
+  // if it gives up, the result is RateLimited with the Retry-After.
   virtual StatusOr<Instance> CreateInstance(const CreateInstanceRequest& request) = 0;
   // Deletes an instance; NotFound when it is already gone. Deletion is asynchronous: the
   // instance shows `deleting` until GetInstance returns NotFound.

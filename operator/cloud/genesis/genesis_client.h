@@ -65,9 +65,6 @@ struct GenesisOptions {
 
 class GenesisClient : public CloudProvider {
  public:
-  // Replaces the per-attempt hook (empty to remove); safe while calls are in flight.
-  virtual void SetRequestHook(RequestHook hook) = 0;
-
   // SSH keys (POST /ssh-keys returns the bare key, SPEC23).
   virtual StatusOr<SshKey> CreateSshKey(const std::string& name, const std::string& value) = 0;
   virtual Status DeleteSshKey(const std::string& id) = 0;

@@ -1,6 +1,7 @@
 // genesis-sim: a local Genesis Cloud compute API v1 with fault injection and instance
 // emulation. See README.md for the command line and the control API.
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -39,9 +40,13 @@ int Usage(const std::string& why) {
   return 2;
 }
 
+// The user running the simulator: tests log in to the emulated instances as themselves.
 std::string CurrentUser() {
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
   if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
-  return getuid() == 0 ? "root" : "ubuntu";
+  return "ubuntu";
 }
 
 }  // namespace

@@ -246,6 +246,14 @@ TEST_F(GenesisClientTest, RetriesIdempotentCallsWithFullJitterBackoff) {
   EXPECT_EQ(records_[3].operation, "GetInstance");
 }
 
+TEST_F(GenesisClientTest, ServiceUnavailableRetryAfterIsAFloorForTheBackoff) {
+  Queue(Answer(503, R"({"code":"05000","message":"maintenance"})", {{"retry-after", "2"}}));
+  Queue(Answer(200, json{{"instance", InstanceJson("i1", "a")}}.dump()));
+  ASSERT_TRUE(client_->GetInstance("i1").ok());
+  ASSERT_EQ(sleeps_.size(), 1u);
+  EXPECT_GE(sleeps_[0], std::chrono::seconds(2));
+}
+
 TEST_F(GenesisClientTest, GivesUpAfterMaxAttempts) {
   Rebuild([](GenesisOptions& o) { o.max_attempts = 3; });
   shared_->handler = [](const HttpRequest&) { return Answer(500, "{}"); };

@@ -152,7 +152,12 @@ StatusOr<HttpResponse> RequestExecutor::Execute(const std::string& operation,
       continue;
     }
     if (!transient || !idempotent || attempt >= max_attempts) return status;
-    sleeper_(NextBackoff(attempt - 1));
+    std::chrono::milliseconds delay = NextBackoff(attempt - 1);
+    // A 503 may say when to come back; never earlier than that, never beyond the cap.
+    if (status.retry_after() && *status.retry_after() <= options_.max_retry_after) {
+      delay = std::max(delay, *status.retry_after());
+    }
+    sleeper_(delay);
   }
 }
 
