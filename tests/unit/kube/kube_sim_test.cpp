@@ -184,6 +184,42 @@ TEST_F(KubeSimTest, EveryErrorClassFromARealResponse) {
   EXPECT_TRUE(client_->Get(kConfigMaps, "default", "dup").ok());
 }
 
+TEST_F(KubeSimTest, TlsTrustComesFromTheKubeconfigCaOrInsecure) {
+  RestConfig untrusted = sim_->Config();
+  untrusted.ca_pem.clear();  // system roots do not know kube-sim's fresh CA
+  auto client = RestClient::Create(untrusted);
+  ASSERT_TRUE(client.ok());
+  Status refused = (*client)->Get(kNamespaces, "", "default").status();
+  EXPECT_TRUE(refused.IsUnavailable()) << refused.ToString();
+
+  RestConfig insecure = untrusted;
+  insecure.insecure_skip_tls_verify = true;
+  auto skipping = RestClient::Create(insecure);
+  ASSERT_TRUE(skipping.ok());
+  EXPECT_TRUE((*skipping)->Get(kNamespaces, "", "default").ok());
+}
+
+TEST_F(KubeSimTest, IdleWatchIsCancellable) {
+  Cancellation cancel;
+  WatchOptions options;
+  options.allow_bookmarks = false;  // nothing will arrive on this stream
+  std::atomic<bool> returned{false};
+  Status result;
+  std::thread watcher([&] {
+    result = client_->Watch(kConfigMaps, "default", options,
+                            [](const WatchEvent&) { return true; }, &cancel);
+    returned = true;
+  });
+  // Let the stream open (the sim logs a watch when it accepts it).
+  EXPECT_TRUE(PollUntil([&] { return sim_->Sim("GET", "state").value("openWatches", 0) == 1; },
+                        seconds(20)));
+  EXPECT_FALSE(returned.load());
+  cancel.Cancel();
+  EXPECT_TRUE(PollUntil([&] { return returned.load(); }, seconds(10)));
+  watcher.join();
+  EXPECT_TRUE(result.ok()) << result.ToString();
+}
+
 TEST_F(KubeSimTest, PagedListAcrossThreePages) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(
