@@ -200,6 +200,8 @@ SimResponse GenesisSim::Handle(const SimRequest& request) {
       if (!request.query.empty()) entry["query"] = request.query;
       if (resp.drop_connection) entry["lost"] = true;
       request_log_.push_back(entry);
+      // Bounded so a long demo run does not grow without limit; tests read far fewer.
+      if (request_log_.size() > 10000) request_log_.erase(request_log_.begin());
     }
   }
   Emit(events);

@@ -1,8 +1,10 @@
 // genesis-sim: a local Genesis Cloud compute API v1 with fault injection and instance
 // emulation. See README.md for the command line and the control API.
+#include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,6 +51,21 @@ std::string CurrentUser() {
   return "ubuntu";
 }
 
+// Claims a second octet no other running simulator uses: each K is guarded by an flock on
+// /tmp/genesis-sim-net-K.lock, held (fd left open) for the life of the process.
+int ClaimLoopbackNet() {
+  const int start = static_cast<int>(getpid() % 240);
+  for (int i = 0; i < 240; ++i) {
+    const int k = 10 + (start + i) % 240;
+    const std::string path = "/tmp/genesis-sim-net-" + std::to_string(k) + ".lock";
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return k;
+    close(fd);
+  }
+  return 10 + start;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +94,7 @@ int main(int argc, char** argv) {
     if (args.count("--rate-limit")) config.rate_limit_per_second = std::stod(args["--rate-limit"]);
     const std::string net = args.count("--loopback-net") ? args["--loopback-net"] : "0";
     // "auto" keeps parallel simulators (ctest -j) from sharing instance addresses.
-    config.loopback_net = net == "auto" ? 10 + static_cast<int>(getpid() % 240) : std::stoi(net);
+    config.loopback_net = net == "auto" ? ClaimLoopbackNet() : std::stoi(net);
     if (config.loopback_net < 0 || config.loopback_net > 255) return Usage("bad --loopback-net");
     emu.ssh_port = args.count("--ssh-port") ? std::stoi(args["--ssh-port"]) : 2222;
     emu.ssh_user = args.count("--ssh-user") ? args["--ssh-user"] : CurrentUser();
