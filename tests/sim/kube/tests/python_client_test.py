@@ -118,6 +118,28 @@ class PythonClientTest(unittest.TestCase):
             w2.stop()
         self.assertEqual(resumed, ["DELETED"])
 
+    def test_watch_timeout_and_selector_transitions(self):
+        rv = self.core.list_namespaced_config_map("default").metadata.resource_version
+        t0 = time.time()
+        events = list(watch.Watch().stream(self.core.list_namespaced_config_map, "default",
+                                           resource_version=rv, timeout_seconds=1))
+        self.assertEqual(events, [])
+        self.assertLess(time.time() - t0, 15)  # timeoutSeconds ended the stream server-side
+        self.core.create_namespaced_config_map("default", client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="moving", labels={"app": "x"})))
+        self.core.patch_namespaced_config_map("moving", "default", {"metadata": {"labels": {"app": "y"}}})
+        self.core.patch_namespaced_config_map("moving", "default", {"metadata": {"labels": {"app": "x"}}})
+        self.core.patch_namespaced_config_map("moving", "default", {"data": {"k": "v"}})
+        seen = []
+        w = watch.Watch()
+        for ev in w.stream(self.core.list_namespaced_config_map, "default", resource_version=rv,
+                           label_selector="app=x", timeout_seconds=10):
+            seen.append(ev["type"])
+            if len(seen) == 4:
+                w.stop()
+        # Leaving the selector is a DELETED, re-entering an ADDED (watch cache filtering).
+        self.assertEqual(seen, ["ADDED", "DELETED", "ADDED", "MODIFIED"])
+
     def test_watch_after_compaction_raises_410(self):
         rv = self.co.list_namespaced_custom_object(G, V, "default", P)["metadata"]["resourceVersion"]
         self.co.create_namespaced_custom_object(G, V, "default", P, pgc("compacted"))
