@@ -206,8 +206,8 @@ TEST_F(KubeSimTest, IdleWatchIsCancellable) {
   std::atomic<bool> returned{false};
   Status result;
   std::thread watcher([&] {
-    result = client_->Watch(kConfigMaps, "default", options,
-                            [](const WatchEvent&) { return true; }, &cancel);
+    result = client_->Watch(
+        kConfigMaps, "default", options, [](const WatchEvent&) { return true; }, &cancel);
     returned = true;
   });
   // Let the stream open (the sim logs a watch when it accepts it).
@@ -250,8 +250,11 @@ TEST_F(KubeSimTest, InformerThousandObjectsThenThousandUpdatesMatchesServer) {
     auto created = client_->Create(kConfigMaps, "default", ConfigMap("o" + std::to_string(i), "0"));
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   });
-  // Objects outside the selector must stay outside the cache.
+  // Objects outside the selector or the namespace must stay outside the cache.
   ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("other", "0", "other")).ok());
+  Json elsewhere = ConfigMap("elsewhere", "0");
+  elsewhere["metadata"]["namespace"] = "kube-public";
+  ASSERT_TRUE(client_->Create(kConfigMaps, "kube-public", elsewhere).ok());
   std::atomic<int> adds{0}, updates{0};
   InformerOptions options;
   options.resource = kConfigMaps;
@@ -267,6 +270,7 @@ TEST_F(KubeSimTest, InformerThousandObjectsThenThousandUpdatesMatchesServer) {
   EXPECT_EQ(informer.Size(), 1000u);
   EXPECT_EQ(adds.load(), 1000);
   EXPECT_FALSE(informer.Get("default/other").has_value());
+  EXPECT_FALSE(informer.Get("kube-public/elsewhere").has_value());
 
   Parallel(1000, [&](int i) {
     auto patched = client_->Patch(kConfigMaps, "default", "o" + std::to_string(i),
@@ -344,6 +348,24 @@ TEST_F(KubeSimTest, BookmarksAdvanceTheResumePoint) {
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(milliseconds(30000)));
   const std::string listed_rv = informer.LastResourceVersion();
+  // The watch starts at the list's resourceVersion, asks for bookmarks and carries a random
+  // timeout in [5, 10] minutes (client-go reflector).
+  ASSERT_TRUE(PollUntil([&] { return sim_->Sim("GET", "state").value("openWatches", 0) == 1; }));
+  bool saw_watch = false;
+  const Json log = sim_->Sim("GET", "requests");
+  for (const auto& request : log["requests"]) {
+    if (request.value("verb", "") != "watch") continue;
+    saw_watch = true;
+    const std::string query = request.value("query", "");
+    EXPECT_NE(query.find("allowWatchBookmarks=true"), std::string::npos) << query;
+    EXPECT_NE(query.find("resourceVersion=" + listed_rv), std::string::npos) << query;
+    const size_t at = query.find("timeoutSeconds=");
+    ASSERT_NE(at, std::string::npos) << query;
+    const int timeout = std::stoi(query.substr(at + 15));
+    EXPECT_GE(timeout, 300);
+    EXPECT_LE(timeout, 600);
+  }
+  EXPECT_TRUE(saw_watch) << log.dump();
   // Changes the informer does not see move the server's resourceVersion on.
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(

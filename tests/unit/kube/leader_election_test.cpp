@@ -121,5 +121,24 @@ TEST_F(LeaseContenders, OneLeaderKillNineTakeoverAndCleanRelease) {
   EXPECT_GE((*lease)["spec"]["leaseTransitions"].get<int>(), 2);
 }
 
+// A leader that cannot renew stops leading within the renew deadline and exits, instead of
+// reconciling on after another candidate may have taken over.
+TEST_F(LeaseContenders, LeaderThatCannotRenewStopsAtOnce) {
+  auto a = Contender("a");
+  ASSERT_TRUE(a->WaitForLine("LEADING", milliseconds(20000)).has_value());
+  const auto faults_at = std::chrono::steady_clock::now();
+  sim_->Sim("POST", "faults",
+            {{"verb", "*"}, {"resource", "leases"}, {"code", 503}, {"count", 100000}});
+  auto stopped = a->WaitForLine("STOPPED", milliseconds(15000));
+  ASSERT_TRUE(stopped.has_value());
+  const auto after = std::chrono::duration_cast<milliseconds>(stopped->at - faults_at);
+  // Renew deadline 1.5 s after the last good renew (<= 0.5 s before the faults), plus slack;
+  // it must be well before another candidate could take over (lease 2 s).
+  EXPECT_LE(after.count(), 1500 + 500 + 1500) << after.count() << " ms";
+  const int status = a->Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "Run reports the loss";
+  ASSERT_TRUE(a->WaitForLine("EXIT a", milliseconds(1000)).has_value());
+}
+
 }  // namespace
 }  // namespace pygrid::kube
