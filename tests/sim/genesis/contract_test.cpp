@@ -214,6 +214,30 @@ TEST(GenesisContractTest, LostCreateIsAmbiguousAndResolvedByName) {
   EXPECT_EQ(CountRequests(sim, "POST", "/compute/v1/instances"), 2);
 }
 
+TEST(GenesisContractTest, CreateTimeoutIsAmbiguousAndNotRetried) {
+  SimProcess sim;
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  GenesisOptions o;
+  o.base_url = sim.base_url();
+  o.token = kTestToken;
+  o.request_timeout = std::chrono::milliseconds(300);
+  auto client = MakeGenesisClient(o);
+  auto image = client->FindImage("ubuntu-22.04");
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  sim.Control("POST", "/_sim/faults",
+              {{"method", "POST"}, {"path", "^/compute/v1/instances$"}, {"delay_ms", 1500}});
+  CreateInstanceRequest req{"slow-0", "", "vcpu-2_memory-4g_disk-80g", image->id, {}, {}, "", ""};
+  auto created = client->CreateInstance(req);
+  ASSERT_TRUE(created.status().IsTimeout()) << created.status().ToString();
+  EXPECT_TRUE(cloud::IsAmbiguousCreateFailure(created.status()));
+  // The simulator still performs the create once its delay is over: resolve by name.
+  EXPECT_TRUE(Eventually([&] {
+    auto found = client->FindInstanceByName("slow-0");
+    return found.ok() && found->has_value();
+  }));
+  EXPECT_EQ(CountRequests(sim, "POST", "/compute/v1/instances"), 1);
+}
+
 TEST(GenesisContractTest, MapsSimulatorErrors) {
   SimProcess sim;
   ASSERT_TRUE(sim.ok()) << sim.error();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include "sim_util.h"
 
@@ -184,6 +185,20 @@ bool GenesisSim::RateLimited() {
 }
 
 SimResponse GenesisSim::Handle(const SimRequest& request) {
+  // A slow-answer fault waits before taking any lock, so other clients are not held up.
+  int delay_ms = 0;
+  if (request.path.rfind("/_sim/", 0) != 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Fault& f : faults_) {
+      if (f.delay_ms <= 0 || f.remaining <= 0) continue;
+      if (!f.method.empty() && f.method != request.method) continue;
+      if (!std::regex_search(request.path, f.path)) continue;
+      --f.remaining;
+      delay_ms = f.delay_ms;
+      break;
+    }
+  }
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   std::lock_guard<std::mutex> emit_lock(emit_mu_);
   std::vector<Event> events;
   SimResponse resp;
@@ -210,7 +225,7 @@ SimResponse GenesisSim::Handle(const SimRequest& request) {
 
 SimResponse GenesisSim::HandleApi(const SimRequest& r, std::vector<Event>& events) {
   for (Fault& f : faults_) {
-    if (f.remaining <= 0) continue;
+    if (f.remaining <= 0 || f.delay_ms > 0) continue;
     if (!f.method.empty() && f.method != r.method) continue;
     if (!std::regex_search(r.path, f.path)) continue;
     --f.remaining;

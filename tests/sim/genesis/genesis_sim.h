@@ -108,6 +108,7 @@ class GenesisSim {
     int status = 500;
     int remaining = 1;
     std::optional<int> retry_after;
+    int delay_ms = 0;  // > 0: a slow answer (then handled normally), not an error status
   };
   struct Event {  // emulator calls collected under the lock, made after it
     bool active;

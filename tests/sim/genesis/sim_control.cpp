@@ -30,6 +30,7 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
       f.status = body.value("status", 500);
       f.remaining = body.value("count", 1);
       if (body.contains("retry_after")) f.retry_after = body["retry_after"].get<int>();
+      f.delay_ms = body.value("delay_ms", 0);
       faults_.push_back(f);
       return ok();
     }
