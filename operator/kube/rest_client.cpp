@@ -161,7 +161,12 @@ struct RestClient::Impl {
         std::string retry_after;
         auto it = response.headers().find("Retry-After");
         if (it != response.headers().end()) retry_after = it->second;
-        return StatusFromResponse(response.status_code(), text, retry_after, what);
+        Status error = StatusFromResponse(response.status_code(), text, retry_after, what);
+        if (limiter && error.IsRateLimited() && error.retry_after()) {
+          // The server asked this client to slow down: hold every caller, not just this one.
+          limiter->Drain(*error.retry_after());
+        }
+        return error;
       }
       Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded()) {
@@ -200,11 +205,14 @@ Status RestClient::Impl::RunWatch(const std::string& path_and_query, const Watch
 
   http::http_request request(http::methods::GET);
   request.set_request_uri(web::uri(path_and_query));
-  Prepare(request, "WATCH");
+  Prepare(request, "GET");
   const auto start = std::chrono::steady_clock::now();
+  bool answered = false;
   try {
     http::http_response response = watch_http.request(request, source.get_token()).get();
-    metrics->ObserveRequest("WATCH", std::to_string(response.status_code()), host,
+    answered = true;
+    // client-go labels a watch with its HTTP method, GET.
+    metrics->ObserveRequest("GET", std::to_string(response.status_code()), host,
                             std::chrono::steady_clock::now() - start);
     if (response.status_code() != 200) {
       const std::string text = response.extract_utf8string(true).get();
@@ -248,6 +256,9 @@ Status RestClient::Impl::RunWatch(const std::string& path_and_query, const Watch
     return Status::Ok();
   } catch (const std::exception& e) {
     if (cancel && cancel->cancelled()) return Status::Ok();
+    if (!answered) {
+      metrics->ObserveRequest("GET", "<error>", host, std::chrono::steady_clock::now() - start);
+    }
     return FromException(e, what);
   }
 }

@@ -138,6 +138,37 @@ TEST(RestClientErrors, InvalidCarriesCausesAndTooManyRequestsRetryAfter) {
   EXPECT_EQ(*from_details.status().retry_after(), std::chrono::seconds(3));
 }
 
+// After a 429 with Retry-After the client-side bucket holds every caller for that long.
+TEST(RestClientErrors, TooManyRequestsPausesTheClientLimiter) {
+  int calls = 0;
+  CannedHttpServer server([&](const CannedRequest&) {
+    if (calls++ == 0) {
+      return CannedResponse{
+          429, StatusBody(429, "TooManyRequests", "slow down"), {{"Retry-After", "1"}}, {}};
+    }
+    return CannedResponse{200, "{}", {}, {}};
+  });
+  class WaitMetrics : public RestClientMetrics {
+   public:
+    void ObserveRateLimiterWait(const std::string&, const std::string&,
+                                std::chrono::nanoseconds waited) override {
+      total += waited;
+    }
+    std::chrono::nanoseconds total{0};
+  };
+  auto metrics = std::make_shared<WaitMetrics>();
+  RestConfig config;
+  config.server = server.url();
+  config.qps = 100;
+  config.burst = 10;
+  auto client = RestClient::Create(config, {metrics, nullptr});
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->Get(kWidgets, "ns", "w").status().IsRateLimited());
+  EXPECT_EQ(metrics->total.count(), 0);
+  EXPECT_TRUE((*client)->Get(kWidgets, "ns", "w").ok());
+  EXPECT_GE(metrics->total, std::chrono::milliseconds(900));
+}
+
 TEST(RestClientErrors, NonStatusBodiesFallBackToTheHttpCode) {
   CannedHttpServer server([&](const CannedRequest&) {
     return CannedResponse{502, "<html>bad gateway</html>", {}, {}};
