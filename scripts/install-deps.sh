@@ -14,12 +14,25 @@ PACKAGES=(
   golang-go golang-github-masterminds-sprig-dev curl ca-certificates openssl procps
 )
 
+# node and npm (schema validation of the chart) come with the machine image's nodejs; install
+# Debian's when they are absent.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for package in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$package")
   fi
 done
+
+# kubectl 1.32 is part of the machine image; Debian 12's kubernetes-client (1.20) is too old
+# for server-side apply and `kubectl wait --for=condition`, so it is not a substitute.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "install-deps: kubectl (1.28 or newer) is required and not on PATH" >&2
+  exit 1
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"

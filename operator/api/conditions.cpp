@@ -13,6 +13,18 @@ std::string FormatTime(std::chrono::system_clock::time_point time) {
   return buffer;
 }
 
+std::optional<std::chrono::system_clock::time_point> ParseTime(const std::string& text) {
+  std::tm utc{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &utc);
+  if (end == nullptr) return std::nullopt;
+  if (*end == '.') {
+    ++end;
+    while (*end >= '0' && *end <= '9') ++end;
+  }
+  if (*end != 'Z' || end[1] != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&utc));
+}
+
 bool SetCondition(std::vector<Condition>& conditions, Condition condition,
                   std::chrono::system_clock::time_point now) {
   for (Condition& existing : conditions) {

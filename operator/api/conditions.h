@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ inline constexpr char kConditionSpecValid[] = "SpecValid";
 
 // RFC 3339 UTC with seconds precision, as metav1.Time serialises ("2026-11-26T04:12:10Z").
 std::string FormatTime(std::chrono::system_clock::time_point time);
+
+// Parses FormatTime's format (and fractional seconds, which it drops); nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> ParseTime(const std::string& text);
 
 // Sets `condition` in `conditions` (matched by type). lastTransitionTime becomes `now` when the
 // type is new or its status changed, and is kept otherwise. Returns true if anything changed.

@@ -76,11 +76,11 @@ std::string MarkerDetail(const Observations& seen, const std::string& name) {
   auto it = seen.markers.find(name);
   if (it == seen.markers.end()) return "";
   switch (it->second.state) {
-    case MarkerState::kFailed:
+    case probe::MarkerState::kFailed:
       return "start-up failed: " + it->second.detail;
-    case MarkerState::kPending:
+    case probe::MarkerState::kPending:
       return "still starting (" + it->second.detail + ")";
-    case MarkerState::kUnreachable:
+    case probe::MarkerState::kUnreachable:
       return "SSH unreachable (" + it->second.detail + ")";
     default:
       return "";

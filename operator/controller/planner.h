@@ -29,23 +29,16 @@
 #include "api/naming.h"
 #include "api/types.h"
 #include "cloud/cloud_provider.h"
+#include "probe/prober.h"
 
 namespace pygrid::controller {
-
-// Readiness marker as read over SSH (cloud-init/README.md).
-enum class MarkerState { kUnknown, kPending, kReady, kFailed, kUnreachable };
-
-struct MarkerObservation {
-  MarkerState state = MarkerState::kUnknown;
-  std::string detail;
-};
 
 // Everything the reconciler saw this round.
 struct Observations {
   std::vector<cloud::Instance> instances;  // the cluster's instances (names with its prefix)
   bool gateway_answers = false;            // the gateway app answered as its flavour does
   std::set<std::string> connected_nodes;   // the gateway's /connected-nodes
-  std::map<std::string, MarkerObservation> markers;  // by instance name, where probed
+  std::map<std::string, probe::MarkerProbe> markers;  // by instance name, where probed
 };
 
 enum class ActionKind { kCreateGateway, kCreateWorker, kDeleteInstance };

@@ -332,7 +332,10 @@ class LoopbackEmulator::Running {
         "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
         "PermitRootLogin prohibit-password\nAllowUsers " +
-        options_.ssh_user + "\nSetEnv PYGRID_INSTANCE_ROOT=" + root_.string() + "\n";
+        options_.ssh_user + "\nSetEnv PYGRID_INSTANCE_ROOT=" + root_.string() +
+        // SHLVL=1 keeps login shells of the machine's user (bash rc files that start e.g.
+        // pyenv) from adding seconds to every probe; real instances need no such thing.
+        " SHLVL=1\n";
     if (!WriteFile(key, user_data_.host_key_private, 0600) ||
         !WriteFile(root_ / "ssh_host_ed25519_key.pub", user_data_.host_key_public, 0644) ||
         !WriteFile(root_ / "authorized_keys", keys, 0644) ||

@@ -307,7 +307,7 @@ TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active")};
   seen.gateway_answers = true;
-  seen.markers[Name(InstanceRole::kWorker, 0)] = {MarkerState::kFailed, "docker-compose up failed"};
+  seen.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kFailed, "docker-compose up failed"};
   Plan plan = PlanCluster(cluster, seen);
   EXPECT_EQ(plan.status.phase, api::Phase::kDegraded);
   EXPECT_NE(api::FindCondition(plan.status.conditions, "WorkersReady")

@@ -13,7 +13,7 @@
 #include <set>
 #include <thread>
 
-#include "unit/observability/child_process.h"
+#include "testing/child_process.h"
 #include "unit/observability/test_util.h"
 
 namespace pygrid::observability {
@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using testing::ChildProcess;
+using pygrid::testing::ChildProcess;
 using testing::HttpGet;
 
 constexpr const char* kJob = "pygrid-operator-fixture";

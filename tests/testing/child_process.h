@@ -16,7 +16,7 @@
 
 extern char** environ;
 
-namespace pygrid::observability::testing {
+namespace pygrid::testing {
 
 class ChildProcess {
  public:
@@ -52,6 +52,16 @@ class ChildProcess {
   }
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  // SIGKILL, as a crash would end it, and reap it.
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
 
   // True while the child has not exited (reaps it if it has).
   bool Running() {
@@ -104,4 +114,4 @@ class ChildProcess {
   int stdout_fd_ = -1;
 };
 
-}  // namespace pygrid::observability::testing
+}  // namespace pygrid::testing

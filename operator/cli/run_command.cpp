@@ -1,0 +1,166 @@
+#include "cli/run_command.h"
+
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "observability/log.h"
+
+namespace pygrid::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// "metrics-bind-address" -> "PYGRID_METRICS_BIND_ADDRESS".
+std::string EnvName(const std::string& flag) {
+  std::string out = "PYGRID_";
+  for (char c : flag)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  static const std::regex part("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
+  if (text.empty()) return Status::Invalid("empty duration");
+  double total_ms = 0;
+  size_t pos = 0;
+  std::smatch match;
+  std::string rest = text;
+  while (!rest.empty()) {
+    if (!std::regex_search(rest, match, part, std::regex_constants::match_continuous)) {
+      return Status::Invalid("not a duration: \"" + text + "\" (use e.g. 500ms, 10s, 5m, 1h30m)");
+    }
+    const double value = std::stod(match[1].str());
+    const std::string unit = match[2].str();
+    total_ms += value * (unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 3600000);
+    pos += match.length(0);
+    rest = match.suffix();
+  }
+  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+}
+
+StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
+  ParsedFlags parsed;
+  controller::ManagerOptions& m = parsed.manager;
+  std::string poll = "10s", resync = "1m", lease = "15s", renew = "10s", retry = "2s";
+  std::string genesis_timeout = "30s";
+  po::options_description flags("pygrid-operator flags (each also read from PYGRID_<FLAG>)");
+  flags.add_options()("help,h", "show this help")(
+      "kubeconfig", po::value(&m.kubeconfig),
+      "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")(
+      "namespace", po::value(&m.watch_namespace), "watch only this namespace (default: all)")(
+      "metrics-bind-address",
+      po::value(&m.metrics_bind_address)->default_value(m.metrics_bind_address),
+      "address of /metrics; 0 disables it")(
+      "health-probe-bind-address",
+      po::value(&m.health_probe_bind_address)->default_value(m.health_probe_bind_address),
+      "address of /healthz and /readyz; 0 disables it")(
+      "leader-elect", po::bool_switch(&m.leader_elect),
+      "campaign for a Lease; only the leader reconciles")(
+      "leader-election-namespace", po::value(&m.leader_election_namespace),
+      "namespace of the Lease (default: the operator's namespace)")(
+      "leader-election-id", po::value(&m.leader_election_id)->default_value(m.leader_election_id),
+      "name of the Lease")("lease-duration", po::value(&lease)->default_value(lease),
+                           "leader election lease duration")(
+      "renew-deadline", po::value(&renew)->default_value(renew), "leader election renew deadline")(
+      "retry-period", po::value(&retry)->default_value(retry), "leader election retry period")(
+      "max-concurrent-reconciles",
+      po::value(&m.max_concurrent_reconciles)->default_value(m.max_concurrent_reconciles),
+      "clusters reconciled at once")(
+      "genesis-api-url", po::value(&m.genesis_api_url)->default_value(m.genesis_api_url),
+      "Genesis Cloud compute API")(
+      "genesis-requests-per-second",
+      po::value(&m.genesis_requests_per_second)->default_value(m.genesis_requests_per_second),
+      "client-side rate limit per Genesis Cloud account")(
+      "genesis-request-timeout", po::value(&genesis_timeout)->default_value(genesis_timeout),
+      "per-request timeout")("poll-interval", po::value(&poll)->default_value(poll),
+                             "requeue interval while a cluster converges")(
+      "resync-interval", po::value(&resync)->default_value(resync),
+      "requeue interval when a cluster is steady")(
+      "ssh-port", po::value(&m.ssh_port)->default_value(m.ssh_port), "SSH port of the instances")(
+      "ssh-user", po::value(&m.ssh_user)->default_value(m.ssh_user),
+      "SSH login user of the instances")(
+      "ssh-key-secret", po::value(&m.ssh_key_secret)->default_value(m.ssh_key_secret),
+      "Secret (in the operator's namespace) holding the operator's SSH key; created if missing")(
+      "operator-namespace", po::value(&m.operator_namespace)->default_value(m.operator_namespace),
+      "the operator's namespace (default: $POD_NAMESPACE)")(
+      "templates-dir", po::value(&m.templates_dir),
+      "cloud-init templates folder (default: built in)")(
+      "log-format", po::value(&parsed.log_format)->default_value(parsed.log_format),
+      "json or text")("log-level", po::value(&parsed.log_level)->default_value(parsed.log_level),
+                      "debug, info, warn or error");
+  std::ostringstream usage;
+  usage << flags;
+  parsed.usage = usage.str();
+  if (const char* pod_namespace = std::getenv("POD_NAMESPACE"))
+    m.operator_namespace = pod_namespace;
+  if (const char* pod_name = std::getenv("POD_NAME")) m.pod_name = pod_name;
+  po::variables_map vars;
+  try {
+    po::store(po::command_line_parser(args).options(flags).run(), vars);
+    po::store(po::parse_environment(flags,
+                                    [&](const std::string& env) -> std::string {
+                                      for (const auto& option : flags.options()) {
+                                        if (EnvName(option->long_name()) == env)
+                                          return option->long_name();
+                                      }
+                                      return "";
+                                    }),
+              vars);
+    po::notify(vars);
+  } catch (const po::error& error) {
+    return Status::Invalid(error.what());
+  }
+  parsed.help = vars.count("help") > 0;
+  for (auto [text, target] :
+       {std::pair<std::string*, std::chrono::milliseconds*>{&poll, &m.poll_interval},
+        {&resync, &m.resync_interval},
+        {&lease, &m.lease_duration},
+        {&renew, &m.renew_deadline},
+        {&retry, &m.retry_period},
+        {&genesis_timeout, &m.genesis_request_timeout}}) {
+    StatusOr<std::chrono::milliseconds> duration = ParseDuration(*text);
+    if (!duration.ok()) return duration.status();
+    *target = *duration;
+  }
+  if (m.max_concurrent_reconciles < 1)
+    return Status::Invalid("--max-concurrent-reconciles must be at least 1");
+  if (m.ssh_port < 1 || m.ssh_port > 65535) return Status::Invalid("--ssh-port must be a TCP port");
+  if (!observability::ParseLogFormat(parsed.log_format).ok())
+    return Status::Invalid("--log-format must be json or text");
+  if (!observability::ParseLogLevel(parsed.log_level).ok()) {
+    return Status::Invalid("--log-level must be debug, info, warn or error");
+  }
+  return parsed;
+}
+
+int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  StatusOr<ParsedFlags> parsed = ParseRunFlags(args);
+  if (!parsed.ok()) {
+    err << "pygrid-operator: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (parsed->help) {
+    out << "usage: pygrid-operator [run] [flags]\n       pygrid-operator render --help\n\n"
+        << parsed->usage;
+    return 0;
+  }
+  observability::InitLogging({*observability::ParseLogFormat(parsed->log_format),
+                              *observability::ParseLogLevel(parsed->log_level), nullptr});
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  return controller::RunManager(parsed->manager, g_stop);
+}
+
+}  // namespace pygrid::cli

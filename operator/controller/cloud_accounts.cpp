@@ -1,0 +1,86 @@
+#include "controller/cloud_accounts.h"
+
+namespace pygrid::controller {
+
+CloudAccounts::CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options)
+    : factory_(std::move(factory)), clock_(clock), options_(options) {}
+
+CloudAccounts::Account& CloudAccounts::AccountFor(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<Account>& account = accounts_[token];
+  if (!account) {
+    account = std::make_unique<Account>();
+    account->client = factory_(token);
+  }
+  return *account;
+}
+
+cloud::CloudProvider& CloudAccounts::For(const std::string& token) {
+  return *AccountFor(token).client;
+}
+
+StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::string& token) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  const Clock::TimePoint now = clock_.Now();
+  if (account.listed && now - account.listed_at < options_.instances_max_age) {
+    return account.instances;
+  }
+  StatusOr<std::vector<cloud::Instance>> listed = account.client->ListInstances();
+  if (!listed.ok()) return listed.status();
+  account.instances = *listed;
+  account.listed_at = now;
+  account.listed = true;
+  return account.instances;
+}
+
+void CloudAccounts::Invalidate(const std::string& token) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  account.listed = false;
+}
+
+StatusOr<std::string> CloudAccounts::ImageId(const std::string& token, const std::string& image) {
+  Account& account = AccountFor(token);
+  {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    auto it = account.images.find(image);
+    if (it != account.images.end() && clock_.Now() - it->second.second < options_.lookups_max_age) {
+      return it->second.first;
+    }
+  }
+  StatusOr<cloud::Image> found = account.client->FindImage(image);
+  if (!found.ok()) return found.status();
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  account.images[image] = {found->id, clock_.Now()};
+  return found->id;
+}
+
+StatusOr<std::vector<std::string>> CloudAccounts::SshKeyIds(const std::string& token,
+                                                            const std::vector<std::string>& names) {
+  if (names.empty()) return std::vector<std::string>{};
+  Account& account = AccountFor(token);
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    for (const std::string& name : names) {
+      auto it = account.ssh_keys.find(name);
+      if (it == account.ssh_keys.end() ||
+          clock_.Now() - it->second.second >= options_.lookups_max_age)
+        break;
+      ids.push_back(it->second.first);
+    }
+    if (ids.size() == names.size()) return ids;
+  }
+  StatusOr<std::vector<cloud::SshKey>> found = account.client->FindSshKeysByName(names);
+  if (!found.ok()) return found.status();
+  ids.clear();
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  for (const cloud::SshKey& key : *found) {
+    account.ssh_keys[key.name] = {key.id, clock_.Now()};
+    ids.push_back(key.id);
+  }
+  return ids;
+}
+
+}  // namespace pygrid::controller

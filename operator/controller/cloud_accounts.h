@@ -1,0 +1,70 @@
+// Provides CloudAccounts: one cloud client per API token (so each account's client-side rate
+// limit is shared by every cluster using it) and a short-lived cache of each account's
+// instance list, so one poll lists the account once for all its clusters instead of once per
+// cluster. Image and SSH-key look-ups are cached for longer.
+//
+//   CloudAccounts clouds(factory, clock, {.instances_max_age = std::chrono::seconds(5)});
+//   StatusOr<std::vector<cloud::Instance>> all = clouds.Instances(token);
+//   clouds.Invalidate(token);  // after a create or delete, so the next read sees it
+//
+// Tokens are secrets: they are map keys in memory only, never logged or put in a Status.
+// Thread-safety: every method is safe from any thread; concurrent Instances() calls for one
+// account wait for a single list call.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cloud/cloud_provider.h"
+#include "core/clock.h"
+
+namespace pygrid::controller {
+
+struct CloudAccountsOptions {
+  Clock::Duration instances_max_age = std::chrono::seconds(5);
+  Clock::Duration lookups_max_age = std::chrono::minutes(10);
+};
+
+class CloudAccounts {
+ public:
+  using Factory = std::function<cloud::CloudProviderPtr(const std::string& token)>;
+
+  CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options = {});
+
+  // The client for `token` (created on first use, kept for the process's life).
+  cloud::CloudProvider& For(const std::string& token);
+  // Every instance of the account, at most instances_max_age old.
+  StatusOr<std::vector<cloud::Instance>> Instances(const std::string& token);
+  // Forgets the cached list, so the next Instances() lists again.
+  void Invalidate(const std::string& token);
+  // The image id for `image` (id, slug or name), cached.
+  StatusOr<std::string> ImageId(const std::string& token, const std::string& image);
+  // The ids of the SSH keys named `names`, in order, cached.
+  StatusOr<std::vector<std::string>> SshKeyIds(const std::string& token,
+                                               const std::vector<std::string>& names);
+
+ private:
+  struct Account {
+    cloud::CloudProviderPtr client;
+    std::mutex list_mu;  // one list call in flight per account
+    std::vector<cloud::Instance> instances;
+    Clock::TimePoint listed_at{};
+    bool listed = false;
+    std::map<std::string, std::pair<std::string, Clock::TimePoint>> images;
+    std::map<std::string, std::pair<std::string, Clock::TimePoint>> ssh_keys;
+  };
+  Account& AccountFor(const std::string& token);
+
+  Factory factory_;
+  const Clock& clock_;
+  CloudAccountsOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Account>> accounts_;
+};
+
+}  // namespace pygrid::controller

@@ -1,0 +1,232 @@
+#include "controller/manager.h"
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "bootstrap/templates.h"
+#include "cloud/genesis/genesis_client.h"
+#include "controller/cloud_accounts.h"
+#include "controller/kube_metrics.h"
+#include "controller/operator_identity.h"
+#include "controller/reconciler.h"
+#include "controller/resources.h"
+#include "kube/config.h"
+#include "kube/controller.h"
+#include "kube/event_recorder.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
+#include "kube/rest_client.h"
+#include "kube/workqueue.h"
+#include "observability/endpoints.h"
+#include "observability/http_server.h"
+#include "observability/log.h"
+#include "observability/metrics.h"
+#include "observability/redact.h"
+#include "probe/prober.h"
+
+namespace pygrid::controller {
+
+namespace {
+
+using nlohmann::json;
+
+const observability::Logger& Log() {
+  static const observability::Logger logger("setup");
+  return logger;
+}
+
+void SleepUntilStopped(const std::atomic<bool>& stop, const std::atomic<bool>& also) {
+  while (!stop.load() && !also.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+}  // namespace
+
+int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
+  observability::Metrics metrics;
+  PrometheusKubeMetrics kube_metrics(metrics);
+
+  StatusOr<kube::RestConfig> config = kube::LoadConfig({options.kubeconfig, "", true});
+  if (!config.ok()) {
+    Log().Error("cannot load the Kubernetes configuration", config.status());
+    return 1;
+  }
+  StatusOr<std::unique_ptr<kube::RestClient>> client =
+      kube::RestClient::Create(*config, {kube_metrics.NewRestClientMetrics(), nullptr});
+  if (!client.ok()) {
+    Log().Error("cannot build the Kubernetes client", client.status());
+    return 1;
+  }
+  kube::KubeClient& kube = **client;
+
+  observability::HealthChecks health;
+  StatusOr<std::unique_ptr<observability::HttpServer>> metrics_server =
+      observability::HttpServer::Start(options.metrics_bind_address,
+                                       observability::MetricsHandler(metrics));
+  StatusOr<std::unique_ptr<observability::HttpServer>> probe_server =
+      observability::HttpServer::Start(options.health_probe_bind_address, health.Handler());
+  if (!metrics_server.ok() || !probe_server.ok()) {
+    Log().Error("cannot serve metrics or health probes",
+                metrics_server.ok() ? probe_server.status() : metrics_server.status());
+    return 1;
+  }
+  Log().Info("serving", {{"metrics", *metrics_server ? (*metrics_server)->port() : 0},
+                         {"healthProbe", *probe_server ? (*probe_server)->port() : 0}});
+
+  StatusOr<bootstrap::SshKeyPair> operator_key =
+      EnsureOperatorKey(kube, options.operator_namespace, options.ssh_key_secret);
+  if (!operator_key.ok()) {
+    Log().Error("cannot load or create the operator's SSH key", operator_key.status(),
+                {{"secret", options.operator_namespace + "/" + options.ssh_key_secret}});
+    return 1;
+  }
+  observability::RegisterSecret(operator_key->private_key);
+
+  std::optional<bootstrap::Templates> custom_templates;
+  if (!options.templates_dir.empty()) {
+    StatusOr<bootstrap::Templates> loaded =
+        bootstrap::Templates::FromDirectory(options.templates_dir);
+    if (!loaded.ok()) {
+      Log().Error("cannot load the cloud-init templates", loaded.status());
+      return 1;
+    }
+    custom_templates = std::move(*loaded);
+  }
+
+  CloudAccounts clouds(
+      [&](const std::string& token) -> cloud::CloudProviderPtr {
+        cloud::genesis::GenesisOptions genesis;
+        genesis.base_url = options.genesis_api_url;
+        genesis.token = token;
+        genesis.requests_per_second = options.genesis_requests_per_second;
+        genesis.request_timeout = options.genesis_request_timeout;
+        genesis.hook = [&metrics](const cloud::RequestRecord& record) {
+          metrics.ObserveGenesisRequest(record.operation, record.method, record.status,
+                                        record.duration.count(), record.rate_limited,
+                                        record.attempt > 1);
+        };
+        return cloud::genesis::MakeGenesisClient(std::move(genesis));
+      },
+      RealClock::Instance(),
+      {std::chrono::duration_cast<Clock::Duration>(options.poll_interval / 2),
+       std::chrono::minutes(10)});
+  probe::ProberPtr prober = probe::MakeProber();
+  kube::EventRecorder events(
+      kube, {"pygrid-operator", "", "distributor.pygrid.dev/pygrid-operator",
+             options.pod_name.empty() ? kube::DefaultLeaderIdentity() : options.pod_name});
+
+  kube::ControllerOptions controller_options;
+  controller_options.name = kControllerName;
+  controller_options.workers = options.max_concurrent_reconciles;
+  controller_options.metrics = &kube_metrics;
+  controller_options.on_error = [](const std::string& key, const Status& error, bool terminal) {
+    observability::Logger("controller.pygridcluster")
+        .Error("reconcile failed", error, {{"key", key}, {"terminal", terminal}});
+  };
+
+  kube::InformerOptions cluster_informer_options;
+  cluster_informer_options.resource = PyGridClusters();
+  cluster_informer_options.ns = options.watch_namespace;
+  kube::Informer clusters(kube, cluster_informer_options);
+  kube::InformerOptions secret_informer_options;
+  secret_informer_options.resource = Secrets();
+  secret_informer_options.ns = options.watch_namespace;
+  kube::Informer secrets(kube, secret_informer_options);
+
+  ReconcilerDeps deps;
+  deps.kube = &kube;
+  deps.get_cluster = [&](const std::string& key) { return clusters.Get(key); };
+  deps.get_secret = [&](const std::string& key) { return secrets.Get(key); };
+  deps.clouds = &clouds;
+  deps.prober = prober.get();
+  deps.events = &events;
+  deps.metrics = &metrics;
+  deps.operator_key = *operator_key;
+  deps.templates = custom_templates ? &*custom_templates : &bootstrap::Templates::Builtin();
+  deps.clock = &RealClock::Instance();
+  ReconcilerOptions reconciler_options;
+  reconciler_options.poll_interval = options.poll_interval;
+  reconciler_options.resync_interval = options.resync_interval;
+  reconciler_options.ssh_port = options.ssh_port;
+  reconciler_options.ssh_user = options.ssh_user;
+  Reconciler reconciler(std::move(deps), reconciler_options);
+  kube::Controller controller(std::move(controller_options),
+                              [&](const std::string& key) { return reconciler.Reconcile(key); });
+
+  clusters.AddEventHandler(kube::EnqueueHandlers(controller.queue()));
+  // A Secret change re-reconciles every cluster that references it, so a fixed token acts at once.
+  auto enqueue_users = [&](const json& secret) {
+    const std::string ns = secret["metadata"].value("namespace", "");
+    const std::string name = secret["metadata"].value("name", "");
+    for (const json& cluster : clusters.List()) {
+      if (cluster["metadata"].value("namespace", "") != ns) continue;
+      const json& spec = cluster.value("spec", json::object());
+      if (spec.value("credentialsSecretRef", json::object()).value("name", "") == name) {
+        controller.Enqueue(kube::ObjectKey(cluster));
+      }
+    }
+  };
+  kube::EventHandlers secret_handlers;
+  secret_handlers.on_add = enqueue_users;
+  secret_handlers.on_update = [&](const json&, const json& updated) { enqueue_users(updated); };
+  secret_handlers.on_delete = enqueue_users;
+  secrets.AddEventHandler(secret_handlers);
+
+  // Ready once the caches are warm, leader or not, so standby replicas pass rollouts.
+  health.AddReadyzCheck("informers-synced", [&] {
+    return clusters.HasSynced() && secrets.HasSynced() ? Status::Ok()
+                                                       : Status::Unavailable("caches not synced");
+  });
+  clusters.Start();
+  secrets.Start();
+
+  std::atomic<bool> lost_leadership{false};
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::thread election;
+  if (options.leader_elect) {
+    kube::LeaderElectionConfig election_config;
+    election_config.lease_namespace = options.leader_election_namespace.empty()
+                                          ? options.operator_namespace
+                                          : options.leader_election_namespace;
+    election_config.lease_name = options.leader_election_id;
+    election_config.identity = options.pod_name;
+    election_config.lease_duration = options.lease_duration;
+    election_config.renew_deadline = options.renew_deadline;
+    election_config.retry_period = options.retry_period;
+    election_config.metrics = kube_metrics.NewLeaderElectionMetrics();
+    election_config.on_started_leading = [&] {
+      Log().Info("became leader; starting the controller");
+      controller.Start();
+    };
+    election_config.on_stopped_leading = [&] {
+      // Losing the lease stops reconciling at once; the process exits and restarts clean.
+      Log().Info("leadership ended; stopping the controller");
+      controller.Stop();
+      lost_leadership = true;
+    };
+    StatusOr<std::unique_ptr<kube::LeaderElector>> created =
+        kube::LeaderElector::Create(kube, election_config);
+    if (!created.ok()) {
+      Log().Error("invalid leader election settings", created.status());
+      return 1;
+    }
+    elector = std::move(*created);
+    election = std::thread([&] { elector->Run(); });
+  } else {
+    controller.Start();
+  }
+
+  SleepUntilStopped(stop, lost_leadership);
+  Log().Info("shutting down: finishing in-flight reconciles");
+  controller.Stop();
+  if (elector) {
+    elector->Stop();  // releases the lease at once
+    election.join();
+  }
+  clusters.Stop();
+  secrets.Stop();
+  events.Flush(std::chrono::seconds(5));
+  Log().Info("stopped");
+  return lost_leadership.load() && !stop.load() ? 1 : 0;
+}
+
+}  // namespace pygrid::controller

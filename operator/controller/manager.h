@@ -1,0 +1,48 @@
+// Provides RunManager: the operator process. Loads the Kubernetes config, makes sure the
+// operator's SSH identity exists, serves /metrics and /healthz /readyz, runs the informers
+// (PyGridClusters and Secrets), campaigns for the lease when asked, runs the controller while
+// leading, and shuts down gracefully (stop taking work, finish in-flight reconciles, release
+// the lease) when `stop` is set.
+//
+//   ManagerOptions options = ParseFlags(argc, argv);
+//   std::atomic<bool> stop{false};
+//   return RunManager(options, stop);
+//
+// Thread-safety: call once per process.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace pygrid::controller {
+
+struct ManagerOptions {
+  std::string kubeconfig;
+  std::string watch_namespace;  // "" = every namespace
+  std::string metrics_bind_address = ":8080";
+  std::string health_probe_bind_address = ":8081";
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // "" = the operator's namespace
+  std::string leader_election_id = "pygrid-operator-leader";
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  int max_concurrent_reconciles = 4;
+  std::string genesis_api_url = "https://api.genesiscloud.com/compute/v1";
+  double genesis_requests_per_second = 10;
+  std::chrono::milliseconds genesis_request_timeout{30000};
+  std::chrono::milliseconds poll_interval{10000};
+  std::chrono::milliseconds resync_interval{60000};
+  int ssh_port = 22;
+  std::string ssh_user = "ubuntu";
+  std::string ssh_key_secret = "pygrid-operator-ssh";
+  std::string operator_namespace = "pygrid-system";  // $POD_NAMESPACE when set
+  std::string templates_dir;                         // "" = the built-in templates
+  std::string pod_name;                              // $POD_NAME, for events
+};
+
+// Runs until `stop` becomes true or leadership is lost; returns the process exit code.
+int RunManager(const ManagerOptions& options, std::atomic<bool>& stop);
+
+}  // namespace pygrid::controller

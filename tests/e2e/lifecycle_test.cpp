@@ -1,0 +1,96 @@
+// End to end: kube-sim + genesis-sim (instance emulation, real sshd) + the operator + kubectl.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "e2e/grid_fixture.h"
+
+namespace pygrid::e2e {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+std::set<std::string> InstanceNames(const Grid& grid) {
+  std::set<std::string> names;
+  for (const json& instance : grid.Instances()) {
+    if (instance.value("status", "") != "deleting") names.insert(instance.value("name", ""));
+  }
+  return names;
+}
+
+int ReadyWorkers(const Grid& grid, const std::string& name) {
+  json cluster = grid.Cluster(name);
+  return cluster.is_null() ? -1 : StatusOf(cluster).value("readyWorkers", -1);
+}
+
+TEST(LifecycleTest, CreateReadyScaleAndDeleteLeavesNothingBehind) {
+  Grid grid;
+  grid.InstallCrdAndSecret();
+  grid.StartOperator();
+  ASSERT_EQ(grid.Apply(ClusterYaml("mnist", 2)).exit_code, 0);
+  ASSERT_TRUE(grid.WaitForCondition("mnist", "Ready", "True", seconds(120)))
+      << grid.Kubectl("get pgc mnist -o yaml").output << grid.AllOperatorLogs();
+
+  json cluster = grid.Cluster("mnist");
+  const json& status = cluster["status"];
+  EXPECT_EQ(status["phase"], "Ready");
+  EXPECT_EQ(status["readyWorkers"], 2);
+  EXPECT_EQ(status["desiredWorkers"], 2);
+  EXPECT_EQ(status["observedGeneration"], cluster["metadata"]["generation"]);
+  const std::string endpoint = status.value("endpoint", "");
+  EXPECT_EQ(endpoint, "http://" + status["gateway"].value("publicIP", "") + ":5000");
+  EXPECT_NE(status["gateway"].value("sshHostKey", "").find("ssh-ed25519 "), std::string::npos);
+  // Every worker, and the co-located one, is registered at the gateway the endpoint names.
+  json nodes = json::parse(grid.HttpGet(endpoint + "/connected-nodes"), nullptr, false);
+  ASSERT_TRUE(nodes.is_object()) << endpoint;
+  std::set<std::string> registered(nodes["grid-nodes"].begin(), nodes["grid-nodes"].end());
+  EXPECT_EQ(registered.count(status["gateway"].value("nodeID", "")), 1u);
+  for (const json& worker : status["workers"]) {
+    EXPECT_TRUE(worker.value("registered", false));
+    EXPECT_EQ(registered.count(worker.value("nodeID", "")), 1u) << worker.dump();
+  }
+  EXPECT_EQ(cluster["metadata"]["finalizers"], json::array({"distributor.pygrid.dev/cleanup"}));
+  const std::string uid8 = cluster["metadata"].value("uid", "").substr(0, 8);
+  EXPECT_EQ(InstanceNames(grid),
+            (std::set<std::string>{"mnist-" + uid8 + "-gateway", "mnist-" + uid8 + "-worker-0",
+                                   "mnist-" + uid8 + "-worker-1"}));
+  // kubectl's printer columns show the grid.
+  testing::CommandResult table = grid.Kubectl("get pgc mnist");
+  EXPECT_NE(table.output.find("Ready"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("2/2"), std::string::npos) << table.output;
+
+  // Scale up to 5: workers 2..4 appear, all register.
+  ASSERT_EQ(
+      grid.Kubectl("patch pgc mnist --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":5}}}'")
+          .exit_code,
+      0);
+  ASSERT_TRUE(Grid::WaitUntil([&] { return ReadyWorkers(grid, "mnist") == 5; }, seconds(120)))
+      << grid.Kubectl("get pgc mnist -o yaml").output;
+  EXPECT_TRUE(grid.WaitForCondition("mnist", "Ready", "True", seconds(30)));
+  EXPECT_EQ(InstanceNames(grid).size(), 6u);
+
+  // Scale down to 1: the highest indexes go.
+  ASSERT_EQ(
+      grid.Kubectl("patch pgc mnist --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":1}}}'")
+          .exit_code,
+      0);
+  ASSERT_TRUE(Grid::WaitUntil(
+      [&] {
+        return InstanceNames(grid) ==
+               std::set<std::string>{"mnist-" + uid8 + "-gateway", "mnist-" + uid8 + "-worker-0"};
+      },
+      seconds(60)));
+  EXPECT_TRUE(grid.WaitForCondition("mnist", "Ready", "True", seconds(30)));
+
+  // Delete: every instance goes, then the finalizer, then the object.
+  ASSERT_EQ(grid.Kubectl("delete pgc mnist --wait=false").exit_code, 0);
+  ASSERT_TRUE(Grid::WaitUntil([&] { return grid.Cluster("mnist").is_null(); }, seconds(60)))
+      << grid.Kubectl("get pgc mnist -o yaml").output;
+  EXPECT_TRUE(grid.Instances().empty()) << json(grid.Instances()).dump();
+  // The operator never logged the API token.
+  EXPECT_EQ(grid.AllOperatorLogs().find(kGenesisToken), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pygrid::e2e
