@@ -299,6 +299,12 @@ Plan PlanCluster(const api::PyGridCluster& cluster, const Observations& seen) {
                               : (gateway_ok ? workers_message : gateway_message),
                    generation);
 
+  bool going_away = inventory.gateway && IsGoingAway(*inventory.gateway);
+  for (const auto& [index, instance] : inventory.workers) going_away |= IsGoingAway(instance);
+  for (const cloud::Instance& duplicate : inventory.duplicates)
+    going_away |= IsGoingAway(duplicate);
+  plan.settled = plan.ready && plan.actions.empty() && !going_away;
+
   const bool was_up =
       previous.phase == api::Phase::kReady || previous.phase == api::Phase::kDegraded;
   if (plan.ready) {

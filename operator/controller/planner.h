@@ -58,6 +58,8 @@ struct Plan {
   // reconciler adds SpecValid and CredentialsValid and the timestamps).
   api::ClusterStatus status;
   bool ready = false;
+  // Ready, nothing to do, and no instance still on its way out: the steady interval applies.
+  bool settled = false;
 };
 
 // Instance statuses that mean the instance is on its way out.

@@ -408,8 +408,7 @@ ReconcileResult Reconciler::Round::RunLive() {
   if (!written.ok() && !written.IsNotFound()) return ReconcileResult::Error(written);
   PublishMetrics(before);
   if (failed) return *failed;
-  if (plan.ready && plan.actions.empty())
-    return ReconcileResult::RequeueAfter(options_.resync_interval);
+  if (plan.settled) return ReconcileResult::RequeueAfter(options_.resync_interval);
   return ReconcileResult::RequeueAfter(options_.poll_interval);
 }
 

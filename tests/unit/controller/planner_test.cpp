@@ -300,6 +300,26 @@ TEST(PlannerTest, DeletingInstancesAreWaitedFor) {
   EXPECT_TRUE(PlanCluster(cluster, seen).actions.empty());
 }
 
+TEST(PlannerTest, SettledOnlyWhenReadyIdleAndNothingIsGoingAway) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 1, "deleting")};
+  Record(cluster, seen.instances[0], 0, true);
+  Record(cluster, seen.instances[1], 0, false);
+  seen.gateway_answers = true;
+  seen.connected_nodes = {cluster.status.gateway->node_id, cluster.status.workers[0].node_id};
+  Plan scaling_down = PlanCluster(cluster, seen);
+  EXPECT_TRUE(scaling_down.ready);
+  EXPECT_FALSE(scaling_down.settled) << "a worker is still being deleted";
+  seen.instances.pop_back();
+  Plan steady = PlanCluster(cluster, seen);
+  EXPECT_TRUE(steady.settled);
+  seen.gateway_answers = false;
+  EXPECT_FALSE(PlanCluster(cluster, seen).settled);
+}
+
 TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
   api::PyGridCluster cluster = Cluster(1);
   cluster.status.phase = api::Phase::kReady;
@@ -307,7 +327,8 @@ TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active")};
   seen.gateway_answers = true;
-  seen.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kFailed, "docker-compose up failed"};
+  seen.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kFailed,
+                                                  "docker-compose up failed"};
   Plan plan = PlanCluster(cluster, seen);
   EXPECT_EQ(plan.status.phase, api::Phase::kDegraded);
   EXPECT_NE(api::FindCondition(plan.status.conditions, "WorkersReady")
