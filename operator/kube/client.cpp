@@ -16,13 +16,12 @@ std::string ResourceRef::ApiVersion() const {
 }
 
 void Cancellation::Cancel() {
-  std::vector<std::pair<int, std::function<void()>>> callbacks;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cancelled_.exchange(true)) return;
-    callbacks.swap(callbacks_);
-  }
-  for (auto& entry : callbacks) entry.second();
+  // Callbacks run under the lock so that Remove() waits for a running callback: the owner of
+  // whatever the callback touches may free it right after Remove() returns.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_.exchange(true)) return;
+  for (auto& entry : callbacks_) entry.second();
+  callbacks_.clear();
 }
 
 int Cancellation::OnCancel(std::function<void()> callback) {

@@ -97,7 +97,9 @@ class Cancellation {
   void Cancel();
   bool cancelled() const { return cancelled_.load(); }
   // Runs `callback` on Cancel (at once if already cancelled); returns an id for Remove.
+  // Callbacks must not call back into this Cancellation.
   int OnCancel(std::function<void()> callback);
+  // Unregisters a callback; if Cancel is running it, waits until it has returned.
   void Remove(int id);
 
  private:

@@ -57,20 +57,25 @@ void Controller::Start() {
 void Controller::Stop() {
   stopped_.store(true);
   queue_.ShutDown();
+  JoinWorkers();
+}
+
+void Controller::JoinWorkers() {
   std::lock_guard<std::mutex> lock(threads_mu_);
   for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
+    // A reconcile that stops its own controller must not join itself.
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();
+    } else if (thread.joinable()) {
+      thread.join();
+    }
   }
   threads_.clear();
 }
 
 void Controller::StopAndDrain() {
   queue_.ShutDown();
-  std::lock_guard<std::mutex> lock(threads_mu_);
-  for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
-  }
-  threads_.clear();
+  JoinWorkers();
   stopped_.store(true);
 }
 

@@ -92,6 +92,7 @@ class Controller {
 
  private:
   void WorkerLoop();
+  void JoinWorkers();
   void ProcessOne(const std::string& key);
 
   const std::string name_;

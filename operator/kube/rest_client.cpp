@@ -1,5 +1,6 @@
 #include "kube/rest_client.h"
 
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -149,7 +150,15 @@ struct RestClient::Impl {
     http::http_request request(method);
     request.set_request_uri(web::uri(path_and_query));
     Prepare(request, method);
-    if (body) request.set_body(body->dump(), content_type);
+    if (body) {
+      // A byte container keeps cpprest from re-typing a char stream as bytes (UBSan flags
+      // set_body(std::string)).
+      const std::string text = body->dump();
+      std::vector<uint8_t> bytes(text.begin(), text.end());
+      const size_t length = bytes.size();
+      request.set_body(Concurrency::streams::bytestream::open_istream(std::move(bytes)), length,
+                       content_type);
+    }
     const auto start = std::chrono::steady_clock::now();
     std::string code = "<error>";
     try {
