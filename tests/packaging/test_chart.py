@@ -314,7 +314,7 @@ class MonitoringTest(unittest.TestCase):
         self.assertEqual(monitor["metadata"]["labels"]["release"], "kps")
         self.assertEqual(monitor["spec"]["endpoints"],
                          [{"port": "metrics", "path": "/metrics", "scheme": "http",
-                           "interval": "30s"}])
+                           "honorLabels": True, "interval": "30s"}])
         service = one(objects, "Service")
         self.assertLessEqual(monitor["spec"]["selector"]["matchLabels"].items(),
                              service["metadata"]["labels"].items())
