@@ -55,6 +55,7 @@ fi
 
 private_ip=$(hostname -I | awk '{print $1}')
 [ -n "$private_ip" ] || fail "no private IP address found"
+/usr/local/sbin/pygrid-firewall || fail "the source-address firewall could not be applied"
 printf 'PYGRID_PRIVATE_IP=%s\n' "$private_ip" > /opt/pygrid/.env
 
 if [ "$ROLE" = worker ]; then

@@ -70,6 +70,13 @@ Status CheckInput(const ClusterSpec& spec, const InstanceUserDataInput& input) {
       input.host_private_key.find("PRIVATE KEY-----") == std::string::npos) {
     causes.push_back({"hostKey", "must be an ed25519 key pair in OpenSSH format", ""});
   }
+  static const std::regex cidr(
+      "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
+      "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$");
+  for (const std::string& source : spec.network.allowed_source_cidrs) {
+    if (!std::regex_match(source, cidr))
+      causes.push_back({"allowedSourceCIDRs", "must be IPv4 CIDRs", ""});
+  }
   if (!causes.empty()) return Status::Invalid("user data inputs are invalid", causes);
   return Status::Ok();
 }
@@ -101,6 +108,14 @@ std::string StartConf(const ClusterSpec& spec, const InstanceUserDataInput& inpu
   conf += "GATEWAY_URL=" + gateway_url + "\n";
   conf += "NODE_ID=" + node_id + "\n";
   conf += "CHECK_URLS=" + checks + "\n";
+  // Read by pygrid-firewall: who may reach SSH and the grid's ports (the security group
+  // restricts ports only).
+  std::string cidrs;
+  for (const std::string& cidr : spec.network.allowed_source_cidrs)
+    cidrs += (cidrs.empty() ? "" : " ") + cidr;
+  conf += "ALLOWED_CIDRS=" + cidrs + "\n";
+  conf += "PORTS=22 " + std::to_string(spec.pygrid.gateway_port) + " " +
+          std::to_string(spec.pygrid.node_port) + "\n";
   return conf;
 }
 

@@ -1,5 +1,6 @@
 #include "controller/manager.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -180,6 +181,7 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   secrets.Start();
 
   std::atomic<bool> lost_leadership{false};
+  std::unique_ptr<kube::RestClient> lease_client;
   std::unique_ptr<kube::LeaderElector> elector;
   std::thread election;
   if (options.leader_elect) {
@@ -203,8 +205,21 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
       controller.Stop();
       lost_leadership = true;
     };
+    // Lease calls time out well inside the renew deadline, so a hung request cannot outlive
+    // the leadership it is meant to renew.
+    kube::RestConfig lease_config = *config;
+    lease_config.request_timeout =
+        std::max(std::chrono::seconds(1),
+                 std::chrono::duration_cast<std::chrono::seconds>(options.renew_deadline / 2));
+    StatusOr<std::unique_ptr<kube::RestClient>> created_lease_client =
+        kube::RestClient::Create(lease_config, {kube_metrics.NewRestClientMetrics(), nullptr});
+    if (!created_lease_client.ok()) {
+      Log().Error("cannot build the leader election client", created_lease_client.status());
+      return 1;
+    }
+    lease_client = std::move(*created_lease_client);
     StatusOr<std::unique_ptr<kube::LeaderElector>> created =
-        kube::LeaderElector::Create(kube, election_config);
+        kube::LeaderElector::Create(*lease_client, election_config);
     if (!created.ok()) {
       Log().Error("invalid leader election settings", created.status());
       return 1;

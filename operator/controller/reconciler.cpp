@@ -46,10 +46,10 @@ bool HasFinalizer(const json& object) {
   return std::find(finalizers.begin(), finalizers.end(), api::kFinalizer) != finalizers.end();
 }
 
-// Security group rules: the grid's two ports and SSH from each allowed CIDR... Genesis Cloud
-// rules have no source field (genesis-cloud-api.md §1.9), so the ports are what can be
-// restricted there; the CIDRs are enforced by the instances' own firewall only where the
-// cloud offers it. Egress stays open (apt, docker pulls).
+// Security group rules: SSH and the grid's two ports in, everything out (apt, image pulls).
+// Genesis Cloud rules match protocol, direction and ports only (SPEC23
+// compute.v1.SecurityGroup.Rule), so spec.network.allowedSourceCIDRs is enforced on each
+// instance by cloud-init/pygrid-firewall.sh.
 std::vector<cloud::SecurityRule> GridRules(const api::ClusterSpec& spec) {
   std::vector<cloud::SecurityRule> rules;
   std::vector<int> ports = {22, spec.pygrid.gateway_port, spec.pygrid.node_port};

@@ -223,6 +223,12 @@ TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
               std::string::npos)
         << conf;
   }
+  // The source filter the security group cannot express: the spec's CIDRs, for SSH and both ports.
+  EXPECT_NE(conf.find("ALLOWED_CIDRS=203.0.113.0/24\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("PORTS=22 " + gateway_port + " " + node_port + "\n"), std::string::npos)
+      << conf;
+  EXPECT_EQ(WriteFile(user_data, "/usr/local/sbin/pygrid-firewall")["content"].as<std::string>(),
+            ReadSource("cloud-init/pygrid-firewall.sh"));
   const std::string node_check =
       "http://127.0.0.1:" + node_port + (network ? "/data-centric/status/" : "/");
   EXPECT_EQ(conf.find(node_check) != std::string::npos,
@@ -233,7 +239,8 @@ TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
 INSTANTIATE_TEST_SUITE_P(AllCombinations, UserDataMatrix, ::testing::ValuesIn(Matrix()), CaseName);
 
 TEST(UserDataTest, StartScriptsAreValidShell) {
-  for (const char* script : {"cloud-init/pygrid-start.sh", "cloud-init/pygrid-gpu-setup.sh"}) {
+  for (const char* script : {"cloud-init/pygrid-start.sh", "cloud-init/pygrid-gpu-setup.sh",
+                             "cloud-init/pygrid-firewall.sh"}) {
     testing::CommandResult result =
         RunCommand("sh -n " + ShellQuote(std::string(PYGRID_SOURCE_DIR) + "/" + script));
     EXPECT_EQ(result.exit_code, 0) << script << ": " << result.output;
@@ -251,7 +258,7 @@ TEST(UserDataTest, AdversarialSpecValuesCannotInjectYamlShellOrCompose) {
   const YAML::Node user_data = YAML::Load(*rendered);
   ASSERT_EQ(user_data["runcmd"].size(), 1u);
   EXPECT_EQ(user_data["runcmd"][0][0].as<std::string>(), "/usr/local/sbin/pygrid-start");
-  EXPECT_EQ(user_data["write_files"].size(), 4u);
+  EXPECT_EQ(user_data["write_files"].size(), 5u);
   const std::string compose_text = WriteFile(user_data, kComposePath)["content"].as<std::string>();
   const YAML::Node compose = YAML::Load(compose_text);
   ASSERT_EQ(compose["services"].size(), 2u);
@@ -344,7 +351,7 @@ TEST(UserDataTest, BuiltinTemplatesEqualTheRepositoryFiles) {
     EXPECT_EQ(content, ReadSource("cloud-init/" + path)) << path;
     ++checked;
   }
-  EXPECT_EQ(checked, 7);
+  EXPECT_EQ(checked, 8);
 }
 
 TEST(SshKeysTest, GeneratesDistinctEd25519Pairs) {
