@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/resources.h"
+#include "core/base64.h"
 #include "kube/client.h"
 
 namespace pygrid::controller {
@@ -17,10 +18,9 @@ StatusOr<bootstrap::SshKeyPair> FromSecret(const nlohmann::json& secret, const s
   if (!data.contains(kPrivateKey) || !data.contains(kPublicKey)) {
     return Status::Invalid(where + " lacks " + kPrivateKey + " or " + kPublicKey);
   }
-  StatusOr<std::string> private_key = DecodeBase64(data[kPrivateKey].get<std::string>());
-  StatusOr<std::string> public_key = DecodeBase64(data[kPublicKey].get<std::string>());
-  if (!private_key.ok() || !public_key.ok())
-    return Status::Invalid(where + " holds malformed base64");
+  std::optional<std::string> private_key = Base64Decode(data[kPrivateKey].get<std::string>());
+  std::optional<std::string> public_key = Base64Decode(data[kPublicKey].get<std::string>());
+  if (!private_key || !public_key) return Status::Invalid(where + " holds malformed base64");
   std::string pub = *public_key;
   while (!pub.empty() && (pub.back() == '\n' || pub.back() == ' ')) pub.pop_back();
   return bootstrap::SshKeyPair{*private_key, pub};
@@ -46,8 +46,8 @@ StatusOr<bootstrap::SshKeyPair> EnsureOperatorKey(kube::KubeClient& client, cons
                                {"app.kubernetes.io/component", "ssh-identity"}}}}},
                            {"type", "kubernetes.io/ssh-auth"},
                            {"data",
-                            {{kPrivateKey, EncodeBase64(generated->private_key)},
-                             {kPublicKey, EncodeBase64(generated->public_key)}}}};
+                            {{kPrivateKey, Base64Encode(generated->private_key)},
+                             {kPublicKey, Base64Encode(generated->public_key)}}}};
   StatusOr<nlohmann::json> created = client.Create(Secrets(), ns, secret);
   if (created.ok()) return *generated;
   if (!created.status().IsAlreadyExists()) return created.status();

@@ -14,6 +14,7 @@
 #include "bootstrap/user_data.h"
 #include "controller/planner.h"
 #include "controller/resources.h"
+#include "core/base64.h"
 #include "kube/client.h"
 #include "kube/event_recorder.h"
 #include "observability/log.h"
@@ -228,8 +229,9 @@ std::optional<std::string> Reconciler::Round::LoadToken() {
     reason = "SecretKeyMissing";
     message = where + " has no key " + ref.key;
   } else {
-    StatusOr<std::string> decoded = DecodeBase64((*secret)["data"][ref.key].get<std::string>());
-    token = decoded.ok() ? *decoded : "";
+    std::optional<std::string> decoded =
+        Base64Decode((*secret)["data"][ref.key].get<std::string>());
+    token = decoded.value_or("");
     while (!token.empty() &&
            (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
       token.pop_back();

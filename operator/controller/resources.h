@@ -1,4 +1,4 @@
-// Provides the Kubernetes resources the controller works with and small decoding helpers.
+// Provides the Kubernetes resources the controller works with.
 //
 //   StatusOr<json> object = client.Get(PyGridClusters(), "default", "mnist");
 //
@@ -16,10 +16,5 @@ namespace pygrid::controller {
 const kube::ResourceRef& PyGridClusters();
 // core/v1 secrets.
 const kube::ResourceRef& Secrets();
-
-// Decodes standard base64 (Secret data); Invalid on malformed input.
-StatusOr<std::string> DecodeBase64(const std::string& text);
-// Encodes standard base64 with padding.
-std::string EncodeBase64(const std::string& bytes);
 
 }  // namespace pygrid::controller

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "kube/internal/base64.h"
+#include "core/base64.h"
 
 namespace pygrid::kube {
 namespace {
@@ -49,7 +49,7 @@ StatusOr<std::string> PemFrom(const YAML::Node& node, const std::string& key,
   const std::string data = Str(node, (key + "-data").c_str());
   std::string pem;
   if (!data.empty()) {
-    auto decoded = internal::Base64Decode(data);
+    auto decoded = Base64Decode(data);
     if (!decoded) return Status::Invalid(where + ": " + key + "-data is not valid base64");
     pem = *decoded;
   } else {

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kube/internal/base64.h"
+#include "core/base64.h"
 #include "kube/rest_client.h"
 #include "unit/kube/canned_http_server.h"
 #include "unit/kube/test_certs.h"
@@ -19,7 +19,7 @@ namespace pygrid::kube {
 namespace {
 
 namespace fs = std::filesystem;
-using internal::Base64Encode;
+using pygrid::Base64Encode;
 
 class ConfigTest : public ::testing::Test {
  protected:

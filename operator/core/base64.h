@@ -1,11 +1,11 @@
-// Internal: standard base64 (RFC 4648) for kubeconfig *-data fields. Not part of the API.
+// Provides standard base64 (RFC 4648), for kubeconfig *-data fields and Secret data.
 // Thread-safety: pure functions.
 #pragma once
 
 #include <optional>
 #include <string>
 
-namespace pygrid::kube::internal {
+namespace pygrid {
 
 // Decodes padded or unpadded base64, ignoring whitespace; nullopt on any other character.
 std::optional<std::string> Base64Decode(const std::string& text);
@@ -13,4 +13,4 @@ std::optional<std::string> Base64Decode(const std::string& text);
 // Encodes with padding.
 std::string Base64Encode(const std::string& bytes);
 
-}  // namespace pygrid::kube::internal
+}  // namespace pygrid

@@ -1,6 +1,6 @@
-#include "kube/internal/base64.h"
+#include "core/base64.h"
 
-namespace pygrid::kube::internal {
+namespace pygrid {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -56,4 +56,4 @@ std::string Base64Encode(const std::string& bytes) {
   return out;
 }
 
-}  // namespace pygrid::kube::internal
+}  // namespace pygrid
