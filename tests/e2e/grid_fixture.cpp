@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -67,29 +68,30 @@ Grid::Grid(GridOptions options) {
       dir_.path() + "/kube-sim.log", false);
   const std::string url_file = dir_.path() + "/genesis-url";
   ssh_port_ = FreePort();
-  genesis_sim_ = std::make_unique<testing::ChildProcess>(
-      std::vector<std::string>{Bin("genesis-sim"),
-                               "--port",
-                               "0",
-                               "--url-out",
-                               url_file,
-                               "--token",
-                               kGenesisToken,
-                               "--boot-seconds",
-                               std::to_string(options.boot_seconds),
-                               "--seed",
-                               "7",
-                               "--loopback-net",
-                               "auto",
-                               "--ssh-port",
-                               std::to_string(ssh_port_),
-                               "--ssh-user",
-                               CurrentUser(),
-                               "--security-group-seconds",
-                               "0.2",
-                               "--state-dir",
-                               dir_.path() + "/instances"},
-      dir_.path() + "/genesis-sim.log", false);
+  std::vector<std::string> genesis_argv = {Bin("genesis-sim"),
+                                           "--port",
+                                           "0",
+                                           "--url-out",
+                                           url_file,
+                                           "--token",
+                                           kGenesisToken,
+                                           "--boot-seconds",
+                                           std::to_string(options.boot_seconds),
+                                           "--seed",
+                                           "7",
+                                           "--loopback-net",
+                                           "auto",
+                                           "--ssh-port",
+                                           std::to_string(ssh_port_),
+                                           "--ssh-user",
+                                           CurrentUser(),
+                                           "--security-group-seconds",
+                                           "0.2",
+                                           "--state-dir",
+                                           dir_.path() + "/instances"};
+  if (!options.sshd) genesis_argv.push_back("--no-sshd");
+  genesis_sim_ = std::make_unique<testing::ChildProcess>(genesis_argv,
+                                                         dir_.path() + "/genesis-sim.log", false);
   if (!WaitUntil(
           [&] { return std::filesystem::exists(kubeconfig_) && std::filesystem::exists(url_file); },
           std::chrono::seconds(30))) {
@@ -151,7 +153,16 @@ int Grid::StartOperator(const std::vector<std::string>& extra_args) {
                                    "--ssh-user=" + CurrentUser(),
                                    "--operator-namespace=default",
                                    "--log-level=debug"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  // An extra "--flag=value" replaces the default for that flag.
+  for (const std::string& extra : extra_args) {
+    const std::string flag = extra.substr(0, extra.find('=') + 1);
+    if (flag.size() > 1 && flag.back() == '=') {
+      argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
+                                [&](const std::string& arg) { return arg.rfind(flag, 0) == 0; }),
+                 argv.end());
+    }
+    argv.push_back(extra);
+  }
   operators_.push_back(std::make_unique<testing::ChildProcess>(
       argv, dir_.path() + "/operator-" + std::to_string(index) + ".log", false));
   return index;
@@ -160,6 +171,7 @@ int Grid::StartOperator(const std::vector<std::string>& extra_args) {
 void Grid::KillOperator(int index) { operators_.at(index)->Kill(); }
 void Grid::StopOperator(int index) { operators_.at(index)->Terminate(); }
 bool Grid::OperatorRunning(int index) { return operators_.at(index)->Running(); }
+int Grid::OperatorPid(int index) const { return operators_.at(index)->pid(); }
 
 std::string Grid::OperatorLog(int index) const {
   return ReadFile(dir_.path() + "/operator-" + std::to_string(index) + ".log");

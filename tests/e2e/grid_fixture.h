@@ -25,6 +25,7 @@ inline constexpr char kGenesisToken[] = "e2e-genesis-token-5f1c9a77";
 
 struct GridOptions {
   double boot_seconds = 1.0;
+  bool sshd = true;  // a real sshd per instance (benchmarks with many instances turn it off)
 };
 
 class Grid {
@@ -42,6 +43,7 @@ class Grid {
   void KillOperator(int index);  // SIGKILL, like a crash
   void StopOperator(int index);  // SIGTERM, graceful
   bool OperatorRunning(int index);
+  int OperatorPid(int index) const;
   std::string OperatorLog(int index) const;
   std::string AllOperatorLogs() const;
 
