@@ -42,6 +42,14 @@ void SleepUntilStopped(const std::atomic<bool>& stop, const std::atomic<bool>& a
 
 }  // namespace
 
+bool NeedsReconcile(const json& before, const json& after) {
+  const json& old_meta = before.value("metadata", json::object());
+  const json& new_meta = after.value("metadata", json::object());
+  return old_meta.value("generation", int64_t{0}) != new_meta.value("generation", int64_t{0}) ||
+         old_meta.value("deletionTimestamp", "") != new_meta.value("deletionTimestamp", "") ||
+         old_meta.value("finalizers", json::array()) != new_meta.value("finalizers", json::array());
+}
+
 int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   observability::Metrics metrics;
   PrometheusKubeMetrics kube_metrics(metrics);
@@ -153,7 +161,15 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   kube::Controller controller(std::move(controller_options),
                               [&](const std::string& key) { return reconciler.Reconcile(key); });
 
-  clusters.AddEventHandler(kube::EnqueueHandlers(controller.queue()));
+  // Like controller-runtime's GenerationChangedPredicate: updates that only touch status (most
+  // of them the operator's own writes) do not enqueue; otherwise every status write would
+  // trigger an immediate reconcile and defeat the requeue delays.
+  kube::EventHandlers cluster_handlers = kube::EnqueueHandlers(controller.queue());
+  cluster_handlers.on_update = [enqueue = cluster_handlers.on_update](const json& before,
+                                                                      const json& after) {
+    if (NeedsReconcile(before, after)) enqueue(before, after);
+  };
+  clusters.AddEventHandler(cluster_handlers);
   // A Secret change re-reconciles every cluster that references it, so a fixed token acts at once.
   auto enqueue_users = [&](const json& secret) {
     const std::string ns = secret["metadata"].value("namespace", "");

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace pygrid::controller {
@@ -41,6 +42,10 @@ struct ManagerOptions {
   std::string templates_dir;                         // "" = the built-in templates
   std::string pod_name;                              // $POD_NAME, for events
 };
+
+// True when an update of a PyGridCluster needs a reconcile: its spec generation, deletion
+// timestamp or finalizers changed. Status-only updates (the operator's own writes) do not.
+bool NeedsReconcile(const nlohmann::json& before, const nlohmann::json& after);
 
 // Runs until `stop` becomes true or leadership is lost; returns the process exit code.
 int RunManager(const ManagerOptions& options, std::atomic<bool>& stop);
