@@ -97,8 +97,11 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
   if (status == "active") {
     // DOCS: IPs "may take some time to be assigned"; PY20: null until active.
     char pub[32], priv[32];
-    std::snprintf(pub, sizeof(pub), "127.%d.1.%d", config_.loopback_net, inst.slot);
-    std::snprintf(priv, sizeof(priv), "127.%d.2.%d", config_.loopback_net, inst.slot);
+    // Public 127.K.(2b+1).(h+1), private 127.K.(2b+2).(h+1) for slot = 254 b + h: distinct
+    // addresses for up to 127 x 254 instances.
+    const int block = inst.slot / 254, host = inst.slot % 254 + 1;
+    std::snprintf(pub, sizeof(pub), "127.%d.%d.%d", config_.loopback_net, 2 * block + 1, host);
+    std::snprintf(priv, sizeof(priv), "127.%d.%d.%d", config_.loopback_net, 2 * block + 2, host);
     inst.public_ip = pub;
     inst.private_ip = priv;
     events.push_back({true, {inst.id, inst.name, inst.startup_script, pub, priv}});

@@ -170,7 +170,7 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
   inst.security_groups = groups;
   inst.status = "enqueued";  // PY20 fixture: enqueued, null IPs, null updated_at
   inst.created_at = Now();
-  inst.slot = next_slot_ % 254 + 1;
+  inst.slot = next_slot_;  // 0, 1, 2, ...: see SetStatus for the address plan
   ++next_slot_;
   inst.boot_seconds = config_.boot_seconds;
   inst.next_status = "creating";
