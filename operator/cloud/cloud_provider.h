@@ -177,6 +177,9 @@ class CloudProvider {
                                                       const std::vector<SecurityRule>& rules) = 0;
   // Deletes a security group by id; NotFound when it is already gone.
   virtual Status DeleteSecurityGroup(const std::string& id) = 0;
+  // All security groups (every page). The default answers Internal ("not supported"), for
+  // providers that can only ensure groups one by one.
+  virtual StatusOr<std::vector<SecurityGroup>> ListSecurityGroups();
 };
 
 using CloudProviderPtr = std::unique_ptr<CloudProvider>;

@@ -1,5 +1,7 @@
 #include "controller/cloud_accounts.h"
 
+#include <algorithm>
+
 namespace pygrid::controller {
 
 CloudAccounts::CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options)
@@ -54,6 +56,61 @@ StatusOr<std::string> CloudAccounts::ImageId(const std::string& token, const std
   std::lock_guard<std::mutex> lock(account.list_mu);
   account.images[image] = {found->id, clock_.Now()};
   return found->id;
+}
+
+namespace {
+
+// Same rules regardless of order (each rule matched once).
+bool SameRules(const std::vector<cloud::SecurityRule>& a,
+               const std::vector<cloud::SecurityRule>& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const cloud::SecurityRule& rule : a) {
+    bool matched = false;
+    for (size_t i = 0; i < b.size() && !matched; ++i) {
+      if (!used[i] && b[i] == rule) used[i] = matched = true;
+    }
+    if (!matched) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
+    const std::string& token, const std::string& name, const std::string& description,
+    const std::string& region, const std::vector<cloud::SecurityRule>& rules) {
+  Account& account = AccountFor(token);
+  {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    const Clock::TimePoint now = clock_.Now();
+    if (!account.security_groups_listed ||
+        now - account.security_groups_at >= options_.security_groups_max_age) {
+      StatusOr<std::vector<cloud::SecurityGroup>> listed = account.client->ListSecurityGroups();
+      if (listed.ok()) {
+        account.security_groups = *listed;
+        account.security_groups_at = now;
+        account.security_groups_listed = true;
+      }
+    }
+    if (account.security_groups_listed) {
+      for (const cloud::SecurityGroup& group : account.security_groups) {
+        if (group.name == name && group.status == "created" && SameRules(group.rules, rules))
+          return group;
+      }
+    }
+  }
+  StatusOr<cloud::SecurityGroup> ensured =
+      account.client->EnsureSecurityGroup(name, description, region, rules);
+  if (ensured.ok()) {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    auto& groups = account.security_groups;
+    groups.erase(std::remove_if(groups.begin(), groups.end(),
+                                [&](const cloud::SecurityGroup& g) { return g.id == ensured->id; }),
+                 groups.end());
+    groups.push_back(*ensured);
+  }
+  return ensured;
 }
 
 StatusOr<std::vector<std::string>> CloudAccounts::SshKeyIds(const std::string& token,

@@ -28,6 +28,7 @@ namespace pygrid::controller {
 struct CloudAccountsOptions {
   Clock::Duration instances_max_age = std::chrono::seconds(5);
   Clock::Duration lookups_max_age = std::chrono::minutes(10);
+  Clock::Duration security_groups_max_age = std::chrono::seconds(30);
 };
 
 class CloudAccounts {
@@ -44,6 +45,14 @@ class CloudAccounts {
   void Invalidate(const std::string& token);
   // The image id for `image` (id, slug or name), cached.
   StatusOr<std::string> ImageId(const std::string& token, const std::string& image);
+  // Ensures a security group like CloudProvider::EnsureSecurityGroup, but answers from a
+  // cached list of the account's groups when one with this name, state `created` and exactly
+  // these rules exists: without it every new cluster would list all the account's groups.
+  StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(const std::string& token,
+                                                     const std::string& name,
+                                                     const std::string& description,
+                                                     const std::string& region,
+                                                     const std::vector<cloud::SecurityRule>& rules);
   // The ids of the SSH keys named `names`, in order, cached.
   StatusOr<std::vector<std::string>> SshKeyIds(const std::string& token,
                                                const std::vector<std::string>& names);
@@ -57,6 +66,9 @@ class CloudAccounts {
     bool listed = false;
     std::map<std::string, std::pair<std::string, Clock::TimePoint>> images;
     std::map<std::string, std::pair<std::string, Clock::TimePoint>> ssh_keys;
+    std::vector<cloud::SecurityGroup> security_groups;
+    Clock::TimePoint security_groups_at{};
+    bool security_groups_listed = false;
   };
   Account& AccountFor(const std::string& token);
 

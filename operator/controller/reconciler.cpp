@@ -377,8 +377,8 @@ ReconcileResult Reconciler::Round::RunLive() {
   // The security group, once per spec generation.
   if (status_.security_group_id.empty() ||
       status_.observed_generation != cluster_.metadata.generation) {
-    StatusOr<cloud::SecurityGroup> group = deps_.clouds->For(*token).EnsureSecurityGroup(
-        api::SecurityGroupNameFor(name_, cluster_.spec),
+    StatusOr<cloud::SecurityGroup> group = deps_.clouds->EnsureSecurityGroup(
+        *token, api::SecurityGroupNameFor(name_, cluster_.spec),
         "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)", cluster_.spec.region,
         GridRules(cluster_.spec));
     if (!group.ok()) return CloudFailure("ensuring the security group", group.status());

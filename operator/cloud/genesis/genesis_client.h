@@ -70,7 +70,7 @@ class GenesisClient : public CloudProvider {
   virtual Status DeleteSshKey(const std::string& id) = 0;
 
   // Security groups by id and as a list (all pages).
-  virtual StatusOr<std::vector<SecurityGroup>> ListSecurityGroups() = 0;
+  StatusOr<std::vector<SecurityGroup>> ListSecurityGroups() override = 0;
   virtual StatusOr<SecurityGroup> GetSecurityGroup(const std::string& id) = 0;
 
   // The actions currently allowed on an instance (GET /instances/{id}/actions).
