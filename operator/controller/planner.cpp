@@ -137,7 +137,7 @@ Plan PlanCluster(const api::PyGridCluster& cluster, const Observations& seen) {
   if (gw == nullptr) {
     const bool lost = WasLost(gateway.instance_id, gateway.state);
     gateway_replaced = !gateway.instance_id.empty();
-    if (lost || !gateway.instance_id.empty()) {
+    if (gateway_replaced) {
       gateway = api::GatewayStatus{};  // a new instance gets a new identity
       gateway.name = gateway_name;
     }

@@ -38,8 +38,7 @@ std::vector<int> ParseList(const std::string& text) {
 // Requests by "METHOD /path" with ids folded to {id}.
 std::map<std::string, int> CallsByType(const Grid& grid) {
   std::map<std::string, int> calls;
-  json log = grid.SimGet("/_sim/requests");
-  const json& requests = log.is_object() ? log.value("requests", json::array()) : log;
+  const std::vector<json> requests = grid.Requests();
   static const std::regex id("/[0-9a-f]{8}-[0-9a-f-]{27}");
   for (const json& request : requests) {
     calls[request.value("method", "") + " " +

@@ -225,6 +225,20 @@ void Grid::SimDelete(const std::string& path) const {
   RunCommand("curl -fsS --max-time 10 -X DELETE " + ShellQuote(sim_base_ + path));
 }
 
+std::vector<json> Grid::Requests() const {
+  json log = SimGet("/_sim/requests");
+  const json& list = log.is_object() ? log.value("requests", json::array()) : log;
+  return list.is_array() ? list.get<std::vector<json>>() : std::vector<json>{};
+}
+
+int Grid::CountRequests(const std::string& method, const std::string& path) const {
+  int count = 0;
+  for (const json& request : Requests()) {
+    count += request.value("method", "") == method && request.value("path", "") == path;
+  }
+  return count;
+}
+
 std::vector<json> Grid::Instances() const {
   std::vector<json> out;
   json all = SimGet("/_sim/instances");

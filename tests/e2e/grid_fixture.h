@@ -61,6 +61,10 @@ class Grid {
   nlohmann::json SimGet(const std::string& path) const;
   nlohmann::json SimPost(const std::string& path, const nlohmann::json& body) const;
   void SimDelete(const std::string& path) const;
+  // The simulator's log of API requests ({method, path, query, status, time}), oldest first.
+  std::vector<nlohmann::json> Requests() const;
+  // How many logged requests had this method and path.
+  int CountRequests(const std::string& method, const std::string& path) const;
   // Instances not yet gone (GET /_sim/instances).
   std::vector<nlohmann::json> Instances() const;
   // GET of a URL (e.g. the endpoint) through curl; "" on failure.

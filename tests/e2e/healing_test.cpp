@@ -22,16 +22,6 @@ json WorkerEntry(const Grid& grid, const std::string& cluster, int index) {
   return nullptr;
 }
 
-int CountRequests(const Grid& grid, const std::string& method, const std::string& path) {
-  json log = grid.SimGet("/_sim/requests");
-  const json& requests = log.is_object() ? log.value("requests", json::array()) : log;
-  int count = 0;
-  for (const json& request : requests) {
-    if (request.value("method", "") == method && request.value("path", "") == path) ++count;
-  }
-  return count;
-}
-
 bool HasEvent(const Grid& grid, const std::string& reason) {
   return grid.Kubectl("get events -o json").output.find("\"reason\": \"" + reason + "\"") !=
          std::string::npos;
@@ -97,8 +87,8 @@ TEST(HealingTest, InvalidSpecIsAConditionAndNoCloudCall) {
   }
   EXPECT_TRUE(named) << cluster.dump(2);
   EXPECT_TRUE(HasEvent(grid, "InvalidSpec"));
-  EXPECT_EQ(CountRequests(grid, "POST", "/compute/v1/instances"), 0);
-  EXPECT_EQ(CountRequests(grid, "POST", "/compute/v1/security-groups"), 0);
+  EXPECT_EQ(grid.CountRequests("POST", "/compute/v1/instances"), 0);
+  EXPECT_EQ(grid.CountRequests("POST", "/compute/v1/security-groups"), 0);
   // No retry loop: the operator does not keep reconciling an unchanged invalid spec.
   const std::string rv = cluster["metadata"].value("resourceVersion", "");
   std::this_thread::sleep_for(seconds(3));  // observing quiet time, not synchronising
@@ -118,7 +108,7 @@ TEST(HealingTest, MissingSecretIsReportedThenFixed) {
       EXPECT_EQ(condition["reason"], "SecretNotFound");
     }
   }
-  EXPECT_EQ(CountRequests(grid, "POST", "/compute/v1/instances"), 0);
+  EXPECT_EQ(grid.CountRequests("POST", "/compute/v1/instances"), 0);
   // Creating the Secret triggers a reconcile at once (no waiting for the slow resync).
   grid.CreateSecret();
   ASSERT_TRUE(grid.WaitForCondition("creds", "Ready", "True", seconds(120)))

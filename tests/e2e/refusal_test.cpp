@@ -19,17 +19,6 @@ std::string ConditionReason(const Grid& grid, const std::string& cluster, const 
   return "";
 }
 
-int CountCreates(const Grid& grid) {
-  json log = grid.SimGet("/_sim/requests");
-  const json& requests = log.is_object() ? log.value("requests", json::array()) : log;
-  int count = 0;
-  for (const json& request : requests) {
-    count += request.value("method", "") == "POST" &&
-             request.value("path", "") == "/compute/v1/instances";
-  }
-  return count;
-}
-
 TEST(RefusalTest, QuotaExceededIsAConditionThenRecovers) {
   Grid grid;
   grid.InstallCrdAndSecret();
@@ -42,9 +31,9 @@ TEST(RefusalTest, QuotaExceededIsAConditionThenRecovers) {
   EXPECT_NE(grid.Kubectl("get events -o json").output.find("\"reason\": \"QuotaExceeded\""),
             std::string::npos);
   // No hot loop: over 4 s (less than the 5 s slow retry) no create is attempted.
-  const int creates = CountCreates(grid);
+  const int creates = grid.CountRequests("POST", "/compute/v1/instances");
   std::this_thread::sleep_for(seconds(4));  // observing quiet time, not synchronising
-  EXPECT_LE(CountCreates(grid), creates + 1);
+  EXPECT_LE(grid.CountRequests("POST", "/compute/v1/instances"), creates + 1);
   // More quota: the grid completes on the slow retry.
   ASSERT_FALSE(grid.SimPost("/_sim/quota", {{"instances", nullptr}}).is_null());
   EXPECT_TRUE(grid.WaitForCondition("quota", "Ready", "True", seconds(90))) << grid.OperatorLog(0);
@@ -62,7 +51,7 @@ TEST(RefusalTest, RejectedTokenIsACredentialsConditionThenRecovers) {
   ASSERT_TRUE(grid.WaitForCondition("token", "CredentialsValid", "False", seconds(60)))
       << grid.OperatorLog(0);
   EXPECT_EQ(ConditionReason(grid, "token", "CredentialsValid"), "TokenRejected");
-  EXPECT_EQ(CountCreates(grid), 0);
+  EXPECT_EQ(grid.CountRequests("POST", "/compute/v1/instances"), 0);
   // Replacing the token triggers a reconcile through the Secret watch.
   ASSERT_EQ(
       grid.Kubectl(std::string("create secret generic genesis-credentials --from-literal=token=") +
