@@ -51,7 +51,7 @@ StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
 
 StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   ParsedFlags parsed;
-  controller::ManagerOptions& m = parsed.manager;
+  cli::ManagerOptions& m = parsed.manager;
   std::string poll = "10s", resync = "1m", lease = "15s", renew = "10s", retry = "2s";
   std::string genesis_timeout = "30s";
   po::options_description flags("pygrid-operator flags (each also read from PYGRID_<FLAG>)");
@@ -160,7 +160,7 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
-  return controller::RunManager(parsed->manager, g_stop);
+  return cli::RunManager(parsed->manager, g_stop);
 }
 
 }  // namespace pygrid::cli

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/manager.h"
+#include "cli/manager.h"
 #include "core/status.h"
 
 namespace pygrid::cli {
@@ -23,7 +23,7 @@ StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
 // Parses flags into options; `help` is set when --help was given. Usage errors are Invalid
 // with a message naming the flag.
 struct ParsedFlags {
-  controller::ManagerOptions manager;
+  ManagerOptions manager;
   std::string log_format = "json";
   std::string log_level = "info";
   bool help = false;

@@ -1,338 +1,347 @@
+// The planner's entry points: which kind of round this is (invalid, deleting, credentials or
+// cloud trouble, live), and the conclusion after acting.
 #include "controller/planner.h"
 
 #include <algorithm>
-#include <optional>
 
 #include "api/conditions.h"
+#include "api/validation.h"
+#include "controller/internal/plan_parts.h"
 
 namespace pygrid::controller {
 
 namespace {
 
-using api::InstanceRole;
+using internal::SetPlanCondition;
 
-constexpr char kActive[] = "active";
-constexpr char kError[] = "error";
-
-bool IsActive(const cloud::Instance& instance) {
-  return instance.status == kActive && instance.public_ip && instance.private_ip;
+std::string OwnPrefix(const api::PyGridCluster& cluster) {
+  return api::InstancePrefixFor(cluster.metadata.name, cluster.metadata.uid);
 }
 
-// The cluster's instances by role and index; duplicates (same name) beyond the oldest.
-struct Inventory {
-  std::optional<cloud::Instance> gateway;
-  std::map<int, cloud::Instance> workers;
-  std::vector<cloud::Instance> duplicates;
-};
+bool ReasonChanged(const api::ClusterStatus& previous, const char* type, const std::string& reason,
+                   const std::string& message = "") {
+  const api::Condition* before = api::FindCondition(previous.conditions, type);
+  return before == nullptr || before->status != "False" || before->reason != reason ||
+         (!message.empty() && before->message != message);
+}
 
-Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances) {
-  std::vector<cloud::Instance> sorted = instances;
-  // Oldest first, so the oldest of a duplicated name is the one kept.
-  std::sort(sorted.begin(), sorted.end(), [](const cloud::Instance& a, const cloud::Instance& b) {
-    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
-  });
-  Inventory inventory;
-  for (const cloud::Instance& instance : sorted) {
-    std::optional<api::ParsedInstanceName> parsed = api::ParseInstanceName(prefix, instance.name);
-    if (!parsed) continue;
-    if (parsed->role == InstanceRole::kGateway) {
-      if (inventory.gateway) {
-        inventory.duplicates.push_back(instance);
-      } else {
-        inventory.gateway = instance;
-      }
-    } else if (!inventory.workers.emplace(parsed->index, instance).second) {
-      inventory.duplicates.push_back(instance);
-    }
+// The phase for a cluster that cannot make progress by itself for a while (credentials, cloud).
+api::Phase StalledPhase(const api::ClusterStatus& previous) {
+  if (internal::WasUp(previous)) return api::Phase::kDegraded;
+  if (!previous.gateway && previous.workers.empty()) return api::Phase::kPending;
+  return api::Phase::kProvisioning;
+}
+
+void PlanInvalid(const Observations& seen, Plan& plan) {
+  const std::string message = api::JoinCauses(seen.spec_errors);
+  if (ReasonChanged(seen.cluster.status, api::kConditionSpecValid, "InvalidSpec", message)) {
+    plan.events.push_back({true, "InvalidSpec", message});
   }
-  return inventory;
+  SetPlanCondition(seen, plan.status, api::kConditionSpecValid, false, "InvalidSpec", message);
+  SetPlanCondition(seen, plan.status, api::kConditionReady, false, "InvalidSpec",
+                   "the spec is invalid: " + message);
+  plan.status.phase = api::Phase::kFailed;  // needs a person: only a spec change helps
+  plan.next.kind = NextStep::Kind::kWaitForChange;
 }
 
-Action Delete(const cloud::Instance& instance, const std::string& reason,
-              const std::string& message) {
+void PlanCredentialsProblem(const Observations& seen, Plan& plan) {
+  const CredentialsObservation& credentials = *seen.credentials;
+  if (ReasonChanged(seen.cluster.status, api::kConditionCredentialsValid, credentials.reason)) {
+    plan.events.push_back({true, credentials.reason, credentials.message});
+  }
+  SetPlanCondition(seen, plan.status, api::kConditionCredentialsValid, false, credentials.reason,
+                   credentials.message);
+  if (!seen.being_deleted) {
+    SetPlanCondition(seen, plan.status, api::kConditionReady, false, "CredentialsInvalid",
+                     credentials.message);
+    plan.status.phase = StalledPhase(seen.cluster.status);
+  }
+  // The Secret's watch brings the cluster back at once; the resync is a safety net.
+  plan.next.kind = NextStep::Kind::kSteady;
+}
+
+// Turns a cloud failure into conditions, events and the next step. Used for failures while
+// observing and while acting.
+void ApplyCloudFailure(const Observations& seen, const std::string& during, const Status& error,
+                       api::ClusterStatus& status, std::vector<PlannedEvent>& events,
+                       NextStep& next) {
+  const api::ClusterStatus& previous = seen.cluster.status;
+  if (error.IsUnauthorized() || error.IsForbidden()) {
+    if (ReasonChanged(previous, api::kConditionCredentialsValid, "TokenRejected")) {
+      events.push_back({true, "TokenRejected",
+                        "Genesis Cloud rejected the API token (" +
+                            std::string(ErrorKindName(error.kind())) + ")"});
+    }
+    SetPlanCondition(seen, status, api::kConditionCredentialsValid, false, "TokenRejected",
+                     "Genesis Cloud rejected the token from Secret " +
+                         seen.cluster.metadata.namespace_name + "/" +
+                         seen.cluster.spec.credentials_secret_ref.name);
+    if (!seen.being_deleted) {
+      SetPlanCondition(seen, status, api::kConditionReady, false, "TokenRejected",
+                       "Genesis Cloud rejected the API token");
+    }
+    next = {NextStep::Kind::kSteady, {}, error};
+    return;
+  }
+  if (error.IsRateLimited()) {
+    if (!seen.being_deleted) {
+      SetPlanCondition(seen, status, api::kConditionReady, false, "RateLimited",
+                       during + ": Genesis Cloud asked the operator to slow down");
+    }
+    next = {NextStep::Kind::kAfter, error.retry_after().value_or(std::chrono::milliseconds(0)),
+            error};
+    return;
+  }
+  if (error.IsConflict() || error.retryable()) {
+    next = {NextStep::Kind::kBackoff, {}, error};
+    return;
+  }
+  // Permanent (invalid type or image, quota): say so, retry only on the slow interval.
+  const std::string reason = error.IsQuotaExceeded() ? "QuotaExceeded" : "CloudRequestRejected";
+  const std::string message = during + ": " + error.ToString();
+  if (ReasonChanged(previous, api::kConditionReady, reason, message)) {
+    events.push_back({true, reason, message});
+  }
+  if (!seen.being_deleted) {
+    SetPlanCondition(seen, status, api::kConditionReady, false, reason, message);
+  }
+  next = {NextStep::Kind::kSteady, {}, error};
+}
+
+// True when the status proves that no create was ever attempted: intent (an identity) is
+// recorded before every create, so a status without any has never created anything.
+bool NeverCreated(const api::ClusterStatus& status) {
+  if (status.gateway && (!status.gateway->ssh_host_key.empty() ||
+                         !status.gateway->instance_id.empty()))
+    return false;
+  for (const api::WorkerStatus& worker : status.workers) {
+    if (!worker.ssh_host_key.empty() || !worker.instance_id.empty()) return false;
+  }
+  return true;
+}
+
+Action RemoveFinalizer(std::string reason = "", std::string message = "") {
   Action action;
-  action.kind = ActionKind::kDeleteInstance;
-  action.name = instance.name;
-  action.instance_id = instance.id;
-  action.reason = reason;
-  action.message = message;
+  action.kind = ActionKind::kRemoveFinalizer;
+  action.reason = std::move(reason);
+  action.message = std::move(message);
   return action;
 }
 
-const api::WorkerStatus* PreviousWorker(const api::ClusterStatus& status, const std::string& name) {
-  for (const api::WorkerStatus& worker : status.workers) {
-    if (worker.name == name) return &worker;
+void PlanDeletion(const Observations& seen, Plan& plan) {
+  plan.status.phase = api::Phase::kDeleting;
+  SetPlanCondition(seen, plan.status, api::kConditionReady, false, "Deleting",
+                   "the cluster is being deleted");
+  plan.next.kind = NextStep::Kind::kPoll;
+  if (!seen.has_finalizer) {
+    plan.next.kind = NextStep::Kind::kForget;
+    return;
   }
-  return nullptr;
+  const api::ClusterSpec& spec = seen.cluster.spec;
+  if (seen.spec_errors.empty() && spec.deletion_policy == api::DeletionPolicy::kRetain) {
+    plan.actions.push_back(RemoveFinalizer(
+        "InstancesRetained",
+        "deletionPolicy is Retain: the cluster's Genesis Cloud instances are kept"));
+    plan.next.kind = NextStep::Kind::kForget;
+    return;
+  }
+  if (seen.credentials && !seen.credentials->ok()) {
+    if (NeverCreated(seen.cluster.status)) {
+      plan.actions.push_back(RemoveFinalizer(
+          "NothingToDelete", "no instance was ever created; deleting without credentials"));
+      plan.next.kind = NextStep::Kind::kForget;
+      return;
+    }
+    PlanCredentialsProblem(seen, plan);
+    return;
+  }
+  if (seen.cloud.error) {
+    ApplyCloudFailure(seen, seen.cloud.error_during, *seen.cloud.error, plan.status, plan.events,
+                      plan.next);
+    return;
+  }
+  if (!seen.cloud.listed) return;
+  bool any = false;
+  for (const cloud::Instance& instance : seen.cloud.instances) {
+    if (!api::ParseInstanceName(OwnPrefix(seen.cluster), instance.name)) continue;
+    any = true;
+    if (StateOf(instance) != InstanceState::kDeleting) {
+      plan.actions.push_back(internal::DeleteAction(
+          instance, "InstanceDeleted", "deleting instance " + instance.name + " of deleted cluster",
+          false));
+    }
+  }
+  if (any) return;
+  // Every instance is gone: drop the security group the operator made, if nothing uses it.
+  const std::string& group = seen.cluster.status.security_group_id;
+  if (!group.empty() && spec.network.security_group_name.empty()) {
+    bool used = false;
+    for (const cloud::Instance& instance : seen.cloud.account_instances) {
+      for (const cloud::ResourceRef& ref : instance.security_groups) used |= ref.id == group;
+    }
+    if (!used) {
+      Action drop;
+      drop.kind = ActionKind::kDeleteSecurityGroup;
+      drop.id = group;
+      plan.actions.push_back(drop);
+    }
+  }
+  plan.actions.push_back(RemoveFinalizer());
+  plan.next.kind = NextStep::Kind::kForget;
 }
 
-// An instance the status recorded, that was not on its way out, and that the cloud no longer
-// lists was deleted behind the operator's back.
-bool WasLost(const std::string& recorded_id, const std::string& recorded_state) {
-  return !recorded_id.empty() && recorded_state != "deleting" && recorded_state != kError;
-}
-
-std::string MarkerDetail(const Observations& seen, const std::string& name) {
-  auto it = seen.markers.find(name);
-  if (it == seen.markers.end()) return "";
-  switch (it->second.state) {
-    case probe::MarkerState::kFailed:
-      return "start-up failed: " + it->second.detail;
-    case probe::MarkerState::kPending:
-      return "still starting (" + it->second.detail + ")";
-    case probe::MarkerState::kUnreachable:
-      return "SSH unreachable (" + it->second.detail + ")";
-    default:
-      return "";
+void PlanLive(const Observations& seen, Plan& plan) {
+  const api::ClusterSpec& spec = seen.cluster.spec;
+  plan.status.desired_workers = spec.workers.replicas;
+  SetPlanCondition(seen, plan.status, api::kConditionSpecValid, true, "Valid",
+                   "the spec is valid");
+  if (seen.credentials && !seen.credentials->ok()) return PlanCredentialsProblem(seen, plan);
+  if (seen.cloud.error) {
+    ApplyCloudFailure(seen, seen.cloud.error_during, *seen.cloud.error, plan.status, plan.events,
+                      plan.next);
+    return;
   }
-}
-
-void SetPlanCondition(api::ClusterStatus& status, const char* type, bool ok,
-                      const std::string& reason, const std::string& message, int64_t generation) {
-  api::Condition condition{type, ok ? "True" : "False", generation, "", reason, message};
-  // The reconciler stamps transition times against the previous status; here only the fields.
-  auto it = std::find_if(status.conditions.begin(), status.conditions.end(),
-                         [&](const api::Condition& c) { return c.type == type; });
-  if (it == status.conditions.end()) {
-    status.conditions.push_back(condition);
-  } else {
-    *it = condition;
+  if (!seen.cloud.listed) {
+    plan.next.kind = NextStep::Kind::kPoll;  // nothing proven about the cloud: change nothing
+    return;
   }
+  SetPlanCondition(seen, plan.status, api::kConditionCredentialsValid, true, "TokenAccepted",
+                   "Genesis Cloud accepts the token");
+  if (!seen.cloud.security_group_id.empty())
+    plan.status.security_group_id = seen.cloud.security_group_id;
+
+  const internal::Inventory inventory =
+      internal::TakeInventory(OwnPrefix(seen.cluster), seen.cloud.instances);
+  for (const cloud::Instance& duplicate : inventory.duplicates) {
+    if (StateOf(duplicate) != InstanceState::kDeleting) {
+      plan.actions.push_back(internal::DeleteAction(
+          duplicate, "DuplicateInstance",
+          "instance " + duplicate.id + " duplicates the name " + duplicate.name +
+              "; keeping the oldest",
+          true));
+    }
+  }
+  plan.status.gateway.reset();
+  plan.status.workers.clear();
+  plan.status.endpoint.clear();
+  const internal::GatewayPlan gateway = internal::PlanGateway(seen, inventory, plan);
+  const internal::WorkersPlan workers = internal::PlanWorkers(seen, inventory, gateway, plan);
+  internal::ConcludeLive(seen, inventory, gateway, workers, plan);
 }
 
 }  // namespace
 
-bool IsGoingAway(const cloud::Instance& instance) { return instance.status == "deleting"; }
-
-Plan PlanCluster(const api::PyGridCluster& cluster, const Observations& seen) {
-  const api::ClusterSpec& spec = cluster.spec;
-  const std::string prefix = api::InstancePrefixFor(cluster.metadata.name, cluster.metadata.uid);
-  const Inventory inventory = TakeInventory(prefix, seen.instances);
-  const api::ClusterStatus& previous = cluster.status;
-  const int64_t generation = cluster.metadata.generation;
+Plan PlanRound(const Observations& seen) {
   Plan plan;
-  api::ClusterStatus& status = plan.status;
-  status.conditions = previous.conditions;
-  status.security_group_id = previous.security_group_id;
-  status.desired_workers = spec.workers.replicas;
-  status.observed_generation = generation;
-
-  for (const cloud::Instance& duplicate : inventory.duplicates) {
-    if (!IsGoingAway(duplicate)) {
-      plan.actions.push_back(Delete(duplicate, "DuplicateInstance",
-                                    "instance " + duplicate.id + " duplicates the name " +
-                                        duplicate.name + "; keeping the oldest"));
-    }
+  plan.status = seen.cluster.status;
+  plan.status.observed_generation = seen.cluster.metadata.generation;
+  if (seen.being_deleted) {
+    PlanDeletion(seen, plan);
+    return plan;
   }
-
-  // The gateway.
-  const std::string gateway_name =
-      api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid, InstanceRole::kGateway, 0);
-  api::GatewayStatus gateway;
-  if (previous.gateway && previous.gateway->name == gateway_name) gateway = *previous.gateway;
-  gateway.name = gateway_name;
-  gateway.ready = false;
-  bool gateway_replaced = false;  // workers must go: they joined a gateway that is gone
-  const cloud::Instance* gw = inventory.gateway ? &*inventory.gateway : nullptr;
-  if (gw == nullptr) {
-    const bool lost = WasLost(gateway.instance_id, gateway.state);
-    gateway_replaced = !gateway.instance_id.empty();
-    if (gateway_replaced) {
-      gateway = api::GatewayStatus{};  // a new instance gets a new identity
-      gateway.name = gateway_name;
-    }
-    Action create;
-    create.kind = ActionKind::kCreateGateway;
-    create.name = gateway_name;
-    create.reason = lost ? "InstanceLost" : "";
-    create.message =
-        lost ? "gateway instance " + gateway_name + " disappeared; creating it again" : "";
-    plan.actions.push_back(create);
+  if (!seen.has_finalizer) {
+    Action add;
+    add.kind = ActionKind::kAddFinalizer;
+    plan.actions.push_back(add);
+  }
+  if (!seen.spec_errors.empty()) {
+    PlanInvalid(seen, plan);
   } else {
-    if (gateway.instance_id != gw->id) {
-      // Adopted (the create's response was lost) or replaced: keep the intent, take the id.
-      gateway.instance_id = gw->id;
-    }
-    gateway.public_ip = gw->public_ip.value_or("");
-    gateway.private_ip = gw->private_ip.value_or("");
-    gateway.state = gw->status;
-    if (gw->status == kError) {
-      plan.actions.push_back(
-          Delete(*gw, "InstanceFailed",
-                 "gateway instance " + gw->name + " is in state error; replacing it"));
-      gateway_replaced = true;
-    } else if (IsGoingAway(*gw)) {
-      gateway_replaced = true;
-    }
-  }
-  const bool gateway_active = gw != nullptr && IsActive(*gw);
-  const bool colocated_registered =
-      !spec.gateway.colocated_worker ||
-      (!gateway.node_id.empty() && seen.connected_nodes.count(gateway.node_id) > 0);
-  gateway.ready = gateway_active && seen.gateway_answers;
-  if (gateway_active) {
-    status.endpoint =
-        "http://" + gateway.public_ip + ":" + std::to_string(spec.pygrid.gateway_port);
-  }
-
-  // The workers.
-  int ready_workers = 0;
-  std::vector<std::string> waiting;
-  for (const auto& [index, instance] : inventory.workers) {
-    if (IsGoingAway(instance)) continue;
-    if (gateway_replaced) {
-      plan.actions.push_back(
-          Delete(instance, "GatewayReplaced",
-                 "worker " + instance.name +
-                     " joined a gateway that is gone; it is recreated once the new gateway is up"));
-    } else if (index >= spec.workers.replicas) {
-      plan.actions.push_back(Delete(instance, "ScaledDown",
-                                    "deleting worker " + instance.name +
-                                        ": spec.workers.replicas is " +
-                                        std::to_string(spec.workers.replicas)));
-    } else if (instance.status == kError) {
-      plan.actions.push_back(
-          Delete(instance, "InstanceFailed",
-                 "worker instance " + instance.name + " is in state error; replacing it"));
-    }
-  }
-  const bool can_create_workers = gateway_active && !gateway_replaced;
-  for (int index = 0; index < spec.workers.replicas; ++index) {
-    const std::string name = api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid,
-                                                  InstanceRole::kWorker, index);
-    api::WorkerStatus worker;
-    if (const api::WorkerStatus* before = PreviousWorker(previous, name)) worker = *before;
-    worker.name = name;
-    worker.index = index;
-    worker.registered = false;
-    worker.ready = false;
-    auto observed = inventory.workers.find(index);
-    if (observed == inventory.workers.end()) {
-      const bool lost = WasLost(worker.instance_id, worker.state);
-      if (!worker.instance_id.empty()) {
-        worker = api::WorkerStatus{};  // a new instance gets a new identity
-        worker.name = name;
-        worker.index = index;
-      }
-      if (can_create_workers) {
-        Action create;
-        create.kind = ActionKind::kCreateWorker;
-        create.name = name;
-        create.index = index;
-        create.reason = lost ? "InstanceLost" : "";
-        create.message = lost ? "worker instance " + name + " disappeared; creating it again" : "";
-        plan.actions.push_back(create);
-      }
-      waiting.push_back(name + (can_create_workers ? " (creating)" : " (waiting for the gateway)"));
-    } else {
-      const cloud::Instance& instance = observed->second;
-      worker.instance_id = instance.id;
-      worker.public_ip = instance.public_ip.value_or("");
-      worker.private_ip = instance.private_ip.value_or("");
-      worker.state = instance.status;
-      worker.registered = !worker.node_id.empty() && seen.connected_nodes.count(worker.node_id) > 0;
-      worker.ready = worker.registered && IsActive(instance) && gateway.ready;
-      if (worker.ready) {
-        ++ready_workers;
-      } else {
-        const std::string detail = MarkerDetail(seen, name);
-        waiting.push_back(name + " (" + (detail.empty() ? instance.status : detail) + ")");
-      }
-    }
-    status.workers.push_back(worker);
-  }
-  // Workers above the desired count stay visible while they are deleted.
-  for (const auto& [index, instance] : inventory.workers) {
-    if (index < spec.workers.replicas) continue;
-    api::WorkerStatus worker;
-    if (const api::WorkerStatus* before = PreviousWorker(previous, instance.name)) worker = *before;
-    worker.name = instance.name;
-    worker.index = index;
-    worker.instance_id = instance.id;
-    worker.public_ip = instance.public_ip.value_or("");
-    worker.private_ip = instance.private_ip.value_or("");
-    worker.state = IsGoingAway(instance) ? instance.status : "deleting";
-    worker.registered = false;
-    worker.ready = false;
-    status.workers.push_back(worker);
-  }
-  status.ready_workers = ready_workers;
-  status.gateway = gateway;
-
-  // Conditions.
-  std::string gateway_reason, gateway_message;
-  if (gw == nullptr) {
-    gateway_reason = "GatewayCreating";
-    gateway_message = "creating gateway instance " + gateway_name;
-  } else if (gw->status == kError) {
-    gateway_reason = "GatewayFailed";
-    gateway_message = "gateway instance " + gw->name + " failed; replacing it";
-  } else if (!gateway_active) {
-    gateway_reason = "GatewayBooting";
-    gateway_message = "gateway instance " + gw->name + " is " + gw->status;
-  } else if (!seen.gateway_answers) {
-    gateway_reason = "GatewayNotAnswering";
-    const std::string detail = MarkerDetail(seen, gw->name);
-    gateway_message = "the gateway app does not answer at " + status.endpoint +
-                      (detail.empty() ? "" : "; instance " + detail);
-  } else if (!colocated_registered) {
-    gateway_reason = "ColocatedWorkerNotRegistered";
-    gateway_message = "the gateway answers, but its co-located worker has not registered yet";
-  }
-  const bool gateway_ok = gateway_reason.empty() && gateway.ready;
-  SetPlanCondition(
-      status, api::kConditionGatewayReady, gateway_ok, gateway_ok ? "GatewayReady" : gateway_reason,
-      gateway_ok ? "the gateway answers at " + status.endpoint : gateway_message, generation);
-  const bool workers_ok = ready_workers == spec.workers.replicas;
-  std::string workers_message = std::to_string(ready_workers) + "/" +
-                                std::to_string(spec.workers.replicas) + " workers registered";
-  if (!workers_ok) {
-    workers_message += "; waiting for ";
-    for (size_t i = 0; i < waiting.size(); ++i) workers_message += (i ? ", " : "") + waiting[i];
-  }
-  SetPlanCondition(status, api::kConditionWorkersReady, workers_ok,
-                   workers_ok ? "WorkersReady" : "WorkersNotReady", workers_message, generation);
-  plan.ready = gateway_ok && workers_ok;
-  SetPlanCondition(status, api::kConditionReady, plan.ready,
-                   plan.ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway_reason),
-                   plan.ready ? "the grid is up at " + status.endpoint
-                              : (gateway_ok ? workers_message : gateway_message),
-                   generation);
-
-  bool going_away = inventory.gateway && IsGoingAway(*inventory.gateway);
-  for (const auto& [index, instance] : inventory.workers) going_away |= IsGoingAway(instance);
-  for (const cloud::Instance& duplicate : inventory.duplicates)
-    going_away |= IsGoingAway(duplicate);
-  plan.settled = plan.ready && plan.actions.empty() && !going_away;
-
-  const bool was_up =
-      previous.phase == api::Phase::kReady || previous.phase == api::Phase::kDegraded;
-  if (plan.ready) {
-    status.phase = api::Phase::kReady;
-  } else if (was_up) {
-    status.phase = api::Phase::kDegraded;
-  } else if (gw == nullptr && inventory.workers.empty() && previous.gateway == std::nullopt) {
-    status.phase = api::Phase::kPending;
-  } else {
-    status.phase = api::Phase::kProvisioning;
+    PlanLive(seen, plan);
   }
   return plan;
 }
 
-DeletionPlan PlanDeletion(const api::PyGridCluster& cluster, const Observations& seen) {
-  const std::string prefix = api::InstancePrefixFor(cluster.metadata.name, cluster.metadata.uid);
-  DeletionPlan plan;
-  bool any = false;
-  for (const cloud::Instance& instance : seen.instances) {
-    if (!api::ParseInstanceName(prefix, instance.name)) continue;
-    any = true;
-    if (!IsGoingAway(instance)) {
-      plan.actions.push_back(Delete(instance, "InstanceDeleted",
-                                    "deleting instance " + instance.name + " of deleted cluster"));
+void RecordIdentity(api::ClusterStatus& status, const std::string& name,
+                    const InstanceIdentity& identity) {
+  if (status.gateway && status.gateway->name == name) {
+    status.gateway->ssh_host_key = identity.ssh_host_key;
+    status.gateway->node_id = identity.node_id;
+    return;
+  }
+  for (api::WorkerStatus& worker : status.workers) {
+    if (worker.name != name) continue;
+    worker.ssh_host_key = identity.ssh_host_key;
+    worker.node_id = identity.node_id;
+  }
+}
+
+Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport& report) {
+  Conclusion done{plan.status, plan.events, plan.next};
+  api::ClusterStatus& status = done.status;
+  auto created = [&](const std::string& name, const cloud::Instance& instance) {
+    const char* state = InstanceStateName(StateOf(instance));
+    if (status.gateway && status.gateway->name == name) {
+      status.gateway->instance_id = instance.id;
+      status.gateway->state = state;
+    }
+    for (api::WorkerStatus& worker : status.workers) {
+      if (worker.name != name) continue;
+      worker.instance_id = instance.id;
+      worker.state = state;
+    }
+  };
+  auto deleting = [&](const std::string& id) {
+    if (status.gateway && status.gateway->instance_id == id) status.gateway->state = "deleting";
+    for (api::WorkerStatus& worker : status.workers) {
+      if (worker.instance_id == id) worker.state = "deleting";
+    }
+  };
+  const Status* failure = nullptr;
+  std::string failed_during;
+  for (size_t i = 0; i < plan.actions.size() && i < report.outcomes.size(); ++i) {
+    const Action& action = plan.actions[i];
+    const ActionOutcome& outcome = report.outcomes[i];
+    if (!outcome.ran) continue;
+    if (action.kind == ActionKind::kCreateInstance && !action.reason.empty()) {
+      done.events.push_back({action.warning, action.reason, action.message});
+    }
+    const bool ok = outcome.result.ok() ||
+                    (action.kind == ActionKind::kDeleteInstance && outcome.result.IsNotFound()) ||
+                    (action.kind == ActionKind::kDeleteSecurityGroup &&
+                     outcome.result.IsNotFound());
+    if (!ok) {
+      if (failure == nullptr) {
+        failure = &outcome.result;
+        switch (action.kind) {
+          case ActionKind::kCreateInstance: failed_during = "creating instance " + action.name; break;
+          case ActionKind::kDeleteInstance: failed_during = "deleting " + action.name; break;
+          case ActionKind::kDeleteSecurityGroup: failed_during = "deleting the security group"; break;
+          default: failed_during = "updating the finalizers"; break;
+        }
+      }
+      continue;
+    }
+    switch (action.kind) {
+      case ActionKind::kCreateInstance: {
+        if (!outcome.created) break;
+        created(action.name, *outcome.created);
+        const std::string role = action.role == api::InstanceRole::kGateway ? "gateway" : "worker";
+        if (outcome.adopted) {
+          done.events.push_back({false, "InstanceAdopted",
+                                 "the create of " + action.name +
+                                     " failed ambiguously but the instance exists; adopting it"});
+        } else {
+          done.events.push_back({false, "InstanceCreated", "created " + role + " instance " +
+                                                               action.name + " (" +
+                                                               outcome.created->id + ")"});
+        }
+        break;
+      }
+      case ActionKind::kDeleteInstance:
+        deleting(action.id);
+        break;
+      default:
+        break;
+    }
+    if (action.kind != ActionKind::kCreateInstance && !action.reason.empty()) {
+      done.events.push_back({action.warning, action.reason, action.message});
     }
   }
-  plan.done = !any;
-  return plan;
+  if (failure != nullptr) {
+    ApplyCloudFailure(seen, failed_during, *failure, status, done.events, done.next);
+  }
+  return done;
 }
 
 }  // namespace pygrid::controller

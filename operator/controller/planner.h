@@ -1,27 +1,38 @@
-// Provides the planner: a pure function from (cluster, observed instances, probe results) to
-// the actions that move the grid toward its spec and the status that describes it. No I/O, no
-// clock, no randomness: the reconciler (controller/reconciler.h) observes, calls this, acts.
+// Provides the planner: a pure function from everything one reconcile observed to the actions
+// that move the grid toward its spec and the complete status that describes it. No I/O, no
+// clock, no randomness; the time comes in with the observations. The planner is the only
+// author of the status: conditions, phase and per-instance entries are set here and nowhere
+// else, and the reconciler (controller/reconciler.h) only observes, acts and writes.
 //
-//   Plan plan = PlanCluster(cluster, observations);
-//   for (const Action& action : plan.actions) Act(action);
-//   WriteStatus(plan.status);
+//   Observations seen = ...;                        // cluster, credentials, instances, probes
+//   Plan plan = PlanRound(seen);
+//   ActReport report = Act(plan.actions);           // the reconciler's executor
+//   Conclusion done = Conclude(seen, plan, report); // final status + next step
+//   WriteStatus(done.status);
 //
 // Rules (ARCHITECTURE.md "Reconcile"; operator-conventions.md §4.1):
+//  - An object that cannot be parsed or validated is a condition (SpecValid=False, phase
+//    Failed) and waits for the next spec change; it is never retried in a loop. If it is being
+//    deleted, deletion still proceeds by name (the name and uid are always readable).
+//  - Missing or rejected credentials are a condition (CredentialsValid=False) that fixes
+//    itself when the Secret changes; the phase is not Failed.
+//  - No create is ever planned from an instance list that was not read completely this round.
 //  - Instances are matched to the cluster by name (<cluster>-<uid8>-gateway|worker-<i>).
-//  - Gateway first. Workers are created only once the gateway is active with a private IP
-//    (they join it there), all missing ones in the same round.
-//  - Scale up fills the lowest free indexes; scale down deletes the highest indexes first.
-//  - An instance in `error` is deleted (InstanceFailed) and created again once it is gone; an
-//    instance whose id the status recorded but the cloud no longer lists was deleted out of
-//    band and is created again (InstanceLost).
-//  - Workers join the gateway once, at start-up (pygrid.md §5): when the gateway is lost or
-//    fails, every worker is deleted too and recreated after the new gateway is up.
+//    Gateway first; workers once the gateway runs with a private IP (they join it there).
+//  - Scale up fills the lowest free indexes; scale down deletes the highest first.
+//  - `error` instances are deleted and created again; an instance the status recorded that
+//    the cloud no longer lists was deleted out of band and is created again (InstanceLost).
+//  - Workers join the gateway once (pygrid.md §5): when the gateway is lost or fails, every
+//    worker is deleted too and recreated after the new gateway is up.
 //  - Duplicate names (only possible after a cloud-side mishap) keep the oldest instance.
+//  - spec.suspend: nothing is created or deleted.
 //
 // Thread-safety: pure functions.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,53 +40,137 @@
 #include "api/naming.h"
 #include "api/types.h"
 #include "cloud/cloud_provider.h"
+#include "core/status.h"
 #include "probe/prober.h"
 
 namespace pygrid::controller {
 
-// Everything the reconciler saw this round.
-struct Observations {
+// What reading the credentials Secret gave. `reason` is empty when a usable token was read.
+struct CredentialsObservation {
+  std::string reason;   // SecretNotFound | SecretKeyMissing | TokenEmpty | TokenMalformed
+  std::string message;  // for people; never contains the token
+  bool ok() const { return reason.empty(); }
+};
+
+// What the cloud showed this round.
+struct CloudObservation {
+  // True when the account's instance list was read completely this round (not from a list
+  // older than the last create or delete). Only then may the plan create anything.
+  bool listed = false;
   std::vector<cloud::Instance> instances;  // the cluster's instances (names with its prefix)
-  bool gateway_answers = false;            // the gateway app answered as its flavour does
-  std::set<std::string> connected_nodes;   // the gateway's /connected-nodes
+  // Every instance of the account, when listed (to see who else uses a security group).
+  std::vector<cloud::Instance> account_instances;
+  std::string security_group_id;  // the grid's group, "" when not ensured this round
+  // The first failure while observing the cloud (listing, security group), and what it was
+  // doing. A rejected token shows here as Unauthorized/Forbidden.
+  std::optional<Status> error;
+  std::string error_during;
+};
+
+// What the probes showed this round.
+struct ProbeObservation {
+  bool gateway_answers = false;                       // the gateway app answered as its flavour does
+  std::set<std::string> connected_nodes;              // the gateway's /connected-nodes
   std::map<std::string, probe::MarkerProbe> markers;  // by instance name, where probed
 };
 
-enum class ActionKind { kCreateGateway, kCreateWorker, kDeleteInstance };
+// Everything one round observed.
+struct Observations {
+  // The object: metadata always; spec defaulted when it parsed; status as last written.
+  api::PyGridCluster cluster;
+  // Why the object cannot be used (parse or validation errors); empty when it is valid.
+  std::vector<FieldCause> spec_errors;
+  bool has_finalizer = false;
+  bool being_deleted = false;
+  // Observed only when needed (not for an invalid live spec, not for Retain deletion).
+  std::optional<CredentialsObservation> credentials;
+  CloudObservation cloud;
+  ProbeObservation probes;
+  std::chrono::system_clock::time_point now{};
+};
+
+enum class ActionKind {
+  kAddFinalizer,         // before anything is created
+  kDeleteInstance,       //
+  kCreateInstance,       // after the intent (identity) is recorded in status
+  kDeleteSecurityGroup,  // a group the operator made, once no instance uses it
+  kRemoveFinalizer,      // last, and only if every earlier action succeeded
+};
 
 struct Action {
-  ActionKind kind = ActionKind::kCreateGateway;
-  std::string name;         // the instance name
-  int index = 0;            // worker index
-  std::string instance_id;  // for deletes
-  std::string reason;       // CamelCase event reason
-  std::string message;      // event message
+  ActionKind kind = ActionKind::kCreateInstance;
+  api::InstanceRole role = api::InstanceRole::kGateway;
+  int index = 0;         // worker index
+  std::string name;      // the instance name
+  std::string id;        // the instance (or security group) to delete
+  std::string reason;    // CamelCase event reason, "" for no event
+  std::string message;   // event message
+  bool warning = false;  // event type
+};
+
+// An event the planner wants emitted (besides those its actions carry).
+struct PlannedEvent {
+  bool warning = false;
+  std::string reason;
+  std::string message;
+};
+
+// When to look again.
+struct NextStep {
+  enum class Kind {
+    kWaitForChange,  // only a change of the object or its Secret brings it back
+    kPoll,           // converging: look again at the poll interval
+    kSteady,         // settled: look again at the resync interval
+    kAfter,          // after `after` (the cloud asked for a pause)
+    kBackoff,        // retry with the workqueue's backoff (`error` says why)
+    kForget,         // the object is gone (its finalizer was removed)
+  };
+  Kind kind = Kind::kPoll;
+  std::chrono::milliseconds after{0};
+  Status error;
 };
 
 struct Plan {
-  std::vector<Action> actions;
-  // The status this round observed (conditions GatewayReady, WorkersReady and Ready set; the
-  // reconciler adds SpecValid and CredentialsValid and the timestamps).
+  std::vector<Action> actions;  // in the order they must run
+  api::ClusterStatus status;    // complete; conditions stamped against the previous status
+  std::vector<PlannedEvent> events;
+  NextStep next;
+};
+
+// Plans one round.
+Plan PlanRound(const Observations& seen);
+
+// The outcome of one action, as the reconciler ran it.
+struct ActionOutcome {
+  Status result;                          // OK, or why it failed
+  std::optional<cloud::Instance> created; // for creates: the instance (new or adopted)
+  bool adopted = false;                   // the create failed ambiguously but the name exists
+  bool ran = true;                        // false when an earlier failure stopped the round
+};
+
+// The outcomes of Plan::actions, index for index.
+struct ActReport {
+  std::vector<ActionOutcome> outcomes;
+};
+
+struct Conclusion {
   api::ClusterStatus status;
-  bool ready = false;
-  // Ready, nothing to do, and no instance still on its way out: the steady interval applies.
-  bool settled = false;
+  std::vector<PlannedEvent> events;
+  NextStep next;
 };
 
-// Instance statuses that mean the instance is on its way out.
-bool IsGoingAway(const cloud::Instance& instance);
+// The final status and next step after acting: records created instances, marks deleted ones,
+// and turns failures into conditions and a retry decision.
+Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport& report);
 
-// Plans one round for a live (not deleting) cluster. `cluster.spec` must be defaulted and
-// valid. Entries of cluster.status carry intent across rounds (node ids, pinned host keys,
-// instance ids) and are kept for instances that exist or are still wanted.
-Plan PlanCluster(const api::PyGridCluster& cluster, const Observations& seen);
-
-// Plans one round of deletion: every instance not already going away is deleted. `done` is
-// true when no instance of the cluster is left.
-struct DeletionPlan {
-  std::vector<Action> actions;
-  bool done = false;
+// Identity recorded before a create (write-ahead intent), so a crash after the POST leaves
+// enough in status to adopt the instance by its name.
+struct InstanceIdentity {
+  std::string ssh_host_key;  // public key the instance will present
+  std::string node_id;       // "" when the instance runs no node
 };
-DeletionPlan PlanDeletion(const api::PyGridCluster& cluster, const Observations& seen);
+// Records `identity` for the instance `name` (an entry the plan's status already has).
+void RecordIdentity(api::ClusterStatus& status, const std::string& name,
+                    const InstanceIdentity& identity);
 
 }  // namespace pygrid::controller

@@ -1,15 +1,20 @@
-// Provides Reconciler: one PyGridCluster reconcile, level-based and safe to crash anywhere:
-// read the resource from the cache; finalizer; validate (an invalid spec is a condition and
-// an event, never a retry loop); load the token; ensure the security group; observe the
-// account's instances (shared list) and probe the gateway and instances; plan (pure,
-// controller/planner.h); act; write status only when it changed.
+// Provides Reconciler: one PyGridCluster reconcile as one straight line,
+//
+//   observe  -> the object (cache, or a live read when the cache is older than our own last
+//               write), its Secret, the security group, the account's instances, probes
+//   plan     -> PlanRound (controller/planner.h): pure; actions and the complete status
+//   act      -> add the finalizer; delete; record intent (identities) in status, then create
+//               or adopt; drop the security group; remove the finalizer
+//   write    -> Conclude's status through one StatusWriter (conflict retry), events
 //
 //   Reconciler reconciler(deps, options);
 //   kube::Controller controller({.name = "pygridcluster", .workers = 4},
 //                               [&](const std::string& key) { return reconciler.Reconcile(key); });
 //
-// Never creates an instance twice: before a create, the new instance's identity (pinned SSH
-// host key, node id) is written to status; after an ambiguous create failure the instance is
+// Every remote sits behind an interface in ReconcilerDeps (kube client, cloud accounts, prober,
+// event sink, clock, executor, identity source), so tests drive the real reconciler in one
+// thread with in-memory fakes. Never creates an instance twice: before a create the new
+// instance's identity is written to status; after an ambiguous create failure the instance is
 // looked up by its unique name; a lost status write is recovered by the next round's name scan.
 // Thread-safety: Reconcile may run concurrently for different keys (the workqueue never hands
 // one key to two workers).
@@ -18,6 +23,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -27,11 +33,11 @@
 #include "bootstrap/templates.h"
 #include "controller/cloud_accounts.h"
 #include "core/clock.h"
+#include "core/executor.h"
 #include "kube/controller.h"
 
 namespace pygrid::kube {
 class KubeClient;
-class EventRecorder;
 }  // namespace pygrid::kube
 namespace pygrid::probe {
 class Prober;
@@ -53,10 +59,32 @@ struct ReconcilerOptions {
   std::chrono::milliseconds ssh_timeout{10000};
   // At most this many SSH marker probes per round (they explain, they do not decide).
   int max_marker_probes = 8;
+  // Conflict retries of one status write (client-go retry.DefaultRetry).
+  int status_write_attempts = 5;
 };
 
-// What the reconciler talks to. Every pointer must outlive the Reconciler; `events` and
-// `metrics` may be null (tests).
+// Where events go: (object, warning?, reason, message). Production wires kube::EventRecorder.
+using EventSink = std::function<void(const nlohmann::json& object, bool warning,
+                                     const std::string& reason, const std::string& message)>;
+
+// Makes the secrets of a new instance. Production: ed25519 host keys and OpenSSL's CSPRNG;
+// tests: deterministic.
+class IdentitySource {
+ public:
+  virtual ~IdentitySource() = default;
+  // A fresh SSH host key pair for the instance `name`.
+  virtual StatusOr<bootstrap::SshKeyPair> HostKey(const std::string& name) = 0;
+  // A short random suffix that makes a node id unique per instance incarnation.
+  virtual std::string NodeIdSuffix() = 0;
+  // The gateway app's SECRET_KEY (64 hex digits, from a CSPRNG).
+  virtual std::string SecretKey() = 0;
+};
+// The production identity source.
+std::unique_ptr<IdentitySource> MakeIdentitySource();
+
+// What the reconciler talks to. Every pointer must outlive the Reconciler; `metrics`,
+// `executor` and `identities` may be null (no metrics, inline, the production source), and
+// `events` may be empty.
 struct ReconcilerDeps {
   kube::KubeClient* kube = nullptr;
   // The cached object for "ns/name", or nullopt when it does not exist.
@@ -64,11 +92,13 @@ struct ReconcilerDeps {
   std::function<std::optional<nlohmann::json>(const std::string& key)> get_secret;
   CloudAccounts* clouds = nullptr;
   probe::Prober* prober = nullptr;
-  kube::EventRecorder* events = nullptr;
+  EventSink events;
   observability::Metrics* metrics = nullptr;
   bootstrap::SshKeyPair operator_key;  // a secret: never logged
   const bootstrap::Templates* templates = nullptr;
   const Clock* clock = nullptr;
+  Executor* executor = nullptr;
+  IdentitySource* identities = nullptr;
 };
 
 class Reconciler {
@@ -88,11 +118,17 @@ class Reconciler {
   // Publishes per-cluster instance counts summed over all clusters (pygrid_instances).
   void PublishInstanceCounts(const std::string& key,
                              std::map<std::pair<std::string, std::string>, int> counts);
+  // The resourceVersion of the object as this reconciler last wrote it ("" if never).
+  std::string WrittenVersion(const std::string& key);
+  void SetWrittenVersion(const std::string& key, const std::string& version);
 
   ReconcilerDeps deps_;
   ReconcilerOptions options_;
-  std::mutex counts_mu_;
+  InlineExecutor inline_executor_;
+  std::unique_ptr<IdentitySource> own_identities_;
+  std::mutex mu_;
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> instance_counts_;
+  std::map<std::string, std::string> written_versions_;
 };
 
 }  // namespace pygrid::controller

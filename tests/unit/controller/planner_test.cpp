@@ -6,6 +6,9 @@
 #include "api/conditions.h"
 #include "api/defaults.h"
 
+#include <map>
+#include <set>
+
 namespace pygrid::controller {
 namespace {
 
@@ -67,19 +70,78 @@ void Record(api::PyGridCluster& cluster, const cloud::Instance& instance, int in
   }
 }
 
+// What the old-style tables observe: the instances and the probes.
+struct Seen {
+  std::vector<cloud::Instance> instances;
+  bool gateway_answers = false;
+  std::set<std::string> connected_nodes;
+  std::map<std::string, probe::MarkerProbe> markers;
+};
+
+Observations Observe(const api::PyGridCluster& cluster, const Seen& seen, bool deleting = false) {
+  Observations observations;
+  observations.cluster = cluster;
+  observations.has_finalizer = true;
+  observations.being_deleted = deleting;
+  observations.credentials = CredentialsObservation{};
+  observations.cloud.listed = true;
+  observations.cloud.instances = seen.instances;
+  observations.cloud.account_instances = seen.instances;
+  observations.probes.gateway_answers = seen.gateway_answers;
+  observations.probes.connected_nodes = seen.connected_nodes;
+  observations.probes.markers = seen.markers;
+  observations.now = std::chrono::system_clock::time_point(std::chrono::hours(24 * 365 * 56));
+  return observations;
+}
+
+// A plan with the summary fields the tables check.
+struct TablePlan {
+  std::vector<Action> actions;
+  api::ClusterStatus status;
+  bool ready = false;
+  bool settled = false;
+};
+
+TablePlan PlanCluster(const api::PyGridCluster& cluster, const Seen& seen) {
+  Plan plan = PlanRound(Observe(cluster, seen));
+  TablePlan out{plan.actions, plan.status, api::IsConditionTrue(plan.status.conditions, "Ready"),
+                plan.next.kind == NextStep::Kind::kSteady};
+  return out;
+}
+
+struct TableDeletion {
+  std::vector<Action> actions;  // instance deletes only
+  bool done = false;            // the finalizer may go
+};
+
+TableDeletion PlanDeletion(const api::PyGridCluster& cluster, const Seen& seen) {
+  Plan plan = PlanRound(Observe(cluster, seen, /*deleting=*/true));
+  TableDeletion out;
+  for (const Action& action : plan.actions) {
+    if (action.kind == ActionKind::kRemoveFinalizer) {
+      out.done = true;
+    } else if (action.kind == ActionKind::kDeleteInstance) {
+      out.actions.push_back(action);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> Describe(const std::vector<Action>& actions) {
   std::vector<std::string> out;
   for (const Action& action : actions) {
+    const std::string reason = action.reason.empty() ? "" : " " + action.reason;
     switch (action.kind) {
-      case ActionKind::kCreateGateway:
-        out.push_back("create gateway" + (action.reason.empty() ? "" : " " + action.reason));
-        break;
-      case ActionKind::kCreateWorker:
-        out.push_back("create worker-" + std::to_string(action.index) +
-                      (action.reason.empty() ? "" : " " + action.reason));
+      case ActionKind::kCreateInstance:
+        out.push_back(action.role == InstanceRole::kGateway
+                          ? "create gateway" + reason
+                          : "create worker-" + std::to_string(action.index) + reason);
         break;
       case ActionKind::kDeleteInstance:
-        out.push_back("delete " + action.name + " " + action.reason);
+        out.push_back("delete " + action.name + reason);
+        break;
+      default:
+        out.push_back("finalizer or group");
         break;
     }
   }
@@ -89,7 +151,7 @@ std::vector<std::string> Describe(const std::vector<Action>& actions) {
 using Strings = std::vector<std::string>;
 
 TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
-  Plan plan = PlanCluster(Cluster(3), {});
+  TablePlan plan = PlanCluster(Cluster(3), {});
   EXPECT_EQ(Describe(plan.actions), Strings{"create gateway"});
   EXPECT_FALSE(plan.ready);
   EXPECT_EQ(plan.status.phase, api::Phase::kPending);
@@ -102,9 +164,9 @@ TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
 
 TEST(PlannerTest, BootingGatewayHoldsBackWorkers) {
   api::PyGridCluster cluster = Cluster(2);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "creating")};
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   EXPECT_TRUE(plan.actions.empty());
   EXPECT_EQ(plan.status.phase, api::Phase::kProvisioning);
   EXPECT_EQ(api::FindCondition(plan.status.conditions, "GatewayReady")->reason, "GatewayBooting");
@@ -112,9 +174,9 @@ TEST(PlannerTest, BootingGatewayHoldsBackWorkers) {
 }
 
 TEST(PlannerTest, ActiveGatewayCreatesAllWorkersInOneRound) {
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active")};
-  Plan plan = PlanCluster(Cluster(3), seen);
+  TablePlan plan = PlanCluster(Cluster(3), seen);
   EXPECT_EQ(Describe(plan.actions),
             (Strings{"create worker-0", "create worker-1", "create worker-2"}));
   EXPECT_EQ(plan.status.endpoint, "http://127.0.1.1:5000");
@@ -123,7 +185,7 @@ TEST(PlannerTest, ActiveGatewayCreatesAllWorkersInOneRound) {
 
 TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
   api::PyGridCluster cluster = Cluster(2);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 1, "active")};
@@ -132,7 +194,7 @@ TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
   Record(cluster, seen.instances[2], 1, false);
   seen.gateway_answers = true;
   seen.connected_nodes = {Name(InstanceRole::kWorker, 0) + "-n0"};
-  Plan partial = PlanCluster(cluster, seen);
+  TablePlan partial = PlanCluster(cluster, seen);
   EXPECT_FALSE(partial.ready);
   EXPECT_EQ(partial.status.ready_workers, 1);
   EXPECT_TRUE(partial.status.workers[0].registered);
@@ -144,7 +206,7 @@ TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
             std::string::npos);
 
   seen.connected_nodes.insert(Name(InstanceRole::kWorker, 1) + "-n0");
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   EXPECT_TRUE(plan.actions.empty());
   EXPECT_TRUE(plan.ready);
   EXPECT_EQ(plan.status.phase, api::Phase::kReady);
@@ -155,11 +217,11 @@ TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
 
 TEST(PlannerTest, ColocatedWorkerMustRegisterForTheGatewayToBeReady) {
   api::PyGridCluster cluster = Cluster(0, /*colocated=*/true);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active")};
   Record(cluster, seen.instances[0], 0, true);
   seen.gateway_answers = true;
-  Plan waiting = PlanCluster(cluster, seen);
+  TablePlan waiting = PlanCluster(cluster, seen);
   EXPECT_FALSE(waiting.ready);
   EXPECT_EQ(api::FindCondition(waiting.status.conditions, "GatewayReady")->reason,
             "ColocatedWorkerNotRegistered");
@@ -169,7 +231,7 @@ TEST(PlannerTest, ColocatedWorkerMustRegisterForTheGatewayToBeReady) {
 
 TEST(PlannerTest, ScaleUpFillsLowestFreeIndexes) {
   api::PyGridCluster cluster = Cluster(4);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 2, "active")};
@@ -179,11 +241,11 @@ TEST(PlannerTest, ScaleUpFillsLowestFreeIndexes) {
 
 TEST(PlannerTest, ScaleDownDeletesHighestIndexes) {
   api::PyGridCluster cluster = Cluster(1);
-  Observations seen;
+  Seen seen;
   seen.instances = {
       Instance(InstanceRole::kGateway, 0, "active"), Instance(InstanceRole::kWorker, 0, "active"),
       Instance(InstanceRole::kWorker, 1, "active"), Instance(InstanceRole::kWorker, 4, "active")};
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   ASSERT_EQ(plan.actions.size(), 2u);
   EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kWorker, 1));
   EXPECT_EQ(plan.actions[1].name, Name(InstanceRole::kWorker, 4));
@@ -196,26 +258,26 @@ TEST(PlannerTest, ScaleDownDeletesHighestIndexes) {
 
 TEST(PlannerTest, InstanceInErrorIsDeletedThenRecreatedWithoutLostEvent) {
   api::PyGridCluster cluster = Cluster(1);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "error")};
   Record(cluster, seen.instances[0], 0, true);
   Record(cluster, seen.instances[1], 0, false);
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].kind, ActionKind::kDeleteInstance);
   EXPECT_EQ(plan.actions[0].reason, "InstanceFailed");
   // Next round: it is gone; the recorded state was "error", so this is no loss.
   cluster.status = plan.status;
   seen.instances.pop_back();
-  Plan next = PlanCluster(cluster, seen);
+  TablePlan next = PlanCluster(cluster, seen);
   EXPECT_EQ(Describe(next.actions), Strings{"create worker-0"});
   EXPECT_TRUE(next.status.workers[0].node_id.empty()) << "a new instance gets a new identity";
 }
 
 TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
   api::PyGridCluster cluster = Cluster(2);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 1, "active")};
@@ -224,19 +286,19 @@ TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
   Record(cluster, seen.instances[2], 1, false);
   cluster.status.workers[1].state = "active";
   seen.instances.pop_back();  // worker-1 vanished
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   EXPECT_EQ(Describe(plan.actions), Strings{"create worker-1 InstanceLost"});
   EXPECT_EQ(plan.status.workers[1].instance_id, "");
 }
 
 TEST(PlannerTest, LostGatewayTakesTheWorkersWithIt) {
   api::PyGridCluster cluster = Cluster(2);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 1, "active")};
   cloud::Instance old_gateway = Instance(InstanceRole::kGateway, 0, "active");
   Record(cluster, old_gateway, 0, true);
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   Strings described = Describe(plan.actions);
   ASSERT_EQ(described.size(), 3u);
   EXPECT_EQ(described[0], "create gateway InstanceLost");
@@ -246,10 +308,10 @@ TEST(PlannerTest, LostGatewayTakesTheWorkersWithIt) {
 
 TEST(PlannerTest, FailedGatewayIsReplacedWithItsWorkers) {
   api::PyGridCluster cluster = Cluster(1);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "error"),
                     Instance(InstanceRole::kWorker, 0, "active")};
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   ASSERT_EQ(plan.actions.size(), 2u);
   EXPECT_EQ(plan.actions[0].reason, "InstanceFailed");
   EXPECT_EQ(plan.actions[1].reason, "GatewayReplaced");
@@ -263,27 +325,27 @@ TEST(PlannerTest, AdoptsAnInstanceWhoseCreateResponseWasLost) {
   intent.name = Name(InstanceRole::kGateway);
   intent.ssh_host_key = "ssh-ed25519 AAAA host";
   cluster.status.gateway = intent;
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "creating")};
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   EXPECT_TRUE(plan.actions.empty()) << "never create a second instance of one name";
   EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[0].id);
   EXPECT_EQ(plan.status.gateway->ssh_host_key, "ssh-ed25519 AAAA host");
 }
 
 TEST(PlannerTest, DuplicateNamesKeepTheOldest) {
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active", "2026-01-02T00:00:00.000Z"),
                     Instance(InstanceRole::kGateway, 0, "active", "2026-01-01T00:00:00.000Z")};
-  Plan plan = PlanCluster(Cluster(0), seen);
+  TablePlan plan = PlanCluster(Cluster(0), seen);
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].reason, "DuplicateInstance");
-  EXPECT_EQ(plan.actions[0].instance_id, seen.instances[0].id);
+  EXPECT_EQ(plan.actions[0].id, seen.instances[0].id);
   EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[1].id);
 }
 
 TEST(PlannerTest, InstancesOfOtherClustersAreIgnored) {
-  Observations seen;
+  Seen seen;
   cloud::Instance foreign = Instance(InstanceRole::kGateway, 0, "active");
   foreign.name = "mnist-ffffffff-gateway";
   cloud::Instance similar = Instance(InstanceRole::kWorker, 0, "active");
@@ -294,7 +356,7 @@ TEST(PlannerTest, InstancesOfOtherClustersAreIgnored) {
 
 TEST(PlannerTest, DeletingInstancesAreWaitedFor) {
   api::PyGridCluster cluster = Cluster(1);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "deleting")};
   EXPECT_TRUE(PlanCluster(cluster, seen).actions.empty());
@@ -302,7 +364,7 @@ TEST(PlannerTest, DeletingInstancesAreWaitedFor) {
 
 TEST(PlannerTest, SettledOnlyWhenReadyIdleAndNothingIsGoingAway) {
   api::PyGridCluster cluster = Cluster(1);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 1, "deleting")};
@@ -310,11 +372,11 @@ TEST(PlannerTest, SettledOnlyWhenReadyIdleAndNothingIsGoingAway) {
   Record(cluster, seen.instances[1], 0, false);
   seen.gateway_answers = true;
   seen.connected_nodes = {cluster.status.gateway->node_id, cluster.status.workers[0].node_id};
-  Plan scaling_down = PlanCluster(cluster, seen);
+  TablePlan scaling_down = PlanCluster(cluster, seen);
   EXPECT_TRUE(scaling_down.ready);
   EXPECT_FALSE(scaling_down.settled) << "a worker is still being deleted";
   seen.instances.pop_back();
-  Plan steady = PlanCluster(cluster, seen);
+  TablePlan steady = PlanCluster(cluster, seen);
   EXPECT_TRUE(steady.settled);
   seen.gateway_answers = false;
   EXPECT_FALSE(PlanCluster(cluster, seen).settled);
@@ -323,13 +385,13 @@ TEST(PlannerTest, SettledOnlyWhenReadyIdleAndNothingIsGoingAway) {
 TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
   api::PyGridCluster cluster = Cluster(1);
   cluster.status.phase = api::Phase::kReady;
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "active")};
   seen.gateway_answers = true;
   seen.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kFailed,
                                                   "docker-compose up failed"};
-  Plan plan = PlanCluster(cluster, seen);
+  TablePlan plan = PlanCluster(cluster, seen);
   EXPECT_EQ(plan.status.phase, api::Phase::kDegraded);
   EXPECT_NE(api::FindCondition(plan.status.conditions, "WorkersReady")
                 ->message.find("docker-compose up failed"),
@@ -338,11 +400,11 @@ TEST(PlannerTest, WasReadyNowBrokenIsDegraded) {
 
 TEST(PlannerTest, DeletionDeletesEverythingOnceAndFinishesWhenGone) {
   api::PyGridCluster cluster = Cluster(2);
-  Observations seen;
+  Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
                     Instance(InstanceRole::kWorker, 0, "deleting"),
                     Instance(InstanceRole::kWorker, 1, "error")};
-  DeletionPlan plan = PlanDeletion(cluster, seen);
+  TableDeletion plan = PlanDeletion(cluster, seen);
   EXPECT_FALSE(plan.done);
   ASSERT_EQ(plan.actions.size(), 2u);
   EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kGateway));

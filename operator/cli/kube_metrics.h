@@ -15,7 +15,7 @@ namespace pygrid::observability {
 class Metrics;
 }  // namespace pygrid::observability
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 class PrometheusKubeMetrics final : public kube::MetricsProvider {
  public:
@@ -30,4 +30,4 @@ class PrometheusKubeMetrics final : public kube::MetricsProvider {
   observability::Metrics& metrics_;
 };
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

@@ -1,10 +1,10 @@
-#include "controller/manager.h"
+#include "cli/manager.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 namespace {
 
 using nlohmann::json;
@@ -33,4 +33,4 @@ TEST(NeedsReconcileTest, SpecDeletionAndFinalizerChangesEnqueue) {
 }
 
 }  // namespace
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

@@ -1,4 +1,4 @@
-#include "controller/manager.h"
+#include "cli/manager.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -6,11 +6,12 @@
 
 #include "bootstrap/templates.h"
 #include "cloud/genesis/genesis_client.h"
+#include "cli/kube_metrics.h"
+#include "cli/operator_identity.h"
 #include "controller/cloud_accounts.h"
-#include "controller/kube_metrics.h"
-#include "controller/operator_identity.h"
 #include "controller/reconciler.h"
 #include "controller/resources.h"
+#include "core/executor.h"
 #include "kube/config.h"
 #include "kube/controller.h"
 #include "kube/event_recorder.h"
@@ -25,11 +26,22 @@
 #include "observability/redact.h"
 #include "probe/prober.h"
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 namespace {
 
+using controller::CloudAccounts;
+using controller::kControllerName;
+using controller::PyGridClusters;
+using controller::Reconciler;
+using controller::ReconcilerDeps;
+using controller::ReconcilerOptions;
+using controller::Secrets;
 using nlohmann::json;
+
+// How long the informers may take to fill their caches before the operator gives up (and its
+// Deployment restarts it), like controller-runtime's CacheSyncTimeout (2 minutes).
+constexpr auto kCacheSyncTimeout = std::chrono::minutes(2);
 
 const observability::Logger& Log() {
   static const observability::Logger logger("setup");
@@ -147,11 +159,17 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   deps.get_secret = [&](const std::string& key) { return secrets.Get(key); };
   deps.clouds = &clouds;
   deps.prober = prober.get();
-  deps.events = &events;
+  deps.events = [&events](const json& object, bool warning, const std::string& reason,
+                          const std::string& message) {
+    events.Event(object, warning ? kube::EventType::kWarning : kube::EventType::kNormal, reason,
+                 message);
+  };
   deps.metrics = &metrics;
   deps.operator_key = *operator_key;
   deps.templates = custom_templates ? &*custom_templates : &bootstrap::Templates::Builtin();
   deps.clock = &RealClock::Instance();
+  BoundedExecutor executor(8);
+  deps.executor = &executor;
   ReconcilerOptions reconciler_options;
   reconciler_options.poll_interval = options.poll_interval;
   reconciler_options.resync_interval = options.resync_interval;
@@ -195,6 +213,20 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   });
   clusters.Start();
   secrets.Start();
+  // Like controller-runtime's WaitForCacheSync: no reconcile before both caches are warm, or a
+  // Secret that exists would look missing (SecretNotFound) for the first moments.
+  const auto sync_deadline = std::chrono::steady_clock::now() + kCacheSyncTimeout;
+  while (!(clusters.HasSynced() && secrets.HasSynced())) {
+    if (stop.load()) break;
+    if (std::chrono::steady_clock::now() > sync_deadline) {
+      Log().Error("timed out waiting for the informer caches to sync",
+                  Status::Timeout("caches not synced after 2 minutes"));
+      clusters.Stop();
+      secrets.Stop();
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 
   std::atomic<bool> lost_leadership{false};
   std::unique_ptr<kube::RestClient> lease_client;
@@ -260,4 +292,4 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   return lost_leadership.load() && !stop.load() ? 1 : 0;
 }
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

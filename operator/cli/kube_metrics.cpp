@@ -1,8 +1,8 @@
-#include "controller/kube_metrics.h"
+#include "cli/kube_metrics.h"
 
 #include "observability/metrics.h"
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 namespace {
 
@@ -100,4 +100,4 @@ std::shared_ptr<kube::LeaderElectionMetrics> PrometheusKubeMetrics::NewLeaderEle
   return std::make_shared<LeaderElection>(metrics_);
 }
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

@@ -1,4 +1,4 @@
-#include "controller/operator_identity.h"
+#include "cli/operator_identity.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include "core/base64.h"
 #include "kube/client.h"
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 namespace {
 
@@ -31,7 +31,7 @@ StatusOr<bootstrap::SshKeyPair> FromSecret(const nlohmann::json& secret, const s
 StatusOr<bootstrap::SshKeyPair> EnsureOperatorKey(kube::KubeClient& client, const std::string& ns,
                                                   const std::string& name) {
   const std::string where = "Secret " + ns + "/" + name;
-  StatusOr<nlohmann::json> existing = client.Get(Secrets(), ns, name);
+  StatusOr<nlohmann::json> existing = client.Get(controller::Secrets(), ns, name);
   if (existing.ok()) return FromSecret(*existing, where);
   if (!existing.status().IsNotFound()) return existing.status();
   StatusOr<bootstrap::SshKeyPair> generated = bootstrap::GenerateEd25519KeyPair("pygrid-operator");
@@ -48,13 +48,13 @@ StatusOr<bootstrap::SshKeyPair> EnsureOperatorKey(kube::KubeClient& client, cons
                            {"data",
                             {{kPrivateKey, Base64Encode(generated->private_key)},
                              {kPublicKey, Base64Encode(generated->public_key)}}}};
-  StatusOr<nlohmann::json> created = client.Create(Secrets(), ns, secret);
+  StatusOr<nlohmann::json> created = client.Create(controller::Secrets(), ns, secret);
   if (created.ok()) return *generated;
   if (!created.status().IsAlreadyExists()) return created.status();
   // Another replica won the race: use its key.
-  StatusOr<nlohmann::json> winner = client.Get(Secrets(), ns, name);
+  StatusOr<nlohmann::json> winner = client.Get(controller::Secrets(), ns, name);
   if (!winner.ok()) return winner.status();
   return FromSecret(*winner, where);
 }
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

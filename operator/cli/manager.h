@@ -16,7 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 struct ManagerOptions {
   std::string kubeconfig;
@@ -50,4 +50,4 @@ bool NeedsReconcile(const nlohmann::json& before, const nlohmann::json& after);
 // Runs until `stop` becomes true or leadership is lost; returns the process exit code.
 int RunManager(const ManagerOptions& options, std::atomic<bool>& stop);
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

@@ -17,9 +17,9 @@ namespace pygrid::kube {
 class KubeClient;
 }  // namespace pygrid::kube
 
-namespace pygrid::controller {
+namespace pygrid::cli {
 
 StatusOr<bootstrap::SshKeyPair> EnsureOperatorKey(kube::KubeClient& client, const std::string& ns,
                                                   const std::string& name);
 
-}  // namespace pygrid::controller
+}  // namespace pygrid::cli

@@ -1,0 +1,61 @@
+// The planner's parts (controller/planner.h is the public face): the inventory of observed
+// instances, the gateway and worker plans, conditions and phase. Private to controller/.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/instance_state.h"
+#include "controller/planner.h"
+
+namespace pygrid::controller::internal {
+
+// The cluster's instances by role and index; duplicates (same name) beyond the oldest.
+struct Inventory {
+  std::optional<cloud::Instance> gateway;
+  std::map<int, cloud::Instance> workers;
+  std::vector<cloud::Instance> duplicates;
+  // True when any of them is on its way out.
+  bool AnyGoingAway() const;
+};
+Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances);
+
+// A delete action with its event.
+Action DeleteAction(const cloud::Instance& instance, const std::string& reason,
+                    const std::string& message, bool warning);
+
+// What the gateway part decided, for the worker part and the conditions.
+struct GatewayPlan {
+  const cloud::Instance* instance = nullptr;  // the observed gateway, if any
+  bool running = false;                       // active with both addresses
+  bool replaced = false;  // gone, failed or going away: its workers must go too
+  bool colocated_registered = false;
+  std::string not_ready_reason;  // "" when the gateway is ready
+  std::string not_ready_message;
+};
+GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Plan& plan);
+
+// What the worker part decided, for the conditions.
+struct WorkersPlan {
+  int ready = 0;
+  std::vector<std::string> waiting;  // "name (why)"
+};
+WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
+                        const GatewayPlan& gateway, Plan& plan);
+
+// Sets a condition of the plan's status, stamped against the previous status at seen.now.
+void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, const char* type,
+                      bool ok, const std::string& reason, const std::string& message);
+
+// GatewayReady, WorkersReady, Ready and the phase of a live cluster; the next step.
+void ConcludeLive(const Observations& seen, const Inventory& inventory, const GatewayPlan& gateway,
+                  const WorkersPlan& workers, Plan& plan);
+
+// A human-readable explanation of an instance's SSH marker, "" when there is none.
+std::string MarkerDetail(const Observations& seen, const std::string& name);
+
+// True when the phase says the grid was up before (Ready or Degraded).
+bool WasUp(const api::ClusterStatus& status);
+
+}  // namespace pygrid::controller::internal

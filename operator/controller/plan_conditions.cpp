@@ -1,0 +1,133 @@
+// The planner's shared parts: inventory, delete actions, and the conditions and phase of a
+// live cluster.
+#include <algorithm>
+
+#include "api/conditions.h"
+#include "controller/internal/plan_parts.h"
+
+namespace pygrid::controller::internal {
+
+bool Inventory::AnyGoingAway() const {
+  auto going = [](const cloud::Instance& i) { return StateOf(i) == InstanceState::kDeleting; };
+  if (gateway && going(*gateway)) return true;
+  for (const auto& [index, instance] : workers) {
+    if (going(instance)) return true;
+  }
+  return std::any_of(duplicates.begin(), duplicates.end(), going);
+}
+
+Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances) {
+  std::vector<cloud::Instance> sorted = instances;
+  // Oldest first, so the oldest of a duplicated name is the one kept.
+  std::sort(sorted.begin(), sorted.end(), [](const cloud::Instance& a, const cloud::Instance& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  Inventory inventory;
+  for (const cloud::Instance& instance : sorted) {
+    std::optional<api::ParsedInstanceName> parsed = api::ParseInstanceName(prefix, instance.name);
+    if (!parsed) continue;
+    if (parsed->role == api::InstanceRole::kGateway) {
+      if (inventory.gateway) {
+        inventory.duplicates.push_back(instance);
+      } else {
+        inventory.gateway = instance;
+      }
+    } else if (!inventory.workers.emplace(parsed->index, instance).second) {
+      inventory.duplicates.push_back(instance);
+    }
+  }
+  return inventory;
+}
+
+Action DeleteAction(const cloud::Instance& instance, const std::string& reason,
+                    const std::string& message, bool warning) {
+  Action action;
+  action.kind = ActionKind::kDeleteInstance;
+  action.name = instance.name;
+  action.id = instance.id;
+  action.reason = reason;
+  action.message = message;
+  action.warning = warning;
+  return action;
+}
+
+std::string MarkerDetail(const Observations& seen, const std::string& name) {
+  auto it = seen.probes.markers.find(name);
+  if (it == seen.probes.markers.end()) return "";
+  switch (it->second.state) {
+    case probe::MarkerState::kFailed:
+      return "start-up failed: " + it->second.detail;
+    case probe::MarkerState::kPending:
+      return "still starting (" + it->second.detail + ")";
+    case probe::MarkerState::kUnreachable:
+      return "SSH unreachable (" + it->second.detail + ")";
+    default:
+      return "";
+  }
+}
+
+void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, const char* type,
+                      bool ok, const std::string& reason, const std::string& message) {
+  api::SetCondition(status.conditions,
+                    {type, ok ? "True" : "False", seen.cluster.metadata.generation, "", reason,
+                     message},
+                    seen.now);
+}
+
+bool WasUp(const api::ClusterStatus& status) {
+  return status.phase == api::Phase::kReady || status.phase == api::Phase::kDegraded;
+}
+
+void ConcludeLive(const Observations& seen, const Inventory& inventory, const GatewayPlan& gateway,
+                  const WorkersPlan& workers, Plan& plan) {
+  const api::ClusterSpec& spec = seen.cluster.spec;
+  api::ClusterStatus& status = plan.status;
+  status.ready_workers = workers.ready;
+  const bool gateway_ok = gateway.not_ready_reason.empty() && status.gateway &&
+                          status.gateway->ready;
+  SetPlanCondition(seen, status, api::kConditionGatewayReady, gateway_ok,
+                   gateway_ok ? "GatewayReady" : gateway.not_ready_reason,
+                   gateway_ok ? "the gateway answers at " + status.endpoint
+                              : gateway.not_ready_message);
+  const bool workers_ok = workers.ready == spec.workers.replicas;
+  std::string workers_message = std::to_string(workers.ready) + "/" +
+                                std::to_string(spec.workers.replicas) + " workers registered";
+  if (!workers_ok) {
+    workers_message += "; waiting for ";
+    for (size_t i = 0; i < workers.waiting.size(); ++i)
+      workers_message += (i ? ", " : "") + workers.waiting[i];
+  }
+  SetPlanCondition(seen, status, api::kConditionWorkersReady, workers_ok,
+                   workers_ok ? "WorkersReady" : "WorkersNotReady", workers_message);
+  const bool ready = gateway_ok && workers_ok;
+  if (spec.suspend) {
+    plan.actions.erase(std::remove_if(plan.actions.begin(), plan.actions.end(),
+                                      [](const Action& a) {
+                                        return a.kind == ActionKind::kCreateInstance ||
+                                               a.kind == ActionKind::kDeleteInstance;
+                                      }),
+                       plan.actions.end());
+    SetPlanCondition(seen, status, api::kConditionReady, ready, ready ? "Ready" : "Suspended",
+                     "spec.suspend is true: instances are not created or deleted");
+  } else {
+    SetPlanCondition(seen, status, api::kConditionReady, ready,
+                     ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
+                     ready ? "the grid is up at " + status.endpoint
+                           : (gateway_ok ? workers_message : gateway.not_ready_message));
+  }
+
+  const api::ClusterStatus& previous = seen.cluster.status;
+  if (ready) {
+    status.phase = api::Phase::kReady;
+  } else if (WasUp(previous)) {
+    status.phase = api::Phase::kDegraded;
+  } else if (gateway.instance == nullptr && inventory.workers.empty() && !previous.gateway) {
+    status.phase = api::Phase::kPending;
+  } else {
+    status.phase = api::Phase::kProvisioning;
+  }
+  const bool settled = ready && plan.actions.empty() && !inventory.AnyGoingAway();
+  plan.next.kind = settled ? NextStep::Kind::kSteady : NextStep::Kind::kPoll;
+}
+
+}  // namespace pygrid::controller::internal

@@ -1,0 +1,96 @@
+// The gateway part of the planner: create it, adopt it, replace it when it failed or vanished.
+#include "api/naming.h"
+#include "controller/internal/plan_parts.h"
+
+namespace pygrid::controller::internal {
+
+namespace {
+
+// An instance the status recorded, that was not on its way out, and that the cloud no longer
+// lists was deleted behind the operator's back.
+bool WasLost(const std::string& recorded_id, const std::string& recorded_state) {
+  return !recorded_id.empty() && recorded_state != "deleting" && recorded_state != "error";
+}
+
+}  // namespace
+
+GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Plan& plan) {
+  const api::PyGridCluster& cluster = seen.cluster;
+  const api::ClusterSpec& spec = cluster.spec;
+  const std::string name = api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid,
+                                                api::InstanceRole::kGateway, 0);
+  const api::ClusterStatus& previous = cluster.status;
+  api::GatewayStatus gateway;
+  if (previous.gateway && previous.gateway->name == name) gateway = *previous.gateway;
+  gateway.name = name;
+  gateway.ready = false;
+
+  GatewayPlan result;
+  result.instance = inventory.gateway ? &*inventory.gateway : nullptr;
+  const cloud::Instance* gw = result.instance;
+  if (gw == nullptr) {
+    const bool lost = WasLost(gateway.instance_id, gateway.state);
+    result.replaced = !gateway.instance_id.empty();
+    if (result.replaced) {
+      gateway = api::GatewayStatus{};  // a new instance gets a new identity
+      gateway.name = name;
+    }
+    Action create;
+    create.kind = ActionKind::kCreateInstance;
+    create.role = api::InstanceRole::kGateway;
+    create.name = name;
+    if (lost) {
+      create.reason = "InstanceLost";
+      create.message = "gateway instance " + name + " disappeared; creating it again";
+      create.warning = true;
+    }
+    plan.actions.push_back(create);
+    result.not_ready_reason = "GatewayCreating";
+    result.not_ready_message = "creating gateway instance " + name;
+  } else {
+    // Adopted (the create's response was lost) or replaced: keep the intent, take the id.
+    gateway.instance_id = gw->id;
+    gateway.public_ip = gw->public_ip.value_or("");
+    gateway.private_ip = gw->private_ip.value_or("");
+    const InstanceState state = StateOf(*gw);
+    gateway.state = InstanceStateName(state);
+    if (state == InstanceState::kError) {
+      plan.actions.push_back(DeleteAction(
+          *gw, "InstanceFailed", "gateway instance " + gw->name + " is in state error; replacing it",
+          true));
+      result.replaced = true;
+      result.not_ready_reason = "GatewayFailed";
+      result.not_ready_message = "gateway instance " + gw->name + " failed; replacing it";
+    } else if (state == InstanceState::kDeleting) {
+      result.replaced = true;
+    }
+  }
+  result.running = gw != nullptr && IsRunning(*gw);
+  result.colocated_registered =
+      !spec.gateway.colocated_worker ||
+      (!gateway.node_id.empty() && seen.probes.connected_nodes.count(gateway.node_id) > 0);
+  gateway.ready = result.running && seen.probes.gateway_answers;
+  if (result.running) {
+    plan.status.endpoint =
+        "http://" + gateway.public_ip + ":" + std::to_string(spec.pygrid.gateway_port);
+  }
+  if (gw != nullptr && result.not_ready_reason.empty()) {
+    if (!result.running) {
+      result.not_ready_reason = "GatewayBooting";
+      result.not_ready_message = "gateway instance " + gw->name + " is " + gateway.state;
+    } else if (!seen.probes.gateway_answers) {
+      const std::string detail = MarkerDetail(seen, gw->name);
+      result.not_ready_reason = "GatewayNotAnswering";
+      result.not_ready_message = "the gateway app does not answer at " + plan.status.endpoint +
+                                 (detail.empty() ? "" : "; instance " + detail);
+    } else if (!result.colocated_registered) {
+      result.not_ready_reason = "ColocatedWorkerNotRegistered";
+      result.not_ready_message =
+          "the gateway answers, but its co-located worker has not registered yet";
+    }
+  }
+  plan.status.gateway = gateway;
+  return result;
+}
+
+}  // namespace pygrid::controller::internal

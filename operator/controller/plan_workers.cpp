@@ -1,0 +1,124 @@
+// The worker part of the planner: fill the lowest free indexes, delete the highest first,
+// replace failed and lost workers, and let every worker go with a replaced gateway.
+#include "api/naming.h"
+#include "controller/internal/plan_parts.h"
+
+namespace pygrid::controller::internal {
+
+namespace {
+
+const api::WorkerStatus* PreviousWorker(const api::ClusterStatus& status, const std::string& name) {
+  for (const api::WorkerStatus& worker : status.workers) {
+    if (worker.name == name) return &worker;
+  }
+  return nullptr;
+}
+
+bool WasLost(const api::WorkerStatus& recorded) {
+  return !recorded.instance_id.empty() && recorded.state != "deleting" && recorded.state != "error";
+}
+
+void Observe(api::WorkerStatus& worker, const cloud::Instance& instance) {
+  worker.instance_id = instance.id;
+  worker.public_ip = instance.public_ip.value_or("");
+  worker.private_ip = instance.private_ip.value_or("");
+  worker.state = InstanceStateName(StateOf(instance));
+}
+
+}  // namespace
+
+WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
+                        const GatewayPlan& gateway, Plan& plan) {
+  const api::PyGridCluster& cluster = seen.cluster;
+  const int replicas = cluster.spec.workers.replicas;
+  const api::ClusterStatus& previous = cluster.status;
+  const bool gateway_ready = plan.status.gateway && plan.status.gateway->ready;
+  WorkersPlan result;
+
+  for (const auto& [index, instance] : inventory.workers) {
+    const InstanceState state = StateOf(instance);
+    if (state == InstanceState::kDeleting) continue;
+    if (gateway.replaced) {
+      plan.actions.push_back(DeleteAction(
+          instance, "GatewayReplaced",
+          "worker " + instance.name +
+              " joined a gateway that is gone; it is recreated once the new gateway is up",
+          false));
+    } else if (index >= replicas) {
+      plan.actions.push_back(DeleteAction(instance, "ScaledDown",
+                                          "deleting worker " + instance.name +
+                                              ": spec.workers.replicas is " +
+                                              std::to_string(replicas),
+                                          false));
+    } else if (state == InstanceState::kError) {
+      plan.actions.push_back(DeleteAction(
+          instance, "InstanceFailed",
+          "worker instance " + instance.name + " is in state error; replacing it", true));
+    }
+  }
+
+  const bool can_create = gateway.running && !gateway.replaced;
+  for (int index = 0; index < replicas; ++index) {
+    const std::string name = api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid,
+                                                  api::InstanceRole::kWorker, index);
+    api::WorkerStatus worker;
+    if (const api::WorkerStatus* before = PreviousWorker(previous, name)) worker = *before;
+    worker.name = name;
+    worker.index = index;
+    worker.registered = false;
+    worker.ready = false;
+    auto observed = inventory.workers.find(index);
+    if (observed == inventory.workers.end()) {
+      const bool lost = WasLost(worker);
+      if (!worker.instance_id.empty()) {
+        worker = api::WorkerStatus{};  // a new instance gets a new identity
+        worker.name = name;
+        worker.index = index;
+      }
+      if (can_create) {
+        Action create;
+        create.kind = ActionKind::kCreateInstance;
+        create.role = api::InstanceRole::kWorker;
+        create.name = name;
+        create.index = index;
+        if (lost) {
+          create.reason = "InstanceLost";
+          create.message = "worker instance " + name + " disappeared; creating it again";
+          create.warning = true;
+        }
+        plan.actions.push_back(create);
+      }
+      result.waiting.push_back(name + (can_create ? " (creating)" : " (waiting for the gateway)"));
+    } else {
+      const cloud::Instance& instance = observed->second;
+      Observe(worker, instance);
+      worker.registered =
+          !worker.node_id.empty() && seen.probes.connected_nodes.count(worker.node_id) > 0;
+      worker.ready = worker.registered && IsRunning(instance) && gateway_ready;
+      if (worker.ready) {
+        ++result.ready;
+      } else {
+        const std::string detail = MarkerDetail(seen, name);
+        result.waiting.push_back(name + " (" + (detail.empty() ? worker.state : detail) + ")");
+      }
+    }
+    plan.status.workers.push_back(worker);
+  }
+
+  // Workers above the desired count stay visible while they are deleted.
+  for (const auto& [index, instance] : inventory.workers) {
+    if (index < replicas) continue;
+    api::WorkerStatus worker;
+    if (const api::WorkerStatus* before = PreviousWorker(previous, instance.name)) worker = *before;
+    worker.name = instance.name;
+    worker.index = index;
+    Observe(worker, instance);
+    worker.state = "deleting";
+    worker.registered = false;
+    worker.ready = false;
+    plan.status.workers.push_back(worker);
+  }
+  return result;
+}
+
+}  // namespace pygrid::controller::internal
