@@ -1,0 +1,362 @@
+#include "controller/sim_world.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "controller/instance_state.h"
+
+namespace pygrid::controller::testing {
+
+namespace {
+
+// "      NODE_ID=value" in the rendered start.conf; "" when absent or empty.
+std::string ConfValue(const std::string& user_data, const std::string& key) {
+  const std::string needle = "\n      " + key + "=";
+  size_t at = 0;
+  std::string value;
+  while ((at = user_data.find(needle, at)) != std::string::npos) {
+    at += needle.size();
+    const size_t end = user_data.find('\n', at);
+    std::string candidate = user_data.substr(at, end - at);
+    if (!candidate.empty() && candidate.front() != '"') value = candidate;
+  }
+  return value;
+}
+
+std::string HostOf(const std::string& url) {
+  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+  return rest.substr(0, rest.find(':'));
+}
+
+std::string Stamp(Clock::TimePoint at, int id) {
+  char text[64];
+  // Sortable, unique: creation order is the order of the fake clock, then the id.
+  std::snprintf(text, sizeof text, "2026-01-01T00:00:00.%012lldZ-%06d",
+                static_cast<long long>(at.time_since_epoch().count() / 1000), id);
+  return text;
+}
+
+}  // namespace
+
+std::optional<CloudFault> SimCloud::Take(std::initializer_list<CloudFault> kinds) {
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    if (std::find(kinds.begin(), kinds.end(), *it) != kinds.end()) {
+      CloudFault fault = *it;
+      faults_.erase(it);
+      return fault;
+    }
+  }
+  return std::nullopt;
+}
+
+void SimCloud::MaybeCrash() {
+  if (crash_after_ < 0) return;
+  if (crash_after_ == 0) {
+    crash_after_ = -1;
+    throw SimulatedCrash{};
+  }
+  --crash_after_;
+}
+
+Status SimCloud::Begin(bool mutation) {
+  MaybeCrash();
+  Advance();
+  ++calls_;
+  ++seq_;
+  if (mutation) last_mutation_seq_ = seq_;
+  if (auto fault = Take({CloudFault::kRateLimited, CloudFault::kUnauthorized})) {
+    if (*fault == CloudFault::kRateLimited) {
+      return Status::RateLimited("429 Too Many Requests")
+          .WithHttpStatus(429)
+          .WithRetryAfter(std::chrono::seconds(2));
+    }
+    return Status::Unauthorized("401 invalid token").WithHttpStatus(401);
+  }
+  return Status::Ok();
+}
+
+void SimCloud::Advance() {
+  const Clock::TimePoint now = clock_.Now();
+  for (SimInstance& sim : instances_) {
+    if (sim.deleting) continue;
+    if (sim.instance.status == "enqueued" && now >= sim.visible_at + boot_time) {
+      sim.instance.status = "active";
+      ++next_ip_;
+      // Benchmarking addresses (RFC 2544): strings only, nothing is ever sent to them.
+      const std::string host =
+          std::to_string(next_ip_ / 250 % 250) + "." + std::to_string(next_ip_ % 250 + 1);
+      sim.instance.public_ip = "198.18." + host;
+      sim.instance.private_ip = "198.19." + host;
+    }
+  }
+  instances_.erase(std::remove_if(instances_.begin(), instances_.end(),
+                                  [&](const SimInstance& i) {
+                                    return i.deleting && now >= i.gone_at;
+                                  }),
+                   instances_.end());
+}
+
+std::vector<const SimInstance*> SimCloud::Live(const std::string& prefix) const {
+  std::vector<const SimInstance*> live;
+  const Clock::TimePoint now = clock_.Now();
+  for (const SimInstance& sim : instances_) {
+    if (sim.deleting || now < sim.visible_at) continue;
+    if (sim.instance.name.compare(0, prefix.size(), prefix) == 0) live.push_back(&sim);
+  }
+  return live;
+}
+
+bool SimCloud::DeleteOutOfBand(const std::string& id) {
+  Advance();
+  const size_t before = instances_.size();
+  instances_.erase(std::remove_if(instances_.begin(), instances_.end(),
+                                  [&](const SimInstance& i) { return i.instance.id == id; }),
+                   instances_.end());
+  return instances_.size() != before;
+}
+
+bool SimCloud::FailOutOfBand(const std::string& id) {
+  Advance();
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id == id && !sim.deleting) {
+      sim.instance.status = "error";
+      return true;
+    }
+  }
+  return false;
+}
+
+StatusOr<std::vector<cloud::Instance>> SimCloud::ListInstances() {
+  if (Status s = Begin(false); !s.ok()) return s;
+  if (Take({CloudFault::kListUnavailable})) {
+    return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
+  }
+  std::vector<cloud::Instance> listed;
+  const Clock::TimePoint now = clock_.Now();
+  for (const SimInstance& sim : instances_) {
+    if (now >= sim.visible_at) listed.push_back(sim.instance);
+  }
+  last_list_seq_ = seq_;
+  return listed;
+}
+
+StatusOr<cloud::Instance> SimCloud::GetInstance(const std::string& id) {
+  if (Status s = Begin(false); !s.ok()) return s;
+  for (const SimInstance& sim : instances_) {
+    if (sim.instance.id == id && clock_.Now() >= sim.visible_at) return sim.instance;
+  }
+  return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
+}
+
+StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRequest& request) {
+  if (last_list_seq_ < round_start_mutation_seq_) ++unproven_creates_;
+  if (Status s = Begin(true); !s.ok()) return s;
+  std::optional<CloudFault> fault =
+      Take({CloudFault::kCreateUnavailable, CloudFault::kCreateQuota,
+            CloudFault::kCreateLostAnswer, CloudFault::kCreateLandsLate});
+  if (fault == CloudFault::kCreateUnavailable) {
+    return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
+  }
+  if (fault == CloudFault::kCreateQuota) {
+    return Status::QuotaExceeded("instance quota exceeded").WithHttpStatus(403);
+  }
+  SimInstance sim;
+  const Clock::TimePoint now = clock_.Now();
+  sim.created = now;
+  sim.visible_at = fault == CloudFault::kCreateLandsLate ? now + late_by : now;
+  sim.instance.id = "i-" + std::to_string(++next_id_);
+  sim.instance.name = request.name;
+  sim.instance.hostname = request.hostname;
+  sim.instance.type = request.type;
+  sim.instance.image = {request.image, request.image};
+  sim.instance.status = "enqueued";
+  sim.instance.region = request.region;
+  for (const std::string& group : request.security_group_ids)
+    sim.instance.security_groups.push_back({group, group});
+  sim.instance.created_at = Stamp(sim.visible_at, next_id_);
+  sim.user_data = request.startup_script;
+  sim.node_id = ConfValue(request.startup_script, "NODE_ID");
+  sim.gateway_ip = HostOf(ConfValue(request.startup_script, "GATEWAY_URL"));
+  instances_.push_back(sim);
+  if (fault == CloudFault::kCreateLostAnswer) {
+    return Status::Unavailable("connection closed before the answer");
+  }
+  if (fault == CloudFault::kCreateLandsLate) {
+    return Status::Timeout("no answer within the request timeout");
+  }
+  return sim.instance;
+}
+
+Status SimCloud::DeleteInstance(const std::string& id) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  if (Take({CloudFault::kDeleteUnavailable})) {
+    return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
+  }
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id != id || clock_.Now() < sim.visible_at) continue;
+    if (!sim.deleting) {
+      sim.deleting = true;
+      sim.instance.status = "deleting";
+      sim.gone_at = clock_.Now() + delete_time;
+    }
+    return Status::Ok();
+  }
+  return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
+}
+
+Status SimCloud::StartInstance(const std::string& id) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id == id) {
+      sim.instance.status = "active";
+      return Status::Ok();
+    }
+  }
+  return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
+}
+
+Status SimCloud::StopInstance(const std::string& id) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id == id) {
+      sim.instance.status = "shutoff";
+      return Status::Ok();
+    }
+  }
+  return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
+}
+
+StatusOr<std::vector<cloud::Image>> SimCloud::ListImages() {
+  if (Status s = Begin(false); !s.ok()) return s;
+  return std::vector<cloud::Image>{
+      {"img-ubuntu-2204", "Ubuntu 22.04", "base-os", std::string("ubuntu-22.04"), {}, ""},
+      {"img-ubuntu-2004", "Ubuntu 20.04", "base-os", std::string("ubuntu-20.04"), {}, ""}};
+}
+
+StatusOr<std::vector<cloud::SshKey>> SimCloud::ListSshKeys() {
+  if (Status s = Begin(false); !s.ok()) return s;
+  return std::vector<cloud::SshKey>{};
+}
+
+StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
+    const std::string& name, const std::string& description, const std::string& region,
+    const std::vector<cloud::SecurityRule>& rules) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (cloud::SecurityGroup& group : groups_) {
+    if (group.name == name) {
+      group.rules = rules;
+      return group;
+    }
+  }
+  cloud::SecurityGroup group{"sg-" + std::to_string(++next_id_), name, description, region,
+                             "created", rules, Stamp(clock_.Now(), next_id_)};
+  groups_.push_back(group);
+  return group;
+}
+
+Status SimCloud::DeleteSecurityGroup(const std::string& id) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  const size_t before = groups_.size();
+  groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
+                               [&](const cloud::SecurityGroup& g) { return g.id == id; }),
+                groups_.end());
+  if (groups_.size() == before) return Status::NotFound("security group not found");
+  return Status::Ok();
+}
+
+StatusOr<std::vector<cloud::SecurityGroup>> SimCloud::ListSecurityGroups() {
+  if (Status s = Begin(false); !s.ok()) return s;
+  return groups_;
+}
+
+StatusOr<probe::GatewayProbe> SimProber::ProbeGateway(const std::string& base_url,
+                                                      api::Flavor flavor) {
+  probe::GatewayProbe answer;
+  const std::string host = HostOf(base_url);
+  const Clock::TimePoint now = clock_.Now();
+  const SimInstance* gateway = nullptr;
+  for (const SimInstance& sim : cloud_.all()) {
+    if (!sim.deleting && sim.instance.status == "active" && sim.instance.public_ip == host)
+      gateway = &sim;
+  }
+  if (gateway == nullptr || now < gateway->visible_at + cloud_.boot_time + app_time) {
+    answer.detail = "connection refused";
+    return answer;
+  }
+  answer.answers = true;
+  if (!gateway->node_id.empty()) answer.connected_nodes.insert(gateway->node_id);
+  for (const SimInstance& sim : cloud_.all()) {
+    if (sim.deleting || sim.instance.status != "active" || sim.node_id.empty()) continue;
+    if (sim.gateway_ip != gateway->instance.private_ip) continue;
+    if (now < sim.visible_at + cloud_.boot_time + app_time) continue;
+    answer.connected_nodes.insert(sim.node_id);
+  }
+  return answer;
+}
+
+StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& target) {
+  return probe::MarkerProbe{probe::MarkerState::kPending, "cloud-init status: running"};
+}
+
+SeededIdentities::SeededIdentities(uint64_t seed) : rng_(seed) {}
+
+StatusOr<bootstrap::SshKeyPair> SeededIdentities::HostKey(const std::string& name) {
+  // One real key for every instance: its bytes never influence a decision.
+  static const bootstrap::SshKeyPair key = *bootstrap::GenerateEd25519KeyPair("sim-host");
+  bootstrap::SshKeyPair copy = key;
+  char tag[24];
+  std::snprintf(tag, sizeof tag, " %016llx", static_cast<unsigned long long>(rng_()));
+  copy.public_key = key.public_key.substr(0, key.public_key.rfind(' ')) + tag;
+  return copy;
+}
+
+std::string SeededIdentities::NodeIdSuffix() {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04x", static_cast<unsigned>(rng_() & 0xffff));
+  return text;
+}
+
+std::string SeededIdentities::SecretKey() {
+  char text[20];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(rng_()));
+  return std::string(text) + std::string(text) + std::string(text) + std::string(text);
+}
+
+namespace {
+
+class ForwardingCloud final : public cloud::CloudProvider {
+ public:
+  explicit ForwardingCloud(cloud::CloudProvider& target) : t_(target) {}
+  StatusOr<std::vector<cloud::Instance>> ListInstances() override { return t_.ListInstances(); }
+  StatusOr<cloud::Instance> GetInstance(const std::string& id) override {
+    return t_.GetInstance(id);
+  }
+  StatusOr<cloud::Instance> CreateInstance(const cloud::CreateInstanceRequest& r) override {
+    return t_.CreateInstance(r);
+  }
+  Status DeleteInstance(const std::string& id) override { return t_.DeleteInstance(id); }
+  Status StartInstance(const std::string& id) override { return t_.StartInstance(id); }
+  Status StopInstance(const std::string& id) override { return t_.StopInstance(id); }
+  StatusOr<std::vector<cloud::Image>> ListImages() override { return t_.ListImages(); }
+  StatusOr<std::vector<cloud::SshKey>> ListSshKeys() override { return t_.ListSshKeys(); }
+  StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(
+      const std::string& name, const std::string& description, const std::string& region,
+      const std::vector<cloud::SecurityRule>& rules) override {
+    return t_.EnsureSecurityGroup(name, description, region, rules);
+  }
+  Status DeleteSecurityGroup(const std::string& id) override { return t_.DeleteSecurityGroup(id); }
+  StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override {
+    return t_.ListSecurityGroups();
+  }
+
+ private:
+  cloud::CloudProvider& t_;
+};
+
+}  // namespace
+
+std::unique_ptr<cloud::CloudProvider> Forward(cloud::CloudProvider& target) {
+  return std::make_unique<ForwardingCloud>(target);
+}
+
+}  // namespace pygrid::controller::testing

@@ -1,0 +1,153 @@
+// The simulated world the reconciler tables and the deterministic simulation drive the real
+// reconciler against, in one thread, with no sockets and no sleeps:
+//  - SimCloud: a CloudProvider whose instances boot on the fake clock (enqueued -> active with
+//    addresses after boot_time), with faults a test schedules: a create that fails, is
+//    refused (quota), loses its answer, or times out and lands late; list and delete
+//    failures; 429 with Retry-After; out-of-band delete/error/stop; and a "crash" that throws
+//    SimulatedCrash right after the N-th call took effect (the operator dies mid-round).
+//  - SimProber: the gateway answers once its instance has run for app_time; a worker is
+//    registered when its node runs and was configured (user data) for the gateway's
+//    current private IP; the co-located node registers with its gateway.
+//  - SeededIdentities: deterministic host keys, node ids and secret keys.
+// Thread-safety: single-threaded use (the simulation is one thread).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bootstrap/ssh_keys.h"
+#include "cloud/cloud_provider.h"
+#include "controller/reconciler.h"
+#include "core/clock.h"
+#include "probe/prober.h"
+
+namespace pygrid::controller::testing {
+
+// Thrown by SimCloud to model the operator process dying between two calls.
+struct SimulatedCrash {};
+
+// One instance as the simulated cloud keeps it.
+struct SimInstance {
+  cloud::Instance instance;
+  Clock::TimePoint created{};     // when the cloud accepted it
+  Clock::TimePoint visible_at{};  // when it shows in lists (a late-landing create)
+  Clock::TimePoint gone_at{};     // deleting: when it disappears
+  bool deleting = false;
+  std::string node_id;       // from its user data ("" when it runs no node)
+  std::string gateway_ip;    // workers: the gateway private IP of their user data
+  std::string user_data;
+};
+
+// A scheduled cloud fault.
+enum class CloudFault {
+  kCreateUnavailable,  // 503, nothing created
+  kCreateQuota,        // refused: quota (not retryable)
+  kCreateLostAnswer,   // created, but the answer is lost (Unavailable)
+  kCreateLandsLate,    // times out; the instance appears `late_by` later
+  kListUnavailable,    // 503 on the next list
+  kDeleteUnavailable,  // 503 on the next delete
+  kRateLimited,        // 429 Retry-After 2 s on the next call of any kind
+  kUnauthorized,       // 401 on the next call of any kind
+};
+
+class SimCloud final : public cloud::CloudProvider {
+ public:
+  explicit SimCloud(const Clock& clock) : clock_(clock) {}
+
+  Clock::Duration boot_time = std::chrono::seconds(20);
+  Clock::Duration delete_time = std::chrono::seconds(5);
+  Clock::Duration late_by = std::chrono::seconds(30);
+
+  void Schedule(CloudFault fault) { faults_.push_back(fault); }
+  void ClearFaults() { faults_.clear(); }
+  // After `calls` more calls have taken effect, the next one throws SimulatedCrash.
+  void CrashAfter(int calls) { crash_after_ = calls; }
+  bool crash_pending() const { return crash_after_ >= 0; }
+
+  // Out-of-band changes.
+  bool DeleteOutOfBand(const std::string& id);
+  bool FailOutOfBand(const std::string& id);  // state error
+  // Every instance not yet gone, landed or not.
+  const std::vector<SimInstance>& all() const { return instances_; }
+  // Live instances (listed, not deleting) of a name prefix.
+  std::vector<const SimInstance*> Live(const std::string& prefix) const;
+  const std::vector<cloud::SecurityGroup>& groups() const { return groups_; }
+  // Sequence numbers for the "no create from an unproven list" invariant.
+  int64_t last_mutation_seq() const { return last_mutation_seq_; }
+  int64_t last_list_seq() const { return last_list_seq_; }
+  // Creates that were sent while the latest successful list predates a mutation made
+  // before `round_start_mutation_seq` (set by the harness at the start of every round).
+  int unproven_creates() const { return unproven_creates_; }
+  void BeginRound() { round_start_mutation_seq_ = last_mutation_seq_; }
+  int calls() const { return calls_; }
+
+  StatusOr<std::vector<cloud::Instance>> ListInstances() override;
+  StatusOr<cloud::Instance> GetInstance(const std::string& id) override;
+  StatusOr<cloud::Instance> CreateInstance(const cloud::CreateInstanceRequest& request) override;
+  Status DeleteInstance(const std::string& id) override;
+  Status StartInstance(const std::string& id) override;
+  Status StopInstance(const std::string& id) override;
+  StatusOr<std::vector<cloud::Image>> ListImages() override;
+  StatusOr<std::vector<cloud::SshKey>> ListSshKeys() override;
+  StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(
+      const std::string& name, const std::string& description, const std::string& region,
+      const std::vector<cloud::SecurityRule>& rules) override;
+  Status DeleteSecurityGroup(const std::string& id) override;
+  StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override;
+
+ private:
+  // Advances instance states to the clock's time.
+  void Advance();
+  // Counts a call, applies a scheduled any-call fault, and throws a pending crash.
+  Status Begin(bool mutation);
+  std::optional<CloudFault> Take(std::initializer_list<CloudFault> kinds);
+  void MaybeCrash();
+
+  const Clock& clock_;
+  std::vector<SimInstance> instances_;
+  std::vector<cloud::SecurityGroup> groups_;
+  std::deque<CloudFault> faults_;
+  int crash_after_ = -1;
+  int next_id_ = 0;
+  int next_ip_ = 0;
+  int calls_ = 0;
+  int64_t seq_ = 0;
+  int64_t last_mutation_seq_ = 0;
+  int64_t last_list_seq_ = 0;
+  int64_t round_start_mutation_seq_ = 0;
+  int unproven_creates_ = 0;
+};
+
+class SimProber final : public probe::Prober {
+ public:
+  SimProber(const SimCloud& cloud, const Clock& clock) : cloud_(cloud), clock_(clock) {}
+  Clock::Duration app_time = std::chrono::seconds(10);
+  StatusOr<probe::GatewayProbe> ProbeGateway(const std::string& base_url,
+                                             api::Flavor flavor) override;
+  StatusOr<probe::MarkerProbe> ProbeMarker(const probe::SshTarget& target) override;
+
+ private:
+  const SimCloud& cloud_;
+  const Clock& clock_;
+};
+
+class SeededIdentities final : public IdentitySource {
+ public:
+  explicit SeededIdentities(uint64_t seed);
+  StatusOr<bootstrap::SshKeyPair> HostKey(const std::string& name) override;
+  std::string NodeIdSuffix() override;
+  std::string SecretKey() override;
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// A CloudProvider that forwards to a shared one (CloudAccounts owns its providers).
+std::unique_ptr<cloud::CloudProvider> Forward(cloud::CloudProvider& target);
+
+}  // namespace pygrid::controller::testing
