@@ -40,3 +40,14 @@ function(pygrid_test name)
   endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
 endfunction()
+
+# pygrid_fast(<target>...): compile with -O1 when PYGRID_FAST_CORE is on (the ci preset), so the
+# deterministic simulation's thousands of reconciles (JSON-heavy code that -O0 makes ~5x slower)
+# fit CI's time budget. Other presets keep -O0 for debugging.
+function(pygrid_fast)
+  if(PYGRID_FAST_CORE)
+    foreach(target ${ARGN})
+      target_compile_options(${target} PRIVATE -O1)
+    endforeach()
+  endif()
+endfunction()

@@ -38,7 +38,12 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   for (const auto& [index, instance] : inventory.workers) {
     const InstanceState state = StateOf(instance);
     if (state == InstanceState::kDeleting) continue;
-    if (gateway.replaced) {
+    // Workers are created only after their gateway runs, so a worker older than the current
+    // gateway joined one that is gone (its delete may have failed, or the operator crashed,
+    // in the round the gateway vanished).
+    const bool joined_old_gateway =
+        gateway.instance != nullptr && instance.created_at < gateway.instance->created_at;
+    if (gateway.replaced || joined_old_gateway) {
       plan.actions.push_back(DeleteAction(
           instance, "GatewayReplaced",
           "worker " + instance.name +

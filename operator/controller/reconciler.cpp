@@ -113,10 +113,25 @@ class Reconciler::Round {
   std::string token_;  // a secret: never logged
   std::map<std::string, bootstrap::SshKeyPair> host_keys_;  // this round's creates (secrets)
   bool gone_ = false;  // the finalizer was removed: the object may no longer exist
+  // The status the server holds as far as this round knows (parsed, or last written).
+  std::optional<api::ClusterStatus> known_status_;
 };
 
+namespace {
+
+kube::StatusWriterOptions WriterOptions(int attempts) {
+  kube::StatusWriterOptions options;
+  options.steps = attempts;
+  options.sleep = [](std::chrono::milliseconds) {};  // a fresh read follows every conflict
+  return options;
+}
+
+}  // namespace
+
 Reconciler::Reconciler(ReconcilerDeps deps, ReconcilerOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)) {
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      status_writer_(*deps_.kube, PyGridClusters(), WriterOptions(options_.status_write_attempts)) {
   if (deps_.executor == nullptr) deps_.executor = &inline_executor_;
   if (deps_.identities == nullptr) {
     own_identities_ = MakeIdentitySource();
@@ -174,6 +189,7 @@ ReconcileResult Reconciler::Round::Run() {
   }
   object_ = std::move(*object);
   const Observations seen = Observe();
+  if (seen.spec_errors.empty() || object_.contains("status")) known_status_ = seen.cluster.status;
   Plan plan = PlanRound(seen);
   const ActReport report = Act(seen, plan);
   const Conclusion done = Conclude(seen, plan, report);
@@ -526,10 +542,9 @@ Status Reconciler::Round::UpdateFinalizers(bool present) {
 }
 
 Status Reconciler::Round::WriteStatus(const api::ClusterStatus& status) {
-  kube::StatusWriterOptions options;
-  options.steps = options_.status_write_attempts;
-  options.sleep = [](std::chrono::milliseconds) {};  // a fresh read follows every conflict
-  kube::StatusWriter writer(*deps_.kube, PyGridClusters(), options);
+  if (known_status_ && *known_status_ == status) return Status::Ok();  // nothing changed
+  kube::StatusWriter& writer = owner_.status_writer_;
+  const int before = writer.writes();
   StatusOr<json> written = writer.Write(object_, api::StatusToJson(status));
   if (!written.ok()) {
     if (!written.status().IsConflict() && !written.status().IsNotFound()) {
@@ -537,7 +552,8 @@ Status Reconciler::Round::WriteStatus(const api::ClusterStatus& status) {
     }
     return written.status();
   }
-  if (writer.writes() > 0) {
+  known_status_ = status;
+  if (writer.writes() != before) {
     object_ = std::move(*written);
     owner_.SetWrittenVersion(key_, object_["metadata"].value("resourceVersion", ""));
   }

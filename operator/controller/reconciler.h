@@ -35,6 +35,7 @@
 #include "core/clock.h"
 #include "core/executor.h"
 #include "kube/controller.h"
+#include "kube/status_writer.h"
 
 namespace pygrid::kube {
 class KubeClient;
@@ -126,6 +127,7 @@ class Reconciler {
   ReconcilerOptions options_;
   InlineExecutor inline_executor_;
   std::unique_ptr<IdentitySource> own_identities_;
+  kube::StatusWriter status_writer_;  // one for every round: conflict retry with a fresh read
   std::mutex mu_;
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> instance_counts_;
   std::map<std::string, std::string> written_versions_;

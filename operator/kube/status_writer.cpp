@@ -23,8 +23,13 @@ StatusOr<Json> StatusWriter::Write(const Json& object, const Json& desired_statu
   Status last = Status::Conflict("status write of " + ObjectKey(object) + " never attempted");
   for (int attempt = 0; attempt < options_.steps; ++attempt) {
     if (attempt > 0) {
+      double draw;
+      {
+        std::lock_guard<std::mutex> lock(rng_mu_);
+        draw = unit(rng_);
+      }
       options_.sleep(std::chrono::milliseconds(static_cast<long long>(
-          static_cast<double>(options_.interval.count()) * (1.0 + options_.jitter * unit(rng_)))));
+          static_cast<double>(options_.interval.count()) * (1.0 + options_.jitter * draw))));
       StatusOr<Json> fresh = client_.Get(resource_, ns, name);
       if (!fresh.ok()) return fresh.status();
       current = std::move(*fresh);

@@ -5,12 +5,14 @@
 //   StatusWriter writer(client, kPyGridClusters);
 //   StatusOr<Json> written = writer.Write(cached_object, desired_status);
 //
-// Thread-safety: Write may be called from any thread; writes to one object should come from
-// one worker (the workqueue guarantees that).
+// Thread-safety: Write may be called from several threads at once (one writer serves every
+// worker); writes to one object should come from one worker (the workqueue guarantees that).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <random>
 
 #include "kube/client.h"
@@ -37,14 +39,15 @@ class StatusWriter {
   StatusOr<Json> Write(const Json& object, const Json& desired_status);
 
   // How many PUTs the writer sent (for tests and debugging).
-  int writes() const { return writes_; }
+  int writes() const { return writes_.load(); }
 
  private:
   KubeClient& client_;
   const ResourceRef resource_;
   StatusWriterOptions options_;
+  std::mutex rng_mu_;
   std::mt19937_64 rng_;
-  int writes_ = 0;
+  std::atomic<int> writes_{0};
 };
 
 }  // namespace pygrid::kube

@@ -260,7 +260,10 @@ bool SimOperator::Converged(const std::string& key, std::string* why) const {
   if (cluster->status.observed_generation != cluster->metadata.generation)
     return fail("observedGeneration behind");
   std::string reason;
-  if (Condition(key, "Ready", &reason) != "True") return fail("Ready is not True: " + reason);
+  if (Condition(key, "Ready", &reason) != "True") {
+    const api::Condition* ready = api::FindCondition(cluster->status.conditions, "Ready");
+    return fail("Ready is not True: " + reason + " (" + (ready ? ready->message : "") + ")");
+  }
   const int replicas = cluster->spec.workers.replicas;
   if (cluster->status.ready_workers != replicas) return fail("workers not ready");
   std::vector<const SimInstance*> live = Instances(key);

@@ -241,7 +241,7 @@ StatusOr<std::vector<cloud::SshKey>> SimCloud::ListSshKeys() {
 StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
     const std::string& name, const std::string& description, const std::string& region,
     const std::vector<cloud::SecurityRule>& rules) {
-  if (Status s = Begin(true); !s.ok()) return s;
+  if (Status s = Begin(false); !s.ok()) return s;
   for (cloud::SecurityGroup& group : groups_) {
     if (group.name == name) {
       group.rules = rules;
@@ -255,7 +255,7 @@ StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
 }
 
 Status SimCloud::DeleteSecurityGroup(const std::string& id) {
-  if (Status s = Begin(true); !s.ok()) return s;
+  if (Status s = Begin(false); !s.ok()) return s;
   const size_t before = groups_.size();
   groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
                                [&](const cloud::SecurityGroup& g) { return g.id == id; }),

@@ -1,0 +1,343 @@
+// Deterministic simulation of the whole operator (FoundationDB-style): from a seed, a schedule
+// of steps interleaving reconciles with operator crashes (also between any two cloud calls),
+// lost and failed creates, 5xx/429/401 bursts, failed lists and deletes, out-of-band deletes
+// and failures, spec edits (scale, suspend), Secret deletion and restore, cluster deletion and
+// status-write conflicts. Invariants are checked after every step; after the faults stop,
+// every cluster must converge within a bounded simulated time. One thread, a fake clock, no
+// sockets: a seed replays bit for bit.
+//
+// A failure prints the seed and a shrunk schedule. Replay one seed:
+//   PYGRID_SIM_SEED=1234 build/ci/bin/simulation_test
+// Soak (more seeds, longer schedules):
+//   PYGRID_SIM_SEEDS=20000 PYGRID_SIM_STEPS=600 build/ci/bin/simulation_test
+//
+// Switched off until the lifecycle-correctness issue (#12) fixes them: creates that land after
+// the client gave up (item 9: they can duplicate an instance) and namespace deletion (item 2).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "controller/sim_operator.h"
+#include "observability/log.h"
+
+namespace pygrid::controller::testing {
+namespace {
+
+using nlohmann::json;
+
+enum class Kind {
+  kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
+  kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
+};
+
+const char* KindName(Kind kind) {
+  static const char* const kNames[] = {
+      "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
+      "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
+      "status-conflict", "wait"};
+  return kNames[static_cast<int>(kind)];
+}
+
+// One step of a schedule: a kind and two free numbers its application interprets.
+struct Event {
+  Kind kind;
+  uint32_t a;
+  uint32_t b;
+};
+
+struct Options {
+  bool late_creates = false;  // issue 12 item 9
+};
+
+std::vector<Event> Generate(uint64_t seed, int steps) {
+  std::mt19937_64 rng(seed);
+  std::vector<Event> schedule;
+  // Weighted: most steps reconcile, so the grid makes progress between faults.
+  const std::vector<std::pair<Kind, int>> weights = {
+      {Kind::kReconcile, 60},   {Kind::kCrash, 2},          {Kind::kCrashMidRound, 3},
+      {Kind::kCloudFault, 8},   {Kind::kOutOfBandDelete, 2}, {Kind::kOutOfBandError, 2},
+      {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
+      {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
+      {Kind::kWait, 5}};
+  int total = 0;
+  for (const auto& [kind, weight] : weights) total += weight;
+  for (int i = 0; i < steps; ++i) {
+    int pick = static_cast<int>(rng() % total);
+    Kind kind = Kind::kReconcile;
+    for (const auto& [k, weight] : weights) {
+      if (pick < weight) {
+        kind = k;
+        break;
+      }
+      pick -= weight;
+    }
+    schedule.push_back({kind, static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng())});
+  }
+  return schedule;
+}
+
+const std::vector<std::string> kClusters = {"default/mnist", "default/cifar", "team-b/mnist"};
+
+class Simulation {
+ public:
+  Simulation(uint64_t seed, Options options) : op_(seed), options_(options) {
+    op_.ApplySecret("default", "creds", "token-a");
+    op_.ApplySecret("team-b", "creds", "token-a");  // one account, two namespaces
+    for (size_t i = 0; i < kClusters.size(); ++i) {
+      auto [ns, name] = kube::SplitObjectKey(kClusters[i]);
+      op_.ApplyCluster(ClusterObject(name, 1 + static_cast<int>(i), ns));
+    }
+  }
+
+  // Applies the schedule; returns "" or the first violated invariant.
+  std::string Run(const std::vector<Event>& schedule) {
+    for (size_t i = 0; i < schedule.size(); ++i) {
+      Apply(schedule[i]);
+      std::string broken = CheckInvariants();
+      if (!broken.empty()) return "after step " + std::to_string(i) + ": " + broken;
+    }
+    // The faults stop: restore what the schedule broke, then everything must converge.
+    op_.cloud.ClearFaults();
+    op_.cloud.CrashAfter(-1);
+    op_.ApplySecret("default", "creds", "token-a");
+    op_.ApplySecret("team-b", "creds", "token-a");  // one account, two namespaces
+    for (const std::string& key : kClusters) {
+      op_.EditCluster(key, [](json& c) { c["spec"]["suspend"] = false; });
+    }
+    // Converged within 10 minutes of simulated time, checked every 10 s.
+    std::string unconverged = "never checked";
+    for (int i = 0; i < 60 && !unconverged.empty(); ++i) {
+      op_.RunFor(std::chrono::seconds(10));
+      std::string broken = CheckInvariants();
+      if (!broken.empty()) return "while converging: " + broken;
+      unconverged = Unconverged();
+    }
+    if (op_.cloud.unproven_creates() > 0) return "a create was sent from an unproven list";
+    return unconverged;
+  }
+
+ private:
+  // "" when every cluster reached its spec (or is gone with every instance), else why not.
+  std::string Unconverged() const {
+    for (const std::string& key : kClusters) {
+      if (deleted_.count(key)) {
+        if (op_.Cluster(key)) return key + " was deleted but still exists";
+        for (const SimInstance& sim : op_.cloud.all()) {
+          if (sim.instance.name.compare(0, op_.PrefixOf(key).size(), op_.PrefixOf(key)) == 0)
+            return key + " was deleted but its instance " + sim.instance.name + " is left";
+        }
+        continue;
+      }
+      std::string why;
+      if (!op_.Converged(key, &why)) return key + " did not converge: " + why;
+    }
+    return "";
+  }
+
+  void Apply(const Event& event) {
+    const std::string& key = kClusters[event.a % kClusters.size()];
+    switch (event.kind) {
+      case Kind::kReconcile:
+        op_.Step();
+        break;
+      case Kind::kCrash:
+        op_.Crash();
+        break;
+      case Kind::kCrashMidRound:
+        op_.cloud.CrashAfter(static_cast<int>(event.b % 6));
+        op_.Step();
+        op_.cloud.CrashAfter(-1);
+        break;
+      case Kind::kCloudFault: {
+        std::vector<CloudFault> faults = {
+            CloudFault::kCreateUnavailable, CloudFault::kCreateQuota,
+            CloudFault::kCreateLostAnswer,  CloudFault::kListUnavailable,
+            CloudFault::kDeleteUnavailable, CloudFault::kRateLimited,
+            CloudFault::kUnauthorized};
+        if (options_.late_creates) faults.push_back(CloudFault::kCreateLandsLate);
+        op_.cloud.Schedule(faults[event.b % faults.size()]);
+        break;
+      }
+      case Kind::kOutOfBandDelete:
+      case Kind::kOutOfBandError: {
+        std::vector<const SimInstance*> live = op_.Instances(key);
+        if (live.empty()) break;
+        const std::string id = live[event.b % live.size()]->instance.id;
+        if (event.kind == Kind::kOutOfBandDelete) {
+          op_.cloud.DeleteOutOfBand(id);
+        } else {
+          op_.cloud.FailOutOfBand(id);
+        }
+        break;
+      }
+      case Kind::kScale:
+        op_.EditCluster(key, [&](json& c) { c["spec"]["workers"]["replicas"] = event.b % 4; });
+        break;
+      case Kind::kSuspend:
+        op_.EditCluster(key, [&](json& c) { c["spec"]["suspend"] = event.b % 2 == 0; });
+        break;
+      case Kind::kDeleteSecret: {
+        auto [ns, name] = kube::SplitObjectKey(key);
+        op_.DeleteSecret(ns, "creds");
+        break;
+      }
+      case Kind::kRestoreSecret: {
+        auto [ns, name] = kube::SplitObjectKey(key);
+        op_.ApplySecret(ns, "creds", "token-a");
+        break;
+      }
+      case Kind::kDeleteCluster:
+        if (op_.Cluster(key)) {
+          op_.DeleteCluster(key);
+          deleted_.insert(key);
+        }
+        break;
+      case Kind::kStatusConflict:
+        op_.kube.FailNext("update/status", "pygridclusters",
+                          Status::Conflict("injected conflict").WithHttpStatus(409));
+        break;
+      case Kind::kWait:
+        op_.RunFor(std::chrono::seconds(event.b % 30));
+        break;
+    }
+  }
+
+  std::string CheckInvariants() {
+    // Never two live instances with one name.
+    std::map<std::string, int> names;
+    for (const SimInstance* sim : op_.cloud.Live("")) {
+      if (++names[sim->instance.name] > 1) return "two live instances named " + sim->instance.name;
+    }
+    // A deleted cluster's finalizer is removed only when none of its instances is left.
+    for (const std::string& key : deleted_) {
+      if (op_.Cluster(key)) continue;
+      const std::string prefix = op_.PrefixOf(key);
+      for (const SimInstance& sim : op_.cloud.all()) {
+        if (!sim.deleting && sim.instance.name.compare(0, prefix.size(), prefix) == 0)
+          return key + " is gone but its instance " + sim.instance.name + " is live";
+      }
+    }
+    // Nothing is created while suspended (spec.suspend true at the start of the round).
+    for (const std::string& key : kClusters) {
+      std::optional<json> object = op_.Cluster(key);
+      if (!object) continue;
+      const bool suspended = (*object)["spec"].value("suspend", false);
+      const int live = static_cast<int>(op_.Instances(key).size());
+      if (suspended && suspended_counts_.count(key) && live > suspended_counts_[key])
+        return key + " grew while suspended";
+      if (suspended) {
+        suspended_counts_[key] = live;
+      } else {
+        suspended_counts_.erase(key);
+      }
+    }
+    if (op_.cloud.unproven_creates() > 0) return "a create was sent from an unproven list";
+    return "";
+  }
+
+  SimOperator op_;
+  Options options_;
+  std::set<std::string> deleted_;
+  std::map<std::string, int> suspended_counts_;
+};
+
+std::string Describe(const std::vector<Event>& schedule) {
+  std::ostringstream out;
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    out << "  " << i << ": " << KindName(schedule[i].kind) << " " << schedule[i].a % 3 << " "
+        << schedule[i].b << "\n";
+  }
+  return out.str();
+}
+
+// Removes chunks of the schedule while the failure persists (delta debugging, bounded).
+std::vector<Event> Shrink(uint64_t seed, std::vector<Event> schedule, Options options) {
+  for (size_t chunk = schedule.size() / 2; chunk >= 1; chunk /= 2) {
+    for (size_t start = 0; start + chunk <= schedule.size();) {
+      std::vector<Event> candidate = schedule;
+      candidate.erase(candidate.begin() + start, candidate.begin() + start + chunk);
+      if (!Simulation(seed, options).Run(candidate).empty()) {
+        schedule = std::move(candidate);
+      } else {
+        start += chunk;
+      }
+    }
+    if (chunk == 1) break;
+  }
+  return schedule;
+}
+
+uint64_t EnvNumber(const char* name, uint64_t fallback) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? fallback : std::strtoull(value, nullptr, 10);
+}
+
+// Runs `seeds` schedules of `steps` steps; returns the first failure with its seed and a
+// shrunk schedule, or "".
+std::string RunSeeds(uint64_t first, uint64_t seeds, int steps, Options options) {
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
+    const std::vector<Event> schedule = Generate(seed, steps);
+    const std::string failure = Simulation(seed, options).Run(schedule);
+    if (failure.empty()) continue;
+    const std::vector<Event> shrunk = Shrink(seed, schedule, options);
+    return "seed " + std::to_string(seed) + ": " + failure + "\nreplay: PYGRID_SIM_SEED=" +
+           std::to_string(seed) + " build/ci/bin/simulation_test\nshrunk schedule (" +
+           std::to_string(shrunk.size()) + " of " + std::to_string(schedule.size()) +
+           " steps; it fails with: " + Simulation(seed, options).Run(shrunk) + "):\n" +
+           Describe(shrunk);
+  }
+  return "";
+}
+
+// Captures every log line, so the run is quiet and no secret can hide in one.
+class LogCapture {
+ public:
+  LogCapture() {
+    observability::InitLogging({observability::LogFormat::kJson, observability::LogLevel::kInfo,
+                                [this](const std::string& line) {
+                                  ++lines_;
+                                  if (line.find("token-a") != std::string::npos) ++leaks_;
+                                }});
+  }
+  ~LogCapture() { observability::InitLogging({}); }
+  int lines() const { return lines_; }
+  int leaks() const { return leaks_; }
+
+ private:
+  int lines_ = 0;
+  int leaks_ = 0;
+};
+
+TEST(SimulationTest, InvariantsHoldAndEveryClusterConverges) {
+  LogCapture logs;
+  const uint64_t one = EnvNumber("PYGRID_SIM_SEED", 0);
+  const uint64_t first = one != 0 ? one : 1;
+  const uint64_t seeds = one != 0 ? 1 : EnvNumber("PYGRID_SIM_SEEDS", 1000);
+  const int steps = static_cast<int>(EnvNumber("PYGRID_SIM_STEPS", 100));
+  const std::string failure = RunSeeds(first, seeds, steps, Options{});
+  EXPECT_EQ(failure, "");
+  EXPECT_GT(logs.lines(), 0);
+  EXPECT_EQ(logs.leaks(), 0) << "the API token appeared in a log line";
+  std::printf("simulation: %llu seeds x %d steps, %d log lines\n",
+              static_cast<unsigned long long>(seeds), steps, logs.lines());
+}
+
+TEST(SimulationTest, SameSeedReplaysTheSameHistory) {
+  LogCapture logs;
+  auto history = [](uint64_t seed) {
+    SimOperator op(seed);
+    (void)op;
+    Simulation simulation(seed, Options{});
+    const std::vector<Event> schedule = Generate(seed, 120);
+    return simulation.Run(schedule) + Describe(schedule);
+  };
+  EXPECT_EQ(history(42), history(42));
+  EXPECT_NE(Describe(Generate(42, 50)), Describe(Generate(43, 50)));
+}
+
+}  // namespace
+}  // namespace pygrid::controller::testing
