@@ -1,5 +1,7 @@
 #include "api/defaults.h"
 
+#include "api/naming.h"
+
 namespace pygrid::api {
 
 FlavorDefaults DefaultsFor(Flavor flavor) {
@@ -27,9 +29,10 @@ void ApplyDefaults(ClusterSpec& spec) {
   if (spec.pygrid.node_port == 0) spec.pygrid.node_port = flavor.node_port;
 }
 
-std::string SecurityGroupNameFor(const std::string& cluster_name, const ClusterSpec& spec) {
+std::string SecurityGroupNameFor(const std::string& cluster_name, const std::string& cluster_uid,
+                                 const ClusterSpec& spec) {
   if (!spec.network.security_group_name.empty()) return spec.network.security_group_name;
-  return "pygrid-" + cluster_name;
+  return "pygrid-" + InstancePrefixFor(cluster_name, cluster_uid);
 }
 
 }  // namespace pygrid::api

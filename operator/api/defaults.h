@@ -31,8 +31,11 @@ FlavorDefaults DefaultsFor(Flavor flavor);
 // Fills every unset field of `spec` with its default; idempotent.
 void ApplyDefaults(ClusterSpec& spec);
 
-// The security group the operator manages for a cluster: spec.network.securityGroupName, or
-// "pygrid-<cluster name>" when empty.
-std::string SecurityGroupNameFor(const std::string& cluster_name, const ClusterSpec& spec);
+// The security group of a cluster: spec.network.securityGroupName (an existing group the
+// operator uses but never changes or deletes), or, when empty, the group the operator owns:
+// "pygrid-<cluster name>-<uid8>", unique per cluster (two clusters named alike in two
+// namespaces never share it).
+std::string SecurityGroupNameFor(const std::string& cluster_name, const std::string& cluster_uid,
+                                 const ClusterSpec& spec);
 
 }  // namespace pygrid::api

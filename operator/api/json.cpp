@@ -176,6 +176,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     g.String("state", gateway.state);
     g.Bool("ready", gateway.ready);
     g.String("sshHostKey", gateway.ssh_host_key);
+    g.String("createRequestedAt", gateway.create_requested_at);
     status.gateway = gateway;
   }
   const json& workers = r.Array("workers");
@@ -192,6 +193,8 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     w.Bool("registered", worker.registered);
     w.Bool("ready", worker.ready);
     w.String("sshHostKey", worker.ssh_host_key);
+    w.String("createRequestedAt", worker.create_requested_at);
+    w.String("gatewayIP", worker.gateway_ip);
     status.workers.push_back(worker);
   }
   const json& conditions = r.Array("conditions");
@@ -306,6 +309,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(gateway, "privateIP", g.private_ip);
     PutIfNotEmpty(gateway, "state", g.state);
     PutIfNotEmpty(gateway, "sshHostKey", g.ssh_host_key);
+    PutIfNotEmpty(gateway, "createRequestedAt", g.create_requested_at);
     out["gateway"] = gateway;
   }
   json workers = json::array();
@@ -318,6 +322,8 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(worker, "privateIP", w.private_ip);
     PutIfNotEmpty(worker, "state", w.state);
     PutIfNotEmpty(worker, "sshHostKey", w.ssh_host_key);
+    PutIfNotEmpty(worker, "createRequestedAt", w.create_requested_at);
+    PutIfNotEmpty(worker, "gatewayIP", w.gateway_ip);
     workers.push_back(worker);
   }
   out["workers"] = workers;

@@ -126,10 +126,13 @@ struct GatewayStatus {
   std::string state;
   bool ready = false;
   std::string ssh_host_key;
+  // When a create was sent that the cloud has not shown yet (RFC 3339); "" once it shows.
+  std::string create_requested_at;
   bool operator==(const GatewayStatus& o) const {
     return name == o.name && node_id == o.node_id && instance_id == o.instance_id &&
            public_ip == o.public_ip && private_ip == o.private_ip && state == o.state &&
-           ready == o.ready && ssh_host_key == o.ssh_host_key;
+           ready == o.ready && ssh_host_key == o.ssh_host_key &&
+           create_requested_at == o.create_requested_at;
   }
 };
 
@@ -144,11 +147,14 @@ struct WorkerStatus {
   bool registered = false;
   bool ready = false;
   std::string ssh_host_key;
+  std::string create_requested_at;  // as GatewayStatus
+  std::string gateway_ip;  // the gateway private IP its user data joins (PyGrid joins once)
   bool operator==(const WorkerStatus& o) const {
     return name == o.name && index == o.index && node_id == o.node_id &&
            instance_id == o.instance_id && public_ip == o.public_ip && private_ip == o.private_ip &&
            state == o.state && registered == o.registered && ready == o.ready &&
-           ssh_host_key == o.ssh_host_key;
+           ssh_host_key == o.ssh_host_key && create_requested_at == o.create_requested_at &&
+           gateway_ip == o.gateway_ip;
   }
 };
 

@@ -175,6 +175,7 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   reconciler_options.resync_interval = options.resync_interval;
   reconciler_options.ssh_port = options.ssh_port;
   reconciler_options.ssh_user = options.ssh_user;
+  reconciler_options.operator_namespace = options.operator_namespace;
   Reconciler reconciler(std::move(deps), reconciler_options);
   kube::Controller controller(std::move(controller_options),
                               [&](const std::string& key) { return reconciler.Reconcile(key); });
@@ -273,7 +274,10 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
       return 1;
     }
     elector = std::move(*created);
-    election = std::thread([&] { elector->Run(); });
+    election = std::thread([&] {
+      Status ended = elector->Run();
+      if (!ended.ok()) Log().Error("leader election ended", ended);
+    });
   } else {
     controller.Start();
   }

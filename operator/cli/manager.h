@@ -16,6 +16,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
+#include "bootstrap/user_data.h"
+
 namespace pygrid::cli {
 
 struct ManagerOptions {
@@ -36,7 +38,7 @@ struct ManagerOptions {
   std::chrono::milliseconds poll_interval{10000};
   std::chrono::milliseconds resync_interval{60000};
   int ssh_port = 22;
-  std::string ssh_user = "ubuntu";
+  std::string ssh_user = bootstrap::kLoginUser;
   std::string ssh_key_secret = "pygrid-operator-ssh";
   std::string operator_namespace = "pygrid-system";  // $POD_NAMESPACE when set
   std::string templates_dir;                         // "" = the built-in templates

@@ -75,7 +75,39 @@ bool SameRules(const std::vector<cloud::SecurityRule>& a,
   return true;
 }
 
+bool InRegion(const cloud::SecurityGroup& group, const std::string& region) {
+  return region.empty() || group.region.empty() || group.region == region;
+}
+
 }  // namespace
+
+Status CloudAccounts::RefreshSecurityGroups(Account& account) {
+  const Clock::TimePoint now = clock_.Now();
+  if (account.security_groups_listed &&
+      now - account.security_groups_at < options_.security_groups_max_age)
+    return Status::Ok();
+  StatusOr<std::vector<cloud::SecurityGroup>> listed = account.client->ListSecurityGroups();
+  if (!listed.ok()) return listed.status();
+  account.security_groups = *listed;
+  account.security_groups_at = now;
+  account.security_groups_listed = true;
+  return Status::Ok();
+}
+
+StatusOr<cloud::SecurityGroup> CloudAccounts::FindSecurityGroup(const std::string& token,
+                                                                const std::string& name,
+                                                                const std::string& region) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  Status refreshed = RefreshSecurityGroups(account);
+  if (!account.security_groups_listed) return refreshed;
+  for (const cloud::SecurityGroup& group : account.security_groups) {
+    if (group.name == name && InRegion(group, region)) return group;
+  }
+  return Status::Invalid("security group " + name + " does not exist" +
+                         (region.empty() ? "" : " in region " + region) +
+                         " (spec.network.securityGroupName names an existing group)");
+}
 
 StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
     const std::string& token, const std::string& name, const std::string& description,
@@ -83,19 +115,12 @@ StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
   Account& account = AccountFor(token);
   {
     std::lock_guard<std::mutex> lock(account.list_mu);
-    const Clock::TimePoint now = clock_.Now();
-    if (!account.security_groups_listed ||
-        now - account.security_groups_at >= options_.security_groups_max_age) {
-      StatusOr<std::vector<cloud::SecurityGroup>> listed = account.client->ListSecurityGroups();
-      if (listed.ok()) {
-        account.security_groups = *listed;
-        account.security_groups_at = now;
-        account.security_groups_listed = true;
-      }
-    }
+    // A failed list is not fatal here: the provider's own ensure lists again.
+    (void)RefreshSecurityGroups(account);
     if (account.security_groups_listed) {
       for (const cloud::SecurityGroup& group : account.security_groups) {
-        if (group.name == name && group.status == "created" && SameRules(group.rules, rules))
+        if (group.name == name && InRegion(group, region) && group.status == "created" &&
+            SameRules(group.rules, rules))
           return group;
       }
     }

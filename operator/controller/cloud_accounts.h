@@ -53,6 +53,11 @@ class CloudAccounts {
                                                      const std::string& description,
                                                      const std::string& region,
                                                      const std::vector<cloud::SecurityRule>& rules);
+  // The group named `name` (in `region` when given) from the cached list of the account's
+  // groups; NotFound when there is none. Never creates or changes anything.
+  StatusOr<cloud::SecurityGroup> FindSecurityGroup(const std::string& token,
+                                                   const std::string& name,
+                                                   const std::string& region);
   // The ids of the SSH keys named `names`, in order, cached.
   StatusOr<std::vector<std::string>> SshKeyIds(const std::string& token,
                                                const std::vector<std::string>& names);
@@ -71,6 +76,8 @@ class CloudAccounts {
     bool security_groups_listed = false;
   };
   Account& AccountFor(const std::string& token);
+  // Refreshes the account's group list when older than its maximum age (list_mu held).
+  Status RefreshSecurityGroups(Account& account);
 
   Factory factory_;
   const Clock& clock_;

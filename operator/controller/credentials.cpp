@@ -48,4 +48,23 @@ CredentialsOrProblem ReadToken(const std::optional<nlohmann::json>& secret, cons
   return out;
 }
 
+std::string CredentialsCopyName(const std::string& cluster_uid) {
+  return "pygrid-credentials-" + cluster_uid;
+}
+
+nlohmann::json CredentialsCopy(const std::string& operator_namespace,
+                               const api::ObjectMeta& cluster, const std::string& token) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"type", "Opaque"},
+          {"metadata",
+           {{"name", CredentialsCopyName(cluster.uid)},
+            {"namespace", operator_namespace},
+            {"labels",
+             {{"app.kubernetes.io/managed-by", "pygrid-operator"},
+              {"distributor.pygrid.dev/cluster-namespace", cluster.namespace_name},
+              {"distributor.pygrid.dev/cluster-name", cluster.name}}}}},
+          {"data", {{kCredentialsCopyKey, Base64Encode(token)}}}};
+}
+
 }  // namespace pygrid::controller

@@ -29,4 +29,11 @@ struct CredentialsOrProblem {
 CredentialsOrProblem ReadToken(const std::optional<nlohmann::json>& secret, const std::string& ns,
                                const api::SecretKeyRef& ref);
 
+// The operator's copy of a cluster's token: a Secret in the operator's namespace named after
+// the cluster's uid, key "token", labelled with the cluster's namespace and name.
+inline constexpr char kCredentialsCopyKey[] = "token";
+std::string CredentialsCopyName(const std::string& cluster_uid);
+nlohmann::json CredentialsCopy(const std::string& operator_namespace,
+                               const api::ObjectMeta& cluster, const std::string& token);
+
 }  // namespace pygrid::controller

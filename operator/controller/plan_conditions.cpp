@@ -39,6 +39,18 @@ Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Inst
   return inventory;
 }
 
+Action StartAction(const cloud::Instance& instance, const std::string& role) {
+  Action action;
+  action.kind = ActionKind::kStartInstance;
+  action.name = instance.name;
+  action.id = instance.id;
+  action.reason = "InstanceStarted";
+  action.message = role + " instance " + instance.name + " was stopped outside the operator (" +
+                   instance.status + "); starting it";
+  action.warning = true;
+  return action;
+}
+
 Action DeleteAction(const cloud::Instance& instance, const std::string& reason,
                     const std::string& message, bool warning) {
   Action action;
@@ -74,6 +86,12 @@ void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, cons
                     seen.now);
 }
 
+bool MayStillLand(const Observations& seen, const std::string& requested_at) {
+  if (requested_at.empty()) return false;
+  std::optional<std::chrono::system_clock::time_point> at = api::ParseTime(requested_at);
+  return !at || seen.now - *at < kCreateLandingWindow;  // unreadable: assume it may
+}
+
 bool WasUp(const api::ClusterStatus& status) {
   return status.phase == api::Phase::kReady || status.phase == api::Phase::kDegraded;
 }
@@ -104,7 +122,8 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
     plan.actions.erase(std::remove_if(plan.actions.begin(), plan.actions.end(),
                                       [](const Action& a) {
                                         return a.kind == ActionKind::kCreateInstance ||
-                                               a.kind == ActionKind::kDeleteInstance;
+                                               a.kind == ActionKind::kDeleteInstance ||
+                                               a.kind == ActionKind::kStartInstance;
                                       }),
                        plan.actions.end());
     SetPlanCondition(seen, status, api::kConditionReady, ready, ready ? "Ready" : "Suspended",
@@ -127,7 +146,7 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
     status.phase = api::Phase::kProvisioning;
   }
   const bool settled = ready && plan.actions.empty() && !inventory.AnyGoingAway();
-  plan.next.kind = settled ? NextStep::Kind::kSteady : NextStep::Kind::kPoll;
+  plan.next.kind = settled ? NextStep::Kind::kSettled : NextStep::Kind::kPoll;
 }
 
 }  // namespace pygrid::controller::internal

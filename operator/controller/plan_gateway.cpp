@@ -28,7 +28,13 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
   GatewayPlan result;
   result.instance = inventory.gateway ? &*inventory.gateway : nullptr;
   const cloud::Instance* gw = result.instance;
-  if (gw == nullptr) {
+  if (gw == nullptr && gateway.instance_id.empty() &&
+      MayStillLand(seen, gateway.create_requested_at)) {
+    result.not_ready_reason = "GatewayCreating";
+    result.not_ready_message = "waiting for gateway instance " + name +
+                               ": an earlier create may still land (sent " +
+                               gateway.create_requested_at + ")";
+  } else if (gw == nullptr) {
     const bool lost = WasLost(gateway.instance_id, gateway.state);
     result.replaced = !gateway.instance_id.empty();
     if (result.replaced) {
@@ -50,6 +56,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
   } else {
     // Adopted (the create's response was lost) or replaced: keep the intent, take the id.
     gateway.instance_id = gw->id;
+    gateway.create_requested_at.clear();  // it has landed
     gateway.public_ip = gw->public_ip.value_or("");
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);
@@ -63,6 +70,8 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
       result.not_ready_message = "gateway instance " + gw->name + " failed; replacing it";
     } else if (state == InstanceState::kDeleting) {
       result.replaced = true;
+    } else if (state == InstanceState::kStopped) {
+      plan.actions.push_back(StartAction(*gw, "gateway"));
     }
   }
   result.running = gw != nullptr && IsRunning(*gw);

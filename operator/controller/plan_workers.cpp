@@ -38,11 +38,16 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   for (const auto& [index, instance] : inventory.workers) {
     const InstanceState state = StateOf(instance);
     if (state == InstanceState::kDeleting) continue;
-    // Workers are created only after their gateway runs, so a worker older than the current
-    // gateway joined one that is gone (its delete may have failed, or the operator crashed,
-    // in the round the gateway vanished).
+    // A worker joins the gateway address its user data names, once (pygrid.md §5). One whose
+    // recorded gateway is not the current one joined a gateway that is gone (its delete may
+    // have failed, the operator crashed, or its create landed late). Without a record: workers
+    // are created only after their gateway runs, so one older than the gateway is stale.
+    const api::WorkerStatus* recorded = PreviousWorker(previous, instance.name);
     const bool joined_old_gateway =
-        gateway.instance != nullptr && instance.created_at < gateway.instance->created_at;
+        gateway.running &&
+        ((recorded != nullptr && !recorded->gateway_ip.empty())
+             ? recorded->gateway_ip != gateway.instance->private_ip.value_or("")
+             : instance.created_at < gateway.instance->created_at);
     if (gateway.replaced || joined_old_gateway) {
       plan.actions.push_back(DeleteAction(
           instance, "GatewayReplaced",
@@ -59,6 +64,8 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       plan.actions.push_back(DeleteAction(
           instance, "InstanceFailed",
           "worker instance " + instance.name + " is in state error; replacing it", true));
+    } else if (state == InstanceState::kStopped) {
+      plan.actions.push_back(StartAction(instance, "worker"));
     }
   }
 
@@ -73,7 +80,10 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     worker.registered = false;
     worker.ready = false;
     auto observed = inventory.workers.find(index);
-    if (observed == inventory.workers.end()) {
+    if (observed == inventory.workers.end() && worker.instance_id.empty() &&
+        MayStillLand(seen, worker.create_requested_at)) {
+      result.waiting.push_back(name + " (an earlier create may still land)");
+    } else if (observed == inventory.workers.end()) {
       const bool lost = WasLost(worker);
       if (!worker.instance_id.empty()) {
         worker = api::WorkerStatus{};  // a new instance gets a new identity
@@ -97,6 +107,7 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     } else {
       const cloud::Instance& instance = observed->second;
       Observe(worker, instance);
+      worker.create_requested_at.clear();  // it has landed
       worker.registered =
           !worker.node_id.empty() && seen.probes.connected_nodes.count(worker.node_id) > 0;
       worker.ready = worker.registered && IsRunning(instance) && gateway_ready;
@@ -122,6 +133,15 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     worker.registered = false;
     worker.ready = false;
     plan.status.workers.push_back(worker);
+  }
+  // A create above the desired count whose answer was lost may still land: its record stays,
+  // so a scale-up meanwhile does not send a second create for the name, and the instance is
+  // deleted (above) once it shows.
+  for (const api::WorkerStatus& before : previous.workers) {
+    if (before.index < replicas || inventory.workers.count(before.index) ||
+        !before.instance_id.empty() || !MayStillLand(seen, before.create_requested_at))
+      continue;
+    plan.status.workers.push_back(before);
   }
   return result;
 }

@@ -92,7 +92,24 @@ void ApplyCloudFailure(const Observations& seen, const std::string& during, cons
             error};
     return;
   }
-  if (error.IsConflict() || error.retryable()) {
+  if (error.IsConflict()) {
+    next = {NextStep::Kind::kBackoff, {}, error};
+    return;
+  }
+  if (error.retryable()) {
+    // An outage shows at once in CloudReachable (its lastTransitionTime says since when) and
+    // in Ready once it has lasted the grace period.
+    SetPlanCondition(seen, status, api::kConditionCloudReachable, false, "CloudUnavailable",
+                     during + ": " + error.ToString());
+    const api::Condition* reachable =
+        api::FindCondition(status.conditions, api::kConditionCloudReachable);
+    std::optional<std::chrono::system_clock::time_point> since =
+        api::ParseTime(reachable->last_transition_time);
+    if (!seen.being_deleted && since && seen.now - *since >= kCloudOutageGrace) {
+      SetPlanCondition(seen, status, api::kConditionReady, false, "CloudUnavailable",
+                       "the Genesis Cloud API has been failing since " +
+                           reachable->last_transition_time + ": " + error.ToString());
+    }
     next = {NextStep::Kind::kBackoff, {}, error};
     return;
   }
@@ -120,12 +137,17 @@ bool NeverCreated(const api::ClusterStatus& status) {
   return true;
 }
 
-Action RemoveFinalizer(std::string reason = "", std::string message = "") {
+// The last actions of a deletion: drop the credentials copy, then the finalizer.
+void Finish(Plan& plan, std::string reason = "", std::string message = "") {
+  Action drop;
+  drop.kind = ActionKind::kDropCredentials;
+  plan.actions.push_back(drop);
   Action action;
   action.kind = ActionKind::kRemoveFinalizer;
   action.reason = std::move(reason);
   action.message = std::move(message);
-  return action;
+  plan.actions.push_back(action);
+  plan.next.kind = NextStep::Kind::kForget;
 }
 
 void PlanDeletion(const Observations& seen, Plan& plan) {
@@ -139,17 +161,13 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
   }
   const api::ClusterSpec& spec = seen.cluster.spec;
   if (seen.spec_errors.empty() && spec.deletion_policy == api::DeletionPolicy::kRetain) {
-    plan.actions.push_back(RemoveFinalizer(
-        "InstancesRetained",
-        "deletionPolicy is Retain: the cluster's Genesis Cloud instances are kept"));
-    plan.next.kind = NextStep::Kind::kForget;
+    Finish(plan, "InstancesRetained",
+           "deletionPolicy is Retain: the cluster's Genesis Cloud instances are kept");
     return;
   }
   if (seen.credentials && !seen.credentials->ok()) {
     if (NeverCreated(seen.cluster.status)) {
-      plan.actions.push_back(RemoveFinalizer(
-          "NothingToDelete", "no instance was ever created; deleting without credentials"));
-      plan.next.kind = NextStep::Kind::kForget;
+      Finish(plan, "NothingToDelete", "no instance was ever created; deleting without credentials");
       return;
     }
     PlanCredentialsProblem(seen, plan);
@@ -172,6 +190,18 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
     }
   }
   if (any) return;
+  // A create whose answer was lost may still land: keep the finalizer until it cannot.
+  const api::ClusterStatus& status = seen.cluster.status;
+  bool pending = status.gateway && internal::MayStillLand(seen, status.gateway->create_requested_at);
+  for (const api::WorkerStatus& worker : status.workers) {
+    pending |= internal::MayStillLand(seen, worker.create_requested_at);
+  }
+  if (pending) {
+    SetPlanCondition(seen, plan.status, api::kConditionReady, false, "Deleting",
+                     "the cluster is being deleted; waiting until a create whose answer was lost "
+                     "can no longer land");
+    return;
+  }
   // Every instance is gone: drop the security group the operator made, if nothing uses it.
   const std::string& group = seen.cluster.status.security_group_id;
   if (!group.empty() && spec.network.security_group_name.empty()) {
@@ -186,8 +216,7 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
       plan.actions.push_back(drop);
     }
   }
-  plan.actions.push_back(RemoveFinalizer());
-  plan.next.kind = NextStep::Kind::kForget;
+  Finish(plan);
 }
 
 void PlanLive(const Observations& seen, Plan& plan) {
@@ -196,6 +225,11 @@ void PlanLive(const Observations& seen, Plan& plan) {
   SetPlanCondition(seen, plan.status, api::kConditionSpecValid, true, "Valid",
                    "the spec is valid");
   if (seen.credentials && !seen.credentials->ok()) return PlanCredentialsProblem(seen, plan);
+  if (seen.credentials && !seen.credentials->copy_current) {
+    Action store;
+    store.kind = ActionKind::kStoreCredentials;
+    plan.actions.push_back(store);
+  }
   if (seen.cloud.error) {
     ApplyCloudFailure(seen, seen.cloud.error_during, *seen.cloud.error, plan.status, plan.events,
                       plan.next);
@@ -207,8 +241,15 @@ void PlanLive(const Observations& seen, Plan& plan) {
   }
   SetPlanCondition(seen, plan.status, api::kConditionCredentialsValid, true, "TokenAccepted",
                    "Genesis Cloud accepts the token");
+  SetPlanCondition(seen, plan.status, api::kConditionCloudReachable, true, "CloudAnswers",
+                   "the Genesis Cloud API answers");
   if (!seen.cloud.security_group_id.empty())
     plan.status.security_group_id = seen.cloud.security_group_id;
+  if (!seen.cloud.security_group_missing.empty()) {
+    plan.events.push_back({true, "SecurityGroupIncomplete",
+                           "security group " + seen.cluster.spec.network.security_group_name +
+                               " is used as it is and lacks " + seen.cloud.security_group_missing});
+  }
 
   const internal::Inventory inventory =
       internal::TakeInventory(OwnPrefix(seen.cluster), seen.cloud.instances);
@@ -257,12 +298,15 @@ void RecordIdentity(api::ClusterStatus& status, const std::string& name,
   if (status.gateway && status.gateway->name == name) {
     status.gateway->ssh_host_key = identity.ssh_host_key;
     status.gateway->node_id = identity.node_id;
+    status.gateway->create_requested_at = identity.requested_at;
     return;
   }
   for (api::WorkerStatus& worker : status.workers) {
     if (worker.name != name) continue;
     worker.ssh_host_key = identity.ssh_host_key;
     worker.node_id = identity.node_id;
+    worker.create_requested_at = identity.requested_at;
+    worker.gateway_ip = identity.gateway_ip;
   }
 }
 
@@ -274,19 +318,22 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     if (status.gateway && status.gateway->name == name) {
       status.gateway->instance_id = instance.id;
       status.gateway->state = state;
+      status.gateway->create_requested_at.clear();  // answered: nothing can land later
     }
     for (api::WorkerStatus& worker : status.workers) {
       if (worker.name != name) continue;
       worker.instance_id = instance.id;
       worker.state = state;
+      worker.create_requested_at.clear();
     }
   };
-  auto deleting = [&](const std::string& id) {
-    if (status.gateway && status.gateway->instance_id == id) status.gateway->state = "deleting";
+  auto set_state = [&](const std::string& id, const char* state) {
+    if (status.gateway && status.gateway->instance_id == id) status.gateway->state = state;
     for (api::WorkerStatus& worker : status.workers) {
-      if (worker.instance_id == id) worker.state = "deleting";
+      if (worker.instance_id == id) worker.state = state;
     }
   };
+  auto deleting = [&](const std::string& id) { set_state(id, "deleting"); };
   const Status* failure = nullptr;
   std::string failed_during;
   for (size_t i = 0; i < plan.actions.size() && i < report.outcomes.size(); ++i) {
@@ -306,6 +353,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
         switch (action.kind) {
           case ActionKind::kCreateInstance: failed_during = "creating instance " + action.name; break;
           case ActionKind::kDeleteInstance: failed_during = "deleting " + action.name; break;
+          case ActionKind::kStartInstance: failed_during = "starting " + action.name; break;
+          case ActionKind::kStoreCredentials:
+          case ActionKind::kDropCredentials: failed_during = "copying the credentials"; break;
           case ActionKind::kDeleteSecurityGroup: failed_during = "deleting the security group"; break;
           default: failed_during = "updating the finalizers"; break;
         }
@@ -331,6 +381,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       case ActionKind::kDeleteInstance:
         deleting(action.id);
         break;
+      case ActionKind::kStartInstance:
+        set_state(action.id, "starting");
+        break;
       default:
         break;
     }
@@ -338,7 +391,10 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       done.events.push_back({action.warning, action.reason, action.message});
     }
   }
-  if (failure != nullptr) {
+  if (failure != nullptr && (failed_during == "copying the credentials" ||
+                             failed_during == "updating the finalizers")) {
+    done.next = {NextStep::Kind::kBackoff, {}, *failure};  // Kubernetes, not the cloud
+  } else if (failure != nullptr) {
     ApplyCloudFailure(seen, failed_during, *failure, status, done.events, done.next);
   }
   return done;

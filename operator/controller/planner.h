@@ -20,12 +20,21 @@
 //  - Instances are matched to the cluster by name (<cluster>-<uid8>-gateway|worker-<i>).
 //    Gateway first; workers once the gateway runs with a private IP (they join it there).
 //  - Scale up fills the lowest free indexes; scale down deletes the highest first.
-//  - `error` instances are deleted and created again; an instance the status recorded that
+//  - `error` instances are deleted and created again; stopped ones (shutoff) are started; an
+//    instance the status recorded that
 //    the cloud no longer lists was deleted out of band and is created again (InstanceLost).
+//  - A retryable cloud failure shows in CloudReachable=False at once and turns Ready False
+//    (CloudUnavailable) once it has lasted kCloudOutageGrace; it clears on the next success.
 //  - Workers join the gateway once (pygrid.md §5): when the gateway is lost or fails, every
 //    worker is deleted too and recreated after the new gateway is up.
-//  - Duplicate names (only possible after a cloud-side mishap) keep the oldest instance.
+//  - A create whose answer was lost may still land: no second create for that name within
+//    kCreateLandingWindow of the first (status createRequestedAt), and no finalizer removal.
+//  - Duplicate names (only possible after a cloud-side mishap, or two operators without
+//    leader election) keep the oldest instance.
 //  - spec.suspend: nothing is created or deleted.
+//  - Credentials outlive their Secret: the token is copied into a Secret in the operator's
+//    namespace while the cluster exists, so deleting a namespace (which deletes the user's
+//    Secret and the cluster at once) or the Secret first still deletes every instance.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -49,6 +58,10 @@ namespace pygrid::controller {
 struct CredentialsObservation {
   std::string reason;   // SecretNotFound | SecretKeyMissing | TokenEmpty | TokenMalformed
   std::string message;  // for people; never contains the token
+  // The token came from the operator's own copy (the user's Secret is gone: deletion only).
+  bool from_copy = false;
+  // The operator's copy holds this token already (known this process's life).
+  bool copy_current = false;
   bool ok() const { return reason.empty(); }
 };
 
@@ -61,6 +74,8 @@ struct CloudObservation {
   // Every instance of the account, when listed (to see who else uses a security group).
   std::vector<cloud::Instance> account_instances;
   std::string security_group_id;  // the grid's group, "" when not ensured this round
+  // A named (not owned) group that lacks rules the grid needs: what is missing, for people.
+  std::string security_group_missing;
   // The first failure while observing the cloud (listing, security group), and what it was
   // doing. A rejected token shows here as Unauthorized/Forbidden.
   std::optional<Status> error;
@@ -91,9 +106,12 @@ struct Observations {
 
 enum class ActionKind {
   kAddFinalizer,         // before anything is created
+  kStoreCredentials,     // copy the token into the operator's namespace (deletion needs it)
   kDeleteInstance,       //
+  kStartInstance,        // an instance stopped out of band is started again, not replaced
   kCreateInstance,       // after the intent (identity) is recorded in status
   kDeleteSecurityGroup,  // a group the operator made, once no instance uses it
+  kDropCredentials,      // the copy goes with the finalizer
   kRemoveFinalizer,      // last, and only if every earlier action succeeded
 };
 
@@ -120,7 +138,9 @@ struct NextStep {
   enum class Kind {
     kWaitForChange,  // only a change of the object or its Secret brings it back
     kPoll,           // converging: look again at the poll interval
-    kSteady,         // settled: look again at the resync interval
+    kSettled,        // ready and idle: look again at the poll interval (the account's list is
+                     // shared and probes are cached, so a lost instance shows within a poll)
+    kSteady,         // stalled on something outside (credentials, quota): the resync interval
     kAfter,          // after `after` (the cloud asked for a pause)
     kBackoff,        // retry with the workqueue's backoff (`error` says why)
     kForget,         // the object is gone (its finalizer was removed)
@@ -136,6 +156,15 @@ struct Plan {
   std::vector<PlannedEvent> events;
   NextStep next;
 };
+
+// How long after a create whose answer was lost (timeout, reset, 5xx) the instance may still
+// appear. No second create is sent for that name, and a deleted cluster keeps its finalizer,
+// until the window has passed or the instance shows. Generous against the client's 30 s
+// request timeout: a POST the API accepted late lands within it.
+inline constexpr std::chrono::minutes kCreateLandingWindow{2};
+
+// How long the cloud may fail (5xx, timeouts) before Ready says so.
+inline constexpr std::chrono::seconds kCloudOutageGrace{30};
 
 // Plans one round.
 Plan PlanRound(const Observations& seen);
@@ -168,6 +197,8 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
 struct InstanceIdentity {
   std::string ssh_host_key;  // public key the instance will present
   std::string node_id;       // "" when the instance runs no node
+  std::string requested_at;  // RFC 3339: when the create is sent
+  std::string gateway_ip;    // workers: the gateway private IP their user data joins
 };
 // Records `identity` for the instance `name` (an entry the plan's status already has).
 void RecordIdentity(api::ClusterStatus& status, const std::string& name,

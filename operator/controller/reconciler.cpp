@@ -50,6 +50,29 @@ std::vector<cloud::SecurityRule> GridRules(const api::ClusterSpec& spec) {
   return rules;
 }
 
+// What a group the operator does not own lacks of `needed` ("" when nothing): an ingress rule
+// is covered by any rule of the same protocol (or "all") whose port range contains its port.
+std::string MissingRules(const cloud::SecurityGroup& group,
+                         const std::vector<cloud::SecurityRule>& needed) {
+  std::string missing;
+  for (const cloud::SecurityRule& rule : needed) {
+    if (rule.direction != "ingress") continue;
+    bool covered = false;
+    for (const cloud::SecurityRule& have : group.rules) {
+      const bool protocol = have.protocol == "all" || have.protocol == rule.protocol;
+      const bool ports = !have.port_range_min ||
+                         (*have.port_range_min <= *rule.port_range_min &&
+                          have.port_range_max.value_or(*have.port_range_min) >= *rule.port_range_min);
+      covered |= have.direction == "ingress" && protocol && ports;
+    }
+    if (!covered) {
+      missing += (missing.empty() ? "" : ", ") + rule.protocol + " ingress on port " +
+                 std::to_string(*rule.port_range_min);
+    }
+  }
+  return missing;
+}
+
 // The parsed object, or (when fields have the wrong type, only possible without the CRD's
 // schema) its metadata and old status with the parse errors as spec errors.
 void ParseObject(const json& object, Observations& seen) {
@@ -70,6 +93,14 @@ void ParseObject(const json& object, Observations& seen) {
   if (old.ok()) seen.cluster.status = *old;
   seen.spec_errors = parsed.status().causes();
   if (seen.spec_errors.empty()) seen.spec_errors.push_back({"", parsed.status().message(), ""});
+  // Deletion still needs the credentials: read their reference on its own if it is readable.
+  const json spec = object.value("spec", json::object());
+  const json ref = spec.is_object() ? spec.value("credentialsSecretRef", json::object()) : json();
+  if (ref.is_object() && ref.value("name", json()).is_string()) {
+    seen.cluster.spec.credentials_secret_ref.name = ref["name"].get<std::string>();
+    const json key = ref.value("key", json("token"));
+    seen.cluster.spec.credentials_secret_ref.key = key.is_string() ? key.get<std::string>() : "token";
+  }
 }
 
 }  // namespace
@@ -98,6 +129,8 @@ class Reconciler::Round {
                        const std::vector<std::string>& ssh_keys);
   Status RecordIntent(const api::ClusterSpec& spec, Plan& plan);
   Status UpdateFinalizers(bool present);
+  // Creates or refreshes the operator's copy of the cluster's token.
+  Status StoreCredentials(const Observations& seen);
   Status WriteStatus(const api::ClusterStatus& status);
   void Emit(const std::vector<PlannedEvent>& events);
   ReconcileResult Next(const NextStep& next);
@@ -148,6 +181,38 @@ ReconcileResult Reconciler::Reconcile(const std::string& key) {
   return round.Run();
 }
 
+std::optional<ProbeObservation> Reconciler::CachedProbes(const std::string& key,
+                                                         const std::string& fingerprint,
+                                                         Clock::TimePoint now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = probes_.find(key);
+  if (it == probes_.end() || it->second.fingerprint != fingerprint ||
+      now - it->second.at >= options_.resync_interval)
+    return std::nullopt;
+  return it->second.probes;
+}
+
+void Reconciler::CacheProbes(const std::string& key, const std::string& fingerprint,
+                             Clock::TimePoint now, const ProbeObservation& probes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  probes_[key] = {fingerprint, now, probes};
+}
+
+std::string Reconciler::CopiedToken(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = copied_tokens_.find(uid);
+  return it == copied_tokens_.end() ? "" : it->second;
+}
+
+void Reconciler::SetCopiedToken(const std::string& uid, const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (token.empty()) {
+    copied_tokens_.erase(uid);
+  } else {
+    copied_tokens_[uid] = token;
+  }
+}
+
 std::string Reconciler::WrittenVersion(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = written_versions_.find(key);
@@ -158,6 +223,7 @@ void Reconciler::SetWrittenVersion(const std::string& key, const std::string& ve
   std::lock_guard<std::mutex> lock(mu_);
   if (version.empty()) {
     written_versions_.erase(key);
+    probes_.erase(key);
   } else {
     written_versions_[key] = version;
   }
@@ -237,6 +303,24 @@ Observations Reconciler::Round::Observe() {
   const std::optional<json> secret =
       ref.name.empty() ? std::nullopt : deps_.get_secret(ns_ + "/" + ref.name);
   CredentialsOrProblem credentials = ReadToken(secret, ns_, ref);
+  if (!credentials.problem.ok() && seen.being_deleted) {
+    // The user's Secret went first (or with its namespace): the operator's copy remains.
+    StatusOr<json> copy = deps_.kube->Get(
+        Secrets(), options_.operator_namespace, CredentialsCopyName(seen.cluster.metadata.uid));
+    if (copy.ok()) {
+      CredentialsOrProblem copied = ReadToken(
+          *copy, options_.operator_namespace, {copy->at("metadata").value("name", ""),
+                                               kCredentialsCopyKey});
+      if (copied.problem.ok()) {
+        credentials = std::move(copied);
+        credentials.problem.from_copy = true;
+      }
+    }
+  }
+  credentials.problem.copy_current =
+      credentials.problem.from_copy ||
+      (!credentials.token.empty() &&
+       owner_.CopiedToken(seen.cluster.metadata.uid) == credentials.token);
   seen.credentials = credentials.problem;
   if (!credentials.problem.ok()) return seen;
   token_ = std::move(credentials.token);
@@ -247,19 +331,23 @@ Observations Reconciler::Round::Observe() {
 
 void Reconciler::Round::ObserveCloud(Observations& seen) {
   const api::ClusterSpec& spec = seen.cluster.spec;
-  if (!seen.being_deleted && (seen.cluster.status.security_group_id.empty() ||
-                              seen.cluster.status.observed_generation !=
-                                  seen.cluster.metadata.generation)) {
-    StatusOr<cloud::SecurityGroup> group = deps_.clouds->EnsureSecurityGroup(
-        token_, api::SecurityGroupNameFor(name_, spec),
-        "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)", spec.region,
-        GridRules(spec));
+  if (!seen.being_deleted) {
+    // Every round, from the account's cached group list (no request while it is fresh), so a
+    // group deleted behind the operator's back is made again.
+    const std::string name = api::SecurityGroupNameFor(name_, seen.cluster.metadata.uid, spec);
+    const bool owned = spec.network.security_group_name.empty();
+    StatusOr<cloud::SecurityGroup> group =
+        owned ? deps_.clouds->EnsureSecurityGroup(
+                    token_, name, "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)",
+                    spec.region, GridRules(spec))
+              : deps_.clouds->FindSecurityGroup(token_, name, spec.region);
     if (!group.ok()) {
       seen.cloud.error = group.status();
-      seen.cloud.error_during = "ensuring the security group";
+      seen.cloud.error_during = owned ? "ensuring the security group" : "finding security group " + name;
       return;
     }
     seen.cloud.security_group_id = group->id;
+    if (!owned) seen.cloud.security_group_missing = MissingRules(*group, GridRules(spec));
   }
   StatusOr<std::vector<cloud::Instance>> all = deps_.clouds->Instances(token_);
   if (!all.ok()) {
@@ -279,6 +367,20 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
 void Reconciler::Round::ObserveProbes(Observations& seen) {
   const api::PyGridCluster& cluster = seen.cluster;
   const api::ClusterStatus& status = cluster.status;
+  // A ready grid whose instances are unchanged is probed once per resync interval; any change
+  // of an instance (lost, stopped, replaced) probes at once.
+  std::string fingerprint;
+  for (const cloud::Instance& instance : seen.cloud.instances) {
+    fingerprint += instance.id + "=" + instance.status + ";";
+  }
+  const Clock::TimePoint now = deps_.clock->Now();
+  if (status.phase == api::Phase::kReady) {
+    std::optional<ProbeObservation> cached = owner_.CachedProbes(key_, fingerprint, now);
+    if (cached) {
+      seen.probes = std::move(*cached);
+      return;
+    }
+  }
   const std::string gateway_name =
       api::InstanceNameFor(name_, cluster.metadata.uid, api::InstanceRole::kGateway, 0);
   for (const cloud::Instance& instance : seen.cloud.instances) {
@@ -332,6 +434,7 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
     tasks.push_back([&job, prober = deps_.prober] { job.result = prober->ProbeMarker(job.target); });
   }
   deps_.executor->RunAll(std::move(tasks));
+  owner_.CacheProbes(key_, fingerprint, now, seen.probes);
   for (MarkerJob& job : jobs) {
     if (job.result.ok()) {
       seen.probes.markers[job.name] = *job.result;
@@ -360,26 +463,34 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     for (size_t i = from; i < plan.actions.size(); ++i) report.outcomes[i].ran = false;
   };
 
-  // Finalizer first: nothing is created for an object that could vanish without cleanup.
+  // Finalizer and credentials copy first: nothing is created for an object that could vanish
+  // without cleanup.
   for (size_t i = 0; i < plan.actions.size(); ++i) {
-    if (plan.actions[i].kind != ActionKind::kAddFinalizer) continue;
-    report.outcomes[i].result = UpdateFinalizers(true);
+    const ActionKind kind = plan.actions[i].kind;
+    if (kind != ActionKind::kAddFinalizer && kind != ActionKind::kStoreCredentials) continue;
+    report.outcomes[i].result =
+        kind == ActionKind::kAddFinalizer ? UpdateFinalizers(true) : StoreCredentials(seen);
     if (!report.outcomes[i].result.ok()) {
       stop_rest(i + 1);
       return report;
     }
   }
 
-  // Deletes, in parallel.
-  std::vector<std::function<void()>> deletes;
+  // Deletes and starts, in parallel.
+  std::vector<std::function<void()>> changes;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
-    if (plan.actions[i].kind != ActionKind::kDeleteInstance) continue;
+    const ActionKind kind = plan.actions[i].kind;
+    if (kind != ActionKind::kDeleteInstance && kind != ActionKind::kStartInstance) continue;
     touched_cloud = true;
-    deletes.push_back([this, &plan, &report, i] {
-      report.outcomes[i].result = deps_.clouds->For(token_).DeleteInstance(plan.actions[i].id);
+    changes.push_back([this, &plan, &report, i] {
+      cloud::CloudProvider& cloud = deps_.clouds->For(token_);
+      const Action& action = plan.actions[i];
+      report.outcomes[i].result = action.kind == ActionKind::kDeleteInstance
+                                      ? cloud.DeleteInstance(action.id)
+                                      : cloud.StartInstance(action.id);
     });
   }
-  deps_.executor->RunAll(std::move(deletes));
+  deps_.executor->RunAll(std::move(changes));
 
   // Creates: record the intent, resolve the image and keys once, then POST in parallel.
   std::vector<size_t> creates;
@@ -418,8 +529,10 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
 
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const ActionKind kind = plan.actions[i].kind;
-    if (kind == ActionKind::kAddFinalizer) continue;
-    if (kind == ActionKind::kDeleteSecurityGroup || kind == ActionKind::kRemoveFinalizer) continue;
+    if (kind == ActionKind::kAddFinalizer || kind == ActionKind::kStoreCredentials) continue;
+    if (kind == ActionKind::kDeleteSecurityGroup || kind == ActionKind::kDropCredentials ||
+        kind == ActionKind::kRemoveFinalizer)
+      continue;
     const Status& result = report.outcomes[i].result;
     failed |= !result.ok() && !(kind == ActionKind::kDeleteInstance && result.IsNotFound());
   }
@@ -428,6 +541,7 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& action = plan.actions[i];
     if (action.kind != ActionKind::kDeleteSecurityGroup &&
+        action.kind != ActionKind::kDropCredentials &&
         action.kind != ActionKind::kRemoveFinalizer)
       continue;
     if (failed) {
@@ -436,6 +550,12 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     }
     if (action.kind == ActionKind::kDeleteSecurityGroup) {
       report.outcomes[i].result = deps_.clouds->For(token_).DeleteSecurityGroup(action.id);
+    } else if (action.kind == ActionKind::kDropCredentials) {
+      const std::string& uid = seen.cluster.metadata.uid;
+      Status dropped =
+          deps_.kube->Delete(Secrets(), options_.operator_namespace, CredentialsCopyName(uid));
+      report.outcomes[i].result = dropped.IsNotFound() ? Status::Ok() : dropped;
+      if (report.outcomes[i].result.ok()) owner_.SetCopiedToken(uid, "");
     } else {
       report.outcomes[i].result = UpdateFinalizers(false);
       if (report.outcomes[i].result.ok() || report.outcomes[i].result.IsNotFound()) {
@@ -459,6 +579,10 @@ Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan)
         action.role == api::InstanceRole::kWorker || spec.gateway.colocated_worker;
     InstanceIdentity identity;
     identity.ssh_host_key = host_key->public_key;
+    identity.requested_at = api::FormatTime(deps_.clock->WallNow());
+    if (action.role == api::InstanceRole::kWorker && plan.status.gateway) {
+      identity.gateway_ip = plan.status.gateway->private_ip;
+    }
     if (runs_node) identity.node_id = action.name + "-" + deps_.identities->NodeIdSuffix();
     RecordIdentity(plan.status, action.name, identity);
     host_keys_[action.name] = std::move(*host_key);
@@ -526,6 +650,23 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   return outcome;
 }
 
+Status Reconciler::Round::StoreCredentials(const Observations& seen) {
+  const api::ObjectMeta& meta = seen.cluster.metadata;
+  const json copy = CredentialsCopy(options_.operator_namespace, meta, token_);
+  StatusOr<json> created = deps_.kube->Create(Secrets(), options_.operator_namespace, copy);
+  if (!created.ok() && created.status().IsAlreadyExists()) {
+    StatusOr<json> existing =
+        deps_.kube->Get(Secrets(), options_.operator_namespace, CredentialsCopyName(meta.uid));
+    if (!existing.ok()) return existing.status();
+    json updated = copy;
+    updated["metadata"]["resourceVersion"] = (*existing)["metadata"].value("resourceVersion", "");
+    created = deps_.kube->Update(Secrets(), options_.operator_namespace, updated);
+  }
+  if (!created.ok()) return created.status();
+  owner_.SetCopiedToken(meta.uid, token_);
+  return Status::Ok();
+}
+
 Status Reconciler::Round::UpdateFinalizers(bool present) {
   json body = object_;
   json finalizers = json::array();
@@ -577,6 +718,7 @@ ReconcileResult Reconciler::Round::Next(const NextStep& next) {
       owner_.SetWrittenVersion(key_, "");
       return ReconcileResult::Done();
     case NextStep::Kind::kPoll:
+    case NextStep::Kind::kSettled:
       return ReconcileResult::RequeueAfter(options_.poll_interval);
     case NextStep::Kind::kSteady:
       if (!next.error.ok()) Log().Error("reconcile stalled", next.error);

@@ -31,7 +31,9 @@
 
 #include "bootstrap/ssh_keys.h"
 #include "bootstrap/templates.h"
+#include "bootstrap/user_data.h"
 #include "controller/cloud_accounts.h"
+#include "controller/planner.h"
 #include "core/clock.h"
 #include "core/executor.h"
 #include "kube/controller.h"
@@ -56,12 +58,14 @@ struct ReconcilerOptions {
   Clock::Duration poll_interval = std::chrono::seconds(10);
   Clock::Duration resync_interval = std::chrono::minutes(1);
   int ssh_port = 22;
-  std::string ssh_user = "ubuntu";
+  std::string ssh_user = bootstrap::kLoginUser;
   std::chrono::milliseconds ssh_timeout{10000};
   // At most this many SSH marker probes per round (they explain, they do not decide).
   int max_marker_probes = 8;
   // Conflict retries of one status write (client-go retry.DefaultRetry).
   int status_write_attempts = 5;
+  // Where the operator keeps its copies of clusters' credentials (its own namespace).
+  std::string operator_namespace = "pygrid-system";
 };
 
 // Where events go: (object, warning?, reason, message). Production wires kube::EventRecorder.
@@ -119,6 +123,15 @@ class Reconciler {
   // Publishes per-cluster instance counts summed over all clusters (pygrid_instances).
   void PublishInstanceCounts(const std::string& key,
                              std::map<std::pair<std::string, std::string>, int> counts);
+  // The token this process last copied for cluster `uid` ("" if none).
+  std::string CopiedToken(const std::string& uid);
+  void SetCopiedToken(const std::string& uid, const std::string& token);
+  // The gateway probe results of a ready grid, reused while its instances are unchanged.
+  std::optional<ProbeObservation> CachedProbes(const std::string& key,
+                                               const std::string& fingerprint,
+                                               Clock::TimePoint now);
+  void CacheProbes(const std::string& key, const std::string& fingerprint, Clock::TimePoint now,
+                   const ProbeObservation& probes);
   // The resourceVersion of the object as this reconciler last wrote it ("" if never).
   std::string WrittenVersion(const std::string& key);
   void SetWrittenVersion(const std::string& key, const std::string& version);
@@ -131,6 +144,13 @@ class Reconciler {
   std::mutex mu_;
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> instance_counts_;
   std::map<std::string, std::string> written_versions_;
+  std::map<std::string, std::string> copied_tokens_;  // uid -> token (secrets, memory only)
+  struct ProbeCacheEntry {
+    std::string fingerprint;
+    Clock::TimePoint at;
+    ProbeObservation probes;
+  };
+  std::map<std::string, ProbeCacheEntry> probes_;
 };
 
 }  // namespace pygrid::controller

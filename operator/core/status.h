@@ -54,7 +54,9 @@ struct FieldCause {
   }
 };
 
-class Status {
+// [[nodiscard]]: dropping a Status (or StatusOr) loses an error; write `(void)` with a
+// comment where that is really intended.
+class [[nodiscard]] Status {
  public:
   // An OK status.
   Status() = default;
@@ -164,7 +166,7 @@ class Status {
 
 // Either a value or a non-OK Status. Accessing the value of an error is a bug (asserts).
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(T value) : data_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : data_(std::move(status)) {}  // NOLINT(google-explicit-constructor)

@@ -309,10 +309,6 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(const RestConfig& confi
 
 const RestConfig& RestClient::config() const { return impl_->config; }
 
-StatusOr<Json> RestClient::GetPath(const std::string& path) {
-  return impl_->Do(http::methods::GET, path, nullptr, "", "GET " + path);
-}
-
 StatusOr<Json> RestClient::Request(const std::string& method, const std::string& path,
                                    const Json* body) {
   return impl_->Do(method, path, body, "application/json", method + " " + path);

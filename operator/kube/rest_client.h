@@ -50,8 +50,6 @@ class RestClient final : public KubeClient {
   Status Watch(const ResourceRef& resource, const std::string& ns, const WatchOptions& options,
                const WatchHandler& handler, Cancellation* cancel) override;
 
-  // GET of a raw path ("/version", "/apis"), for discovery and health checks.
-  StatusOr<Json> GetPath(const std::string& path);
   // Any method on a raw path ("POST", "/_sim/compact"), with an optional JSON body.
   StatusOr<Json> Request(const std::string& method, const std::string& path,
                          const Json* body = nullptr);

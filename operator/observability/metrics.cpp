@@ -118,22 +118,6 @@ void ControllerMetrics::SetMaxConcurrentReconciles(int workers) const {
   if (max_concurrent_ != nullptr) max_concurrent_->Set(workers);
 }
 
-ReconcileInFlight::ReconcileInFlight(const ControllerMetrics& metrics, const Clock& clock)
-    : metrics_(metrics), clock_(clock), start_(clock.Now()) {
-  metrics_.WorkerStarted();
-}
-
-ReconcileInFlight::~ReconcileInFlight() { Finish(ReconcileResult::kPanic); }
-
-double ReconcileInFlight::Finish(ReconcileResult result) {
-  double seconds = std::chrono::duration<double>(clock_.Now() - start_).count();
-  if (finished_) return seconds;
-  finished_ = true;
-  metrics_.ObserveReconcile(result, seconds);
-  metrics_.WorkerFinished();
-  return seconds;
-}
-
 void WorkqueueMetrics::SetDepth(double depth) const {
   if (depth_ != nullptr) depth_->Set(depth);
 }
@@ -176,17 +160,6 @@ ControllerMetrics Metrics::RegisterController(const std::string& name,
   return impl_->RegisterLocked(name, max_concurrent_reconciles);
 }
 
-void Metrics::ObserveReconcile(const std::string& controller, ReconcileResult result,
-                               double seconds) {
-  ControllerMetrics m;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->controllers.find(controller);
-    m = it != impl_->controllers.end() ? it->second : impl_->RegisterLocked(controller, 1);
-  }
-  m.ObserveReconcile(result, seconds);
-}
-
 WorkqueueMetrics Metrics::NewWorkqueueMetrics(const std::string& name) {
   const prometheus::Labels labels = {{"name", name}, {"controller", name}};
   WorkqueueMetrics m;
@@ -221,23 +194,10 @@ void Metrics::IncLeaderSlowpath(const std::string& lease_name) {
   impl_->leader_slowpath.Add({{"name", lease_name}}).Increment();
 }
 
-void Metrics::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->collectables.push_back(std::move(collectable));
-}
-
-std::shared_ptr<prometheus::Registry> Metrics::registry() const { return impl_->registry; }
-
 std::vector<prometheus::MetricFamily> Metrics::Collect() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
-  std::vector<std::shared_ptr<prometheus::Collectable>> extra;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    extra = impl_->collectables;
-  }
-  if (impl_->process) extra.insert(extra.begin(), impl_->process);
-  for (const auto& c : extra) {
-    for (auto& f : c->Collect()) families.push_back(std::move(f));
+  if (impl_->process) {
+    for (auto& f : impl_->process->Collect()) families.push_back(std::move(f));
   }
   return families;
 }

@@ -7,7 +7,6 @@
 //   ControllerMetrics reconciles = metrics.RegisterController("pygridcluster", 1);
 //   WorkqueueMetrics queue = metrics.NewWorkqueueMetrics("pygridcluster");
 //   {
-//     ReconcileInFlight inflight(reconciles, clock);   // active_workers++ for its lifetime
 //     ...
 //     inflight.Finish(ReconcileResult::kRequeueAfter); // counted once, duration observed
 //   }
@@ -90,25 +89,6 @@ class ControllerMetrics {
   prometheus::Gauge* max_concurrent_ = nullptr;
 };
 
-// Times one reconcile and holds one active worker for its lifetime. Finish() records the
-// outcome; destroying it unfinished records kPanic (an exception escaped the reconcile).
-// Not shared between threads.
-class ReconcileInFlight {
- public:
-  ReconcileInFlight(const ControllerMetrics& metrics, const Clock& clock);
-  ~ReconcileInFlight();
-  ReconcileInFlight(const ReconcileInFlight&) = delete;
-  ReconcileInFlight& operator=(const ReconcileInFlight&) = delete;
-  // Records `result` once; later calls are ignored. Returns the measured seconds.
-  double Finish(ReconcileResult result);
-
- private:
-  const ControllerMetrics metrics_;
-  const Clock& clock_;
-  Clock::TimePoint start_;
-  bool finished_ = false;
-};
-
 // The instruments of one workqueue (labels name=controller=<queue name>), one method per
 // client-go queueMetrics hook. Cheap to copy. Made by Metrics::NewWorkqueueMetrics.
 class WorkqueueMetrics {
@@ -174,10 +154,6 @@ class Metrics {
   // series and the error/panic counters at 0 and setting max_concurrent_reconciles, as
   // controller-runtime's initMetrics does.
   ControllerMetrics RegisterController(const std::string& name, int max_concurrent_reconciles);
-  // Convenience for code that has only the controller's name; registers it with 1 worker if
-  // it was not registered.
-  void ObserveReconcile(const std::string& controller, ReconcileResult result, double seconds);
-
   // Creates (or returns) the instruments of workqueue `name`, all series pre-created.
   WorkqueueMetrics NewWorkqueueMetrics(const std::string& name);
 
@@ -209,11 +185,7 @@ class Metrics {
   // Replaces pygrid_instances with `counts`; pairs absent from `counts` are removed.
   void SetInstanceCounts(const InstanceCounts& counts);
 
-  // Adds a collector whose families are exposed with the registry's (e.g. a cache collector).
-  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
-  // The underlying registry, for families this class does not know.
-  std::shared_ptr<prometheus::Registry> registry() const;
-  // Every family: registry, process collector, added collectables.
+  // Every family: registry and process collector.
   std::vector<prometheus::MetricFamily> Collect() const;
   // Collect() in Prometheus text exposition format 0.0.4.
   std::string Serialize() const;

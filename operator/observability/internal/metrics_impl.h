@@ -204,7 +204,6 @@ struct Metrics::Impl {
 
   std::shared_ptr<ProcessCollector> process;
   mutable std::mutex mu;
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;     // guarded by mu
   std::unordered_map<std::string, ControllerMetrics> controllers;         // guarded by mu
   std::map<std::pair<std::string, std::string>, ClusterSeries> clusters;  // guarded by mu
   std::set<std::string> provisioned_uids;                                 // guarded by mu

@@ -52,11 +52,14 @@ TEST(DefaultsTest, ExplicitValuesAreKeptAndDefaultingIsIdempotent) {
   EXPECT_EQ(spec.region, "ARC-IS-HAF-1");
 }
 
-TEST(DefaultsTest, SecurityGroupNameDefaultsToClusterName) {
+TEST(DefaultsTest, SecurityGroupNameIsUniquePerClusterUnlessNamed) {
   ClusterSpec spec;
-  EXPECT_EQ(SecurityGroupNameFor("mnist", spec), "pygrid-mnist");
+  EXPECT_EQ(SecurityGroupNameFor("mnist", "0a1b2c3d-1111", spec), "pygrid-mnist-0a1b2c3d");
+  EXPECT_NE(SecurityGroupNameFor("mnist", "0a1b2c3d-1111", spec),
+            SecurityGroupNameFor("mnist", "9f8e7d6c-2222", spec))
+      << "same name, two namespaces: two groups";
   spec.network.security_group_name = "shared";
-  EXPECT_EQ(SecurityGroupNameFor("mnist", spec), "shared");
+  EXPECT_EQ(SecurityGroupNameFor("mnist", "0a1b2c3d-1111", spec), "shared");
 }
 
 TEST(JsonTest, RoundTripIsLossless) {
@@ -72,9 +75,9 @@ TEST(JsonTest, RoundTripIsLossless) {
   cluster.status.endpoint = "http://198.51.100.1:5000";
   cluster.status.gateway = GatewayStatus{"mnist-0a1b2c3d-gateway", "mnist-0a1b2c3d-gateway-1f2e", "id-1",   "198.51.100.1",
                                          "192.168.10.2",           "active", true,
-                                         "ssh-ed25519 AAAA"};
+                                         "ssh-ed25519 AAAA", "2026-11-26T04:00:00Z"};
   cluster.status.workers.push_back(
-      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, ""});
+      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, "", "2026-11-26T04:00:01Z", "192.168.10.2"});
   cluster.status.desired_workers = 1;
   cluster.status.observed_generation = 3;
   cluster.status.conditions.push_back(

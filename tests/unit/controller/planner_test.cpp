@@ -84,6 +84,7 @@ Observations Observe(const api::PyGridCluster& cluster, const Seen& seen, bool d
   observations.has_finalizer = true;
   observations.being_deleted = deleting;
   observations.credentials = CredentialsObservation{};
+  observations.credentials->copy_current = true;
   observations.cloud.listed = true;
   observations.cloud.instances = seen.instances;
   observations.cloud.account_instances = seen.instances;
@@ -105,7 +106,7 @@ struct TablePlan {
 TablePlan PlanCluster(const api::PyGridCluster& cluster, const Seen& seen) {
   Plan plan = PlanRound(Observe(cluster, seen));
   TablePlan out{plan.actions, plan.status, api::IsConditionTrue(plan.status.conditions, "Ready"),
-                plan.next.kind == NextStep::Kind::kSteady};
+                plan.next.kind == NextStep::Kind::kSettled};
   return out;
 }
 

@@ -63,6 +63,7 @@ Status SimCloud::Begin(bool mutation) {
   Advance();
   ++calls_;
   ++seq_;
+  if (outage_) return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
   if (mutation) last_mutation_seq_ = seq_;
   if (auto fault = Take({CloudFault::kRateLimited, CloudFault::kUnauthorized})) {
     if (*fault == CloudFault::kRateLimited) {
@@ -79,6 +80,9 @@ void SimCloud::Advance() {
   const Clock::TimePoint now = clock_.Now();
   for (SimInstance& sim : instances_) {
     if (sim.deleting) continue;
+    if (sim.instance.status == "starting" && now >= sim.started_at + boot_time / 2) {
+      sim.instance.status = "active";  // addresses are kept across stop and start
+    }
     if (sim.instance.status == "enqueued" && now >= sim.visible_at + boot_time) {
       sim.instance.status = "active";
       ++next_ip_;
@@ -115,6 +119,17 @@ bool SimCloud::DeleteOutOfBand(const std::string& id) {
   return instances_.size() != before;
 }
 
+bool SimCloud::StopOutOfBand(const std::string& id) {
+  Advance();
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id == id && !sim.deleting && sim.instance.status == "active") {
+      sim.instance.status = "shutoff";
+      return true;
+    }
+  }
+  return false;
+}
+
 bool SimCloud::FailOutOfBand(const std::string& id) {
   Advance();
   for (SimInstance& sim : instances_) {
@@ -148,9 +163,16 @@ StatusOr<cloud::Instance> SimCloud::GetInstance(const std::string& id) {
   return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
 }
 
+int SimCloud::CreatesSent(const std::string& prefix) const {
+  return static_cast<int>(std::count_if(
+      creates_sent_.begin(), creates_sent_.end(),
+      [&](const std::string& name) { return name.compare(0, prefix.size(), prefix) == 0; }));
+}
+
 StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRequest& request) {
   if (last_list_seq_ < round_start_mutation_seq_) ++unproven_creates_;
   if (Status s = Begin(true); !s.ok()) return s;
+  creates_sent_.push_back(request.name);
   std::optional<CloudFault> fault =
       Take({CloudFault::kCreateUnavailable, CloudFault::kCreateQuota,
             CloudFault::kCreateLostAnswer, CloudFault::kCreateLandsLate});
@@ -207,10 +229,15 @@ Status SimCloud::DeleteInstance(const std::string& id) {
 Status SimCloud::StartInstance(const std::string& id) {
   if (Status s = Begin(true); !s.ok()) return s;
   for (SimInstance& sim : instances_) {
-    if (sim.instance.id == id) {
-      sim.instance.status = "active";
-      return Status::Ok();
+    if (sim.instance.id != id) continue;
+    if (sim.instance.status != "shutoff" && sim.instance.status != "stopped") {
+      return Status::Conflict("instance " + id + " is " + sim.instance.status +
+                              "; only a stopped instance can be started")
+          .WithHttpStatus(409);
     }
+    sim.instance.status = "starting";
+    sim.started_at = clock_.Now();
+    return Status::Ok();
   }
   return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
 }

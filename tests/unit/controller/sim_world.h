@@ -37,6 +37,7 @@ struct SimInstance {
   Clock::TimePoint created{};     // when the cloud accepted it
   Clock::TimePoint visible_at{};  // when it shows in lists (a late-landing create)
   Clock::TimePoint gone_at{};     // deleting: when it disappears
+  Clock::TimePoint started_at{};  // starting: when the start was asked for
   bool deleting = false;
   std::string node_id;       // from its user data ("" when it runs no node)
   std::string gateway_ip;    // workers: the gateway private IP of their user data
@@ -65,6 +66,8 @@ class SimCloud final : public cloud::CloudProvider {
 
   void Schedule(CloudFault fault) { faults_.push_back(fault); }
   void ClearFaults() { faults_.clear(); }
+  // While on, every call answers 503 (a full outage).
+  void SetOutage(bool on) { outage_ = on; }
   // After `calls` more calls have taken effect, the next one throws SimulatedCrash.
   void CrashAfter(int calls) { crash_after_ = calls; }
   bool crash_pending() const { return crash_after_ >= 0; }
@@ -72,6 +75,7 @@ class SimCloud final : public cloud::CloudProvider {
   // Out-of-band changes.
   bool DeleteOutOfBand(const std::string& id);
   bool FailOutOfBand(const std::string& id);  // state error
+  bool StopOutOfBand(const std::string& id);  // state shutoff (someone stopped it)
   // Every instance not yet gone, landed or not.
   const std::vector<SimInstance>& all() const { return instances_; }
   // Live instances (listed, not deleting) of a name prefix.
@@ -85,6 +89,8 @@ class SimCloud final : public cloud::CloudProvider {
   int unproven_creates() const { return unproven_creates_; }
   void BeginRound() { round_start_mutation_seq_ = last_mutation_seq_; }
   int calls() const { return calls_; }
+  // How many creates were sent for names starting with `prefix` (answered or not).
+  int CreatesSent(const std::string& prefix) const;
 
   StatusOr<std::vector<cloud::Instance>> ListInstances() override;
   StatusOr<cloud::Instance> GetInstance(const std::string& id) override;
@@ -113,6 +119,7 @@ class SimCloud final : public cloud::CloudProvider {
   std::vector<cloud::SecurityGroup> groups_;
   std::deque<CloudFault> faults_;
   int crash_after_ = -1;
+  bool outage_ = false;
   int next_id_ = 0;
   int next_ip_ = 0;
   int calls_ = 0;
@@ -121,6 +128,7 @@ class SimCloud final : public cloud::CloudProvider {
   int64_t last_list_seq_ = 0;
   int64_t round_start_mutation_seq_ = 0;
   int unproven_creates_ = 0;
+  std::vector<std::string> creates_sent_;
 };
 
 class SimProber final : public probe::Prober {

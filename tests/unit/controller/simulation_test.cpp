@@ -11,8 +11,6 @@
 // Soak (more seeds, longer schedules):
 //   PYGRID_SIM_SEEDS=20000 PYGRID_SIM_STEPS=600 build/ci/bin/simulation_test
 //
-// Switched off until the lifecycle-correctness issue (#12) fixes them: creates that land after
-// the client gave up (item 9: they can duplicate an instance) and namespace deletion (item 2).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -32,13 +30,14 @@ using nlohmann::json;
 enum class Kind {
   kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
   kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
+  kOutOfBandStop, kDeleteNamespace,
 };
 
 const char* KindName(Kind kind) {
   static const char* const kNames[] = {
       "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
       "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
-      "status-conflict", "wait"};
+      "status-conflict", "wait", "oob-stop", "delete-namespace"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -50,7 +49,7 @@ struct Event {
 };
 
 struct Options {
-  bool late_creates = false;  // issue 12 item 9
+  bool late_creates = true;  // creates that land after the client gave up
 };
 
 std::vector<Event> Generate(uint64_t seed, int steps) {
@@ -62,7 +61,7 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kCloudFault, 8},   {Kind::kOutOfBandDelete, 2}, {Kind::kOutOfBandError, 2},
       {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
-      {Kind::kWait, 5}};
+      {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -104,7 +103,7 @@ class Simulation {
     op_.cloud.ClearFaults();
     op_.cloud.CrashAfter(-1);
     op_.ApplySecret("default", "creds", "token-a");
-    op_.ApplySecret("team-b", "creds", "token-a");  // one account, two namespaces
+    if (!deleted_namespaces_.count("team-b")) op_.ApplySecret("team-b", "creds", "token-a");
     for (const std::string& key : kClusters) {
       op_.EditCluster(key, [](json& c) { c["spec"]["suspend"] = false; });
     }
@@ -162,6 +161,13 @@ class Simulation {
         op_.cloud.Schedule(faults[event.b % faults.size()]);
         break;
       }
+      case Kind::kDeleteNamespace:
+        // team-b goes with everything in it: its Secret and cluster at the same moment.
+        op_.kube.DeleteNamespace("team-b");
+        deleted_.insert("team-b/mnist");
+        deleted_namespaces_.insert("team-b");
+        break;
+      case Kind::kOutOfBandStop:
       case Kind::kOutOfBandDelete:
       case Kind::kOutOfBandError: {
         std::vector<const SimInstance*> live = op_.Instances(key);
@@ -169,6 +175,8 @@ class Simulation {
         const std::string id = live[event.b % live.size()]->instance.id;
         if (event.kind == Kind::kOutOfBandDelete) {
           op_.cloud.DeleteOutOfBand(id);
+        } else if (event.kind == Kind::kOutOfBandStop) {
+          op_.cloud.StopOutOfBand(id);
         } else {
           op_.cloud.FailOutOfBand(id);
         }
@@ -187,6 +195,7 @@ class Simulation {
       }
       case Kind::kRestoreSecret: {
         auto [ns, name] = kube::SplitObjectKey(key);
+        if (deleted_namespaces_.count(ns)) break;  // a deleted namespace takes no new objects
         op_.ApplySecret(ns, "creds", "token-a");
         break;
       }
@@ -221,16 +230,16 @@ class Simulation {
           return key + " is gone but its instance " + sim.instance.name + " is live";
       }
     }
-    // Nothing is created while suspended (spec.suspend true at the start of the round).
+    // No create is sent while suspended (spec.suspend true before and after the step).
     for (const std::string& key : kClusters) {
       std::optional<json> object = op_.Cluster(key);
-      if (!object) continue;
+      if (!object || op_.PrefixOf(key).empty()) continue;
       const bool suspended = (*object)["spec"].value("suspend", false);
-      const int live = static_cast<int>(op_.Instances(key).size());
-      if (suspended && suspended_counts_.count(key) && live > suspended_counts_[key])
-        return key + " grew while suspended";
+      const int sent = op_.cloud.CreatesSent(op_.PrefixOf(key));
+      if (suspended && suspended_counts_.count(key) && sent > suspended_counts_[key])
+        return key + ": a create was sent while suspended";
       if (suspended) {
-        suspended_counts_[key] = live;
+        suspended_counts_[key] = sent;
       } else {
         suspended_counts_.erase(key);
       }
@@ -242,6 +251,7 @@ class Simulation {
   SimOperator op_;
   Options options_;
   std::set<std::string> deleted_;
+  std::set<std::string> deleted_namespaces_;
   std::map<std::string, int> suspended_counts_;
 };
 

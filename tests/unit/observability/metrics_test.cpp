@@ -105,35 +105,6 @@ TEST(MetricsTest, ReconcileTimeHasTheFortyClassicBuckets) {
   EXPECT_EQ(time->histogram.bucket[8].cumulative_count, 1u);  // le=0.3
 }
 
-TEST(MetricsTest, ReconcileInFlightHoldsAWorkerAndCountsAnEscapingExceptionAsPanic) {
-  Metrics m(NoProcess());
-  FakeClock clock;
-  ControllerMetrics c = m.RegisterController("pgc", 2);
-  const testing::LabelMap l = {{"controller", "pgc"}};
-  {
-    ReconcileInFlight inflight(c, clock);
-    EXPECT_EQ(Gauge(m, "controller_runtime_active_workers", l), 1);
-    clock.Advance(std::chrono::milliseconds(1500));
-    EXPECT_DOUBLE_EQ(inflight.Finish(ReconcileResult::kSuccess), 1.5);
-    inflight.Finish(ReconcileResult::kError);  // ignored: already finished
-  }
-  EXPECT_EQ(Gauge(m, "controller_runtime_active_workers", l), 0);
-  try {
-    ReconcileInFlight inflight(c, clock);
-    throw std::runtime_error("boom");
-  } catch (const std::runtime_error&) {
-  }
-  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_total",
-                    {{"controller", "pgc"}, {"result", "success"}}),
-            1);
-  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_total",
-                    {{"controller", "pgc"}, {"result", "error"}}),
-            1);
-  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_panics_total", l), 1);
-  EXPECT_EQ(Gauge(m, "controller_runtime_active_workers", l), 0);
-  EXPECT_EQ(HistogramCount(m, "controller_runtime_reconcile_time_seconds", l), 2u);
-}
-
 TEST(MetricsTest, SingleInstrumentsMatchTheKubeHooks) {
   Metrics m(NoProcess());
   ControllerMetrics c = m.RegisterController("pgc", 1);
@@ -159,17 +130,6 @@ TEST(MetricsTest, SingleInstrumentsMatchTheKubeHooks) {
             1);
   m.IncLeaderSlowpath("lease");
   EXPECT_EQ(Counter(m, "leader_election_slowpath_total", {{"name", "lease"}}), 1);
-}
-
-TEST(MetricsTest, ObserveReconcileByNameRegistersOnDemand) {
-  Metrics m(NoProcess());
-  m.ObserveReconcile("other", ReconcileResult::kRequeueAfter, 0.01);
-  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_total",
-                    {{"controller", "other"}, {"result", "requeue_after"}}),
-            1);
-  EXPECT_EQ(Counter(m, "controller_runtime_reconcile_total",
-                    {{"controller", "other"}, {"result", "success"}}),
-            0);
 }
 
 TEST(MetricsTest, WorkqueueHooksFollowClientGo) {
