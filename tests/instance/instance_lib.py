@@ -5,8 +5,10 @@ and the checks that skip a case (visibly) where this machine cannot run it.
 Only loopback and namespaces a test creates itself are ever network targets; 10.200.0.0/16 and
 172.18.0.0/16 exist only on veths and bridges inside those namespaces."""
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -175,3 +177,111 @@ def wait_until(condition, timeout, what, interval=0.02):
             raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
 
+
+FAKE_COMMANDS = ["apt-get", "curl", "gpg", "systemctl", "modprobe", "docker", "docker-compose"]
+
+
+class Boot:
+    """One run of COMMAND (pygrid-start, pygrid-gpu-setup) on a freshly booted instance played by
+    helpers/boot_instance.sh: own network namespace, the user data's files under an
+    InstanceRoot, fake commands (helpers/fake_command.py) first on PATH and, if `services` are
+    given, the grid stand-in (helpers/grid_standin.py) listening inside. State persists between
+    runs of the same Boot, as on an instance that runs a script again."""
+
+    def __init__(self, user_data, services=None, conf_lines=()):
+        self.user_data = user_data
+        self.root = InstanceRoot()
+        self.fakes = tempfile.mkdtemp(prefix="pygrid-fakes-")
+        self.process = None
+        self.log = open(os.path.join(self.fakes, "output.log"), "a")
+        self.root.install(user_data)
+        conf = user_data.content("/opt/pygrid/start.conf")
+        self.root.write("/opt/pygrid/start.conf",
+                        conf + "".join(line + "\n" for line in conf_lines), 0o600)
+        for d in ("bin", "installed", "standin"):
+            os.makedirs(os.path.join(self.fakes, d))
+        for command in FAKE_COMMANDS:
+            os.symlink(os.path.join(HELPERS, "fake_command.py"),
+                       os.path.join(self.fakes, "bin", command))
+        if services is not None:
+            with open(os.path.join(self.fakes, "standin.json"), "w") as f:
+                json.dump({"state": self.fake("standin"), "services": services}, f)
+
+    def fake(self, *parts):
+        return os.path.join(self.fakes, *parts)
+
+    def set_fake(self, name, lines):
+        """Writes FAKES/<name> (`fail` rules, `compose-up` actions)."""
+        with open(self.fake(name), "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    def install_fake(self, command):
+        """As if the instance already had `command` (nvidia-smi, nvidia-ctk, ubuntu-drivers)."""
+        os.symlink(os.path.join(HELPERS, "fake_command.py"), self.fake("installed", command))
+
+    def open_service(self, name):
+        open(self.fake("standin", "open-" + name), "w").close()
+
+    def register(self, node_id):
+        with open(self.fake("standin", "registered"), "a") as f:
+            f.write(node_id + "\n")
+
+    def start(self, command="/usr/local/sbin/pygrid-start"):
+        self.process = subprocess.Popen(
+            [os.path.join(HELPERS, "boot_instance.sh"), self.root.path, self.fakes, command],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def running(self):
+        return self.process.poll() is None
+
+    def wait(self, timeout=30):
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("%s still running after %d s; output:\n%s"
+                                 % (self.process.args[-1], timeout, self.output()))
+
+    def run(self, command="/usr/local/sbin/pygrid-start", timeout=30):
+        self.start(command)
+        return self.wait(timeout)
+
+    def output(self):
+        with open(self.fake("output.log")) as f:
+            return f.read()
+
+    def calls(self, local_curl=False):
+        """Calls of fake commands, as argv lists (with `cwd` etc. in `call_details`); the
+        stand-in checks pygrid-start's curl makes are left out unless `local_curl`."""
+        return [c["argv"] for c in self.call_details(local_curl)]
+
+    def call_details(self, local_curl=False):
+        try:
+            with open(self.fake("calls.jsonl")) as f:
+                calls = [json.loads(line) for line in f]
+        except FileNotFoundError:
+            return []
+        return [c for c in calls if local_curl or c["argv"][0] != "curl" or
+                "https://nvidia.github.io/" in " ".join(c["argv"])]
+
+    def requests(self):
+        """Requests the stand-in answered, as `<service> <path> <status>` lines."""
+        try:
+            with open(self.fake("standin", "requests.log")) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def kill(self):
+        """Ends a run still going, with its whole process group (one of its own: the stand-in,
+        curl...). A finished run has no leftovers: boot_instance.sh stops the stand-in."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def close(self):
+        self.kill()
+        self.log.close()
+        self.root.remove()
+        shutil.rmtree(self.fakes, ignore_errors=True)
