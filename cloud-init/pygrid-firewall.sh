@@ -32,8 +32,13 @@ for cidr in $ALLOWED_CIDRS $subnet 127.0.0.0/8; do
 done
 iptables -A PYGRID-ALLOW -j DROP
 
-# Traffic to the host itself (SSH).
+# Traffic to the host itself: SSH, and the grid's ports where docker-proxy answers them.
+# Containers reach published ports at this instance's own address (the co-located node joins its
+# gateway at the private IP); with Docker's userland proxy, its default, that traffic comes in
+# from their bridge to docker-proxy through INPUT rather than being DNATed, so it passes.
 chain PYGRID-INPUT
+iptables -A PYGRID-INPUT -i docker0 -j RETURN
+iptables -A PYGRID-INPUT -i br-+ -j RETURN
 for port in $PORTS; do
   iptables -A PYGRID-INPUT -p tcp --dport "$port" -j PYGRID-ALLOW
 done

@@ -9,9 +9,15 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 if ! command -v nvidia-ctk >/dev/null 2>&1; then
   keyring=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
-  curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --batch --yes --dearmor -o "$keyring"
-  curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list \
-    | sed "s#deb https://#deb [signed-by=$keyring] https://#g" \
+  # NVIDIA's instructions pipe curl into gpg and sed; a pipeline's status is its last command's,
+  # so a failed download went unnoticed there (and left an empty source list). Files instead.
+  download=$(mktemp -d)
+  trap 'rm -rf "$download"' EXIT
+  curl -fsSL -o "$download/gpgkey" https://nvidia.github.io/libnvidia-container/gpgkey
+  gpg --batch --yes --dearmor -o "$keyring" < "$download/gpgkey"
+  curl -fsSL -o "$download/list" \
+    https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list
+  sed "s#deb https://#deb [signed-by=$keyring] https://#g" "$download/list" \
     > /etc/apt/sources.list.d/nvidia-container-toolkit.list
   apt-get update
   apt-get install -y nvidia-container-toolkit

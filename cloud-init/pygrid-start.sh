@@ -2,7 +2,9 @@
 # Starts this instance's PyGrid services and writes /var/lib/pygrid/ready only once they answer
 # (the original distributor touched its marker before `compose up`; this does not).
 # Run once by cloud-init. Parameters come from /opt/pygrid/start.conf as KEY=VALUE lines, which
-# are read, never sourced or evaluated, so no value can run as shell code.
+# are read, never sourced or evaluated, so no value can run as shell code. WAIT_SECONDS (how long
+# each wait lasts) and POLL_SECONDS (pause between attempts) are never written by the operator;
+# tests set them to fail fast.
 set -eu
 set -f
 CONF=/opt/pygrid/start.conf
@@ -22,6 +24,8 @@ GATEWAY_URL=""
 NODE_ID=""
 CHECK_URLS=""
 WAIT_SECONDS=1800
+POLL_SECONDS=5
+[ -r "$CONF" ] || fail "$CONF is missing"
 while IFS= read -r line || [ -n "$line" ]; do
   key=${line%%=*}
   value=${line#*=}
@@ -32,15 +36,24 @@ while IFS= read -r line || [ -n "$line" ]; do
     NODE_ID) NODE_ID=$value ;;
     CHECK_URLS) CHECK_URLS=$value ;;
     WAIT_SECONDS) WAIT_SECONDS=$value ;;
+    POLL_SECONDS) POLL_SECONDS=$value ;;
   esac
 done < "$CONF"
+# Checked before they reach $(( )) or sleep: in an arithmetic context some shells would run a
+# command substitution hidden in a value.
+case $WAIT_SECONDS in
+  '' | *[!0-9]*) fail "WAIT_SECONDS must be a whole number of seconds" ;;
+esac
+case $POLL_SECONDS in
+  '' | . | *[!0-9.]* | *.*.*) fail "POLL_SECONDS must be a number of seconds" ;;
+esac
 
 # wait_for URL: until URL answers 2xx, at most WAIT_SECONDS.
 wait_for() {
   deadline=$(( $(date +%s) + WAIT_SECONDS ))
   until curl -fsS -o /dev/null --max-time 5 "$1"; do
     [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 5
+    sleep "$POLL_SECONDS"
   done
 }
 
@@ -76,7 +89,7 @@ if [ -n "$NODE_ID" ]; then
   deadline=$(( $(date +%s) + WAIT_SECONDS ))
   until registered; do
     [ "$(date +%s)" -lt "$deadline" ] || fail "node $NODE_ID did not register at $GATEWAY_URL"
-    sleep 5
+    sleep "$POLL_SECONDS"
   done
 fi
 

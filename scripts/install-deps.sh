@@ -12,6 +12,8 @@ PACKAGES=(
   # real tools the tests run against
   openssh-server openssh-client prometheus cloud-init docker-compose python3-kubernetes
   golang-go golang-github-masterminds-sprig-dev curl ca-certificates openssl procps
+  # instance tests: the cloud-init scripts run in network namespaces
+  iptables iproute2 python3-yaml
 )
 
 # node and npm (schema validation of the chart) come with the machine image's nodejs; install
