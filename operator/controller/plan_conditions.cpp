@@ -39,6 +39,21 @@ Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Inst
   return inventory;
 }
 
+Action CreateAction(api::InstanceRole role, int index, const std::string& name, bool lost) {
+  Action action;
+  action.kind = ActionKind::kCreateInstance;
+  action.role = role;
+  action.index = index;
+  action.name = name;
+  if (lost) {
+    action.reason = "InstanceLost";
+    action.message = std::string(role == api::InstanceRole::kGateway ? "gateway" : "worker") +
+                     " instance " + name + " disappeared; creating it again";
+    action.warning = true;
+  }
+  return action;
+}
+
 Action StartAction(const cloud::Instance& instance, const std::string& role) {
   Action action;
   action.kind = ActionKind::kStartInstance;

@@ -41,16 +41,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
       gateway = api::GatewayStatus{};  // a new instance gets a new identity
       gateway.name = name;
     }
-    Action create;
-    create.kind = ActionKind::kCreateInstance;
-    create.role = api::InstanceRole::kGateway;
-    create.name = name;
-    if (lost) {
-      create.reason = "InstanceLost";
-      create.message = "gateway instance " + name + " disappeared; creating it again";
-      create.warning = true;
-    }
-    plan.actions.push_back(create);
+    plan.actions.push_back(CreateAction(api::InstanceRole::kGateway, 0, name, lost));
     result.not_ready_reason = "GatewayCreating";
     result.not_ready_message = "creating gateway instance " + name;
   } else {

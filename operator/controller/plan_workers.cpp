@@ -91,17 +91,7 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
         worker.index = index;
       }
       if (can_create) {
-        Action create;
-        create.kind = ActionKind::kCreateInstance;
-        create.role = api::InstanceRole::kWorker;
-        create.name = name;
-        create.index = index;
-        if (lost) {
-          create.reason = "InstanceLost";
-          create.message = "worker instance " + name + " disappeared; creating it again";
-          create.warning = true;
-        }
-        plan.actions.push_back(create);
+        plan.actions.push_back(CreateAction(api::InstanceRole::kWorker, index, name, lost));
       }
       result.waiting.push_back(name + (can_create ? " (creating)" : " (waiting for the gateway)"));
     } else {

@@ -21,6 +21,9 @@ struct Inventory {
 };
 Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances);
 
+// A create action; `lost` adds the InstanceLost warning (it existed and vanished).
+Action CreateAction(api::InstanceRole role, int index, const std::string& name, bool lost);
+
 // A start action for an instance stopped out of band, with its event.
 Action StartAction(const cloud::Instance& instance, const std::string& role);
 
