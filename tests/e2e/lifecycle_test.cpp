@@ -51,6 +51,11 @@ TEST(LifecycleTest, CreateReadyScaleAndDeleteLeavesNothingBehind) {
     EXPECT_EQ(registered.count(worker.value("nodeID", "")), 1u) << worker.dump();
   }
   EXPECT_EQ(cluster["metadata"]["finalizers"], json::array({"distributor.pygrid.dev/cleanup"}));
+  // The Secret existed before the operator started: with its caches synced before the first
+  // reconcile, the operator never reported it missing.
+  const std::string events = grid.Kubectl("get events -o json").output;
+  EXPECT_EQ(events.find("SecretNotFound"), std::string::npos) << events;
+  EXPECT_EQ(grid.AllOperatorLogs().find("SecretNotFound"), std::string::npos);
   const std::string uid8 = cluster["metadata"].value("uid", "").substr(0, 8);
   EXPECT_EQ(InstanceNames(grid),
             (std::set<std::string>{"mnist-" + uid8 + "-gateway", "mnist-" + uid8 + "-worker-0",

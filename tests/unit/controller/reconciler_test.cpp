@@ -243,6 +243,27 @@ TEST_F(ReconcilerTest, LostInstanceIsRecreatedWithAnEvent) {
   EXPECT_TRUE(op.Converged(kKey));
 }
 
+TEST_F(ReconcilerTest, PartlyFailedDeletesAreNotSentTwice) {
+  op.ApplyCluster(ClusterObject("mnist", 3));
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  std::vector<std::string> doomed;
+  const json before = *op.Cluster(kKey);
+  for (const json& worker : before["status"]["workers"]) {
+    if (worker["index"].get<int>() >= 1) doomed.push_back(worker["instanceID"]);
+  }
+  op.cloud.Schedule(CloudFault::kDeleteUnavailable);  // the first of two deletes fails
+  op.EditCluster(kKey, [](json& c) { c["spec"]["workers"]["replicas"] = 1; });
+  op.RunFor(minutes(1));
+  EXPECT_TRUE(op.Converged(kKey));
+  int sent = 0;
+  for (const std::string& id : doomed) {
+    EXPECT_GE(op.cloud.DeletesSent(id), 1) << id;
+    sent += op.cloud.DeletesSent(id);
+  }
+  EXPECT_EQ(sent, 3) << "the failed delete is sent again, the one that worked is not";
+}
+
 TEST_F(ReconcilerTest, SameNameInTwoNamespacesGetsTwoGroups) {
   op.ApplySecret("team-b", "creds", "token-1");
   op.ApplyCluster(ClusterObject("mnist", 1));

@@ -209,8 +209,14 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   return sim.instance;
 }
 
+int SimCloud::DeletesSent(const std::string& id) const {
+  auto it = deletes_sent_.find(id);
+  return it == deletes_sent_.end() ? 0 : it->second;
+}
+
 Status SimCloud::DeleteInstance(const std::string& id) {
   if (Status s = Begin(true); !s.ok()) return s;
+  ++deletes_sent_[id];
   if (Take({CloudFault::kDeleteUnavailable})) {
     return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
   }

@@ -89,6 +89,8 @@ class SimCloud final : public cloud::CloudProvider {
   int unproven_creates() const { return unproven_creates_; }
   void BeginRound() { round_start_mutation_seq_ = last_mutation_seq_; }
   int calls() const { return calls_; }
+  // How many deletes were sent for instance `id` (answered or not).
+  int DeletesSent(const std::string& id) const;
   // How many creates were sent for names starting with `prefix` (answered or not).
   int CreatesSent(const std::string& prefix) const;
 
@@ -129,6 +131,7 @@ class SimCloud final : public cloud::CloudProvider {
   int64_t round_start_mutation_seq_ = 0;
   int unproven_creates_ = 0;
   std::vector<std::string> creates_sent_;
+  std::map<std::string, int> deletes_sent_;
 };
 
 class SimProber final : public probe::Prober {

@@ -30,14 +30,14 @@ using nlohmann::json;
 enum class Kind {
   kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
   kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
-  kOutOfBandStop, kDeleteNamespace,
+  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken,
 };
 
 const char* KindName(Kind kind) {
   static const char* const kNames[] = {
       "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
       "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
-      "status-conflict", "wait", "oob-stop", "delete-namespace"};
+      "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -61,7 +61,8 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kCloudFault, 8},   {Kind::kOutOfBandDelete, 2}, {Kind::kOutOfBandError, 2},
       {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
-      {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1}};
+      {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1},
+      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -159,6 +160,18 @@ class Simulation {
             CloudFault::kUnauthorized};
         if (options_.late_creates) faults.push_back(CloudFault::kCreateLandsLate);
         op_.cloud.Schedule(faults[event.b % faults.size()]);
+        break;
+      }
+      case Kind::kOutage:
+        // The whole API fails for up to a minute of simulated time, with reconciles going on.
+        op_.cloud.SetOutage(true);
+        op_.RunFor(std::chrono::seconds(event.b % 60));
+        op_.cloud.SetOutage(false);
+        break;
+      case Kind::kMalformedToken: {
+        auto [ns, name] = kube::SplitObjectKey(key);
+        if (deleted_namespaces_.count(ns)) break;
+        op_.ApplySecret(ns, "creds", "token-a\r\nX-Injected: " + std::to_string(event.b));
         break;
       }
       case Kind::kDeleteNamespace:
