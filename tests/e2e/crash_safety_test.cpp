@@ -86,5 +86,53 @@ TEST(CrashSafetyTest, KillNineAnywhereNeverDuplicatesOrLeaks) {
   EXPECT_EQ(max_duplicates, 1) << "an instance name existed twice at some point";
 }
 
+// Issue 12 item 9: creates that answer slowly (below, then above the client's timeout) and a
+// kill -9 right after the gateway's identity is in status. Before the fix every attempt wrote a
+// fresh identity and the restarted operator sent a second POST for a name whose first one was
+// still in flight: duplicates, and a grid that never became Ready.
+void SlowCreatesAndARestart(const std::vector<std::string>& operator_args) {
+  Grid grid({/*boot_seconds=*/0.5});
+  grid.InstallCrdAndSecret();
+  ASSERT_FALSE(grid.SimPost("/_sim/faults", {{"method", "POST"},
+                                            {"path", "^/compute/v1/instances$"},
+                                            {"delay_ms", 1500},
+                                            {"count", 100}})
+                   .is_null());
+  int max_duplicates = 0;
+  auto no_duplicates = [&] {
+    for (const auto& [name, count] : LiveNames(grid)) max_duplicates = std::max(max_duplicates, count);
+  };
+  const int first = grid.StartOperator(operator_args);
+  ASSERT_EQ(grid.Apply(ClusterYaml("slow", 2)).exit_code, 0);
+  ASSERT_TRUE(Grid::WaitUntil(
+      [&] {
+        no_duplicates();
+        const json gateway = StatusOf(grid.Cluster("slow")).value("gateway", json::object());
+        return gateway.is_object() && !gateway.value("sshHostKey", "").empty();
+      },
+      seconds(60)));
+  std::this_thread::sleep_for(milliseconds(300));  // the kill point the issue names
+  grid.KillOperator(first);
+  const int second = grid.StartOperator(operator_args);
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        no_duplicates();
+        return StatusOf(grid.Cluster("slow")).value("phase", "") == "Ready";
+      },
+      seconds(150)))
+      << grid.Kubectl("get pgc slow -o yaml").output << grid.OperatorLog(second);
+  no_duplicates();
+  EXPECT_EQ(max_duplicates, 1) << "an instance name existed twice at some point";
+  EXPECT_EQ(LiveNames(grid).size(), 3u) << json(grid.Instances()).dump();
+}
+
+TEST(CrashSafetyTest, SlowCreatesBelowTheClientTimeoutAndAKillNeverDuplicate) {
+  SlowCreatesAndARestart({});
+}
+
+TEST(CrashSafetyTest, CreatesThatTimeOutAndLandLaterNeverDuplicate) {
+  SlowCreatesAndARestart({"--genesis-request-timeout=1s"});
+}
+
 }  // namespace
 }  // namespace pygrid::e2e
