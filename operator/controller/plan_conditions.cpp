@@ -1,6 +1,7 @@
 // The planner's shared parts: inventory, delete actions, and the conditions and phase of a
 // live cluster.
 #include <algorithm>
+#include <set>
 
 #include "api/conditions.h"
 #include "controller/internal/plan_parts.h"
@@ -16,10 +17,21 @@ bool Inventory::AnyGoingAway() const {
   return std::any_of(duplicates.begin(), duplicates.end(), going);
 }
 
-Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances) {
+Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances,
+                        const api::ClusterStatus& recorded) {
+  std::set<std::string> recorded_ids;
+  if (recorded.gateway && !recorded.gateway->instance_id.empty())
+    recorded_ids.insert(recorded.gateway->instance_id);
+  for (const api::WorkerStatus& worker : recorded.workers) {
+    if (!worker.instance_id.empty()) recorded_ids.insert(worker.instance_id);
+  }
   std::vector<cloud::Instance> sorted = instances;
-  // Oldest first, so the oldest of a duplicated name is the one kept.
-  std::sort(sorted.begin(), sorted.end(), [](const cloud::Instance& a, const cloud::Instance& b) {
+  // Of a duplicated name, keep the instance the status recorded (its identity is the one in
+  // status; the other can never match it), else the oldest.
+  std::sort(sorted.begin(), sorted.end(), [&](const cloud::Instance& a, const cloud::Instance& b) {
+    const bool a_recorded = recorded_ids.count(a.id) > 0;
+    const bool b_recorded = recorded_ids.count(b.id) > 0;
+    if (a_recorded != b_recorded) return a_recorded;
     return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
   });
   Inventory inventory;

@@ -38,8 +38,13 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     const bool lost = WasLost(gateway.instance_id, gateway.state);
     result.replaced = !gateway.instance_id.empty();
     if (result.replaced) {
-      gateway = api::GatewayStatus{};  // a new instance gets a new identity
-      gateway.name = name;
+      // Forget the instance, keep the identity: the create records a fresh one before it is
+      // sent, and if the instance only seemed gone (another process's older list), it still
+      // matches when it shows again.
+      gateway.instance_id.clear();
+      gateway.public_ip.clear();
+      gateway.private_ip.clear();
+      gateway.state.clear();
     }
     plan.actions.push_back(CreateAction(api::InstanceRole::kGateway, 0, name, lost));
     result.not_ready_reason = "GatewayCreating";
@@ -52,7 +57,17 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);
     gateway.state = InstanceStateName(state);
-    if (state == InstanceState::kError) {
+    if (seen.probes.identity_mismatch.count(gw->name)) {
+      plan.actions.push_back(DeleteAction(
+          *gw, "IdentityMismatch",
+          "gateway instance " + gw->name +
+              " presents another SSH host key than status pins (another create's identity); "
+              "replacing it",
+          true));
+      result.replaced = true;
+      result.not_ready_reason = "GatewayFailed";
+      result.not_ready_message = "gateway instance " + gw->name + " has another identity; replacing it";
+    } else if (state == InstanceState::kError) {
       plan.actions.push_back(DeleteAction(
           *gw, "InstanceFailed", "gateway instance " + gw->name + " is in state error; replacing it",
           true));

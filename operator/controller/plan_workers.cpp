@@ -60,6 +60,13 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
                                               ": spec.workers.replicas is " +
                                               std::to_string(replicas),
                                           false));
+    } else if (seen.probes.identity_mismatch.count(instance.name)) {
+      plan.actions.push_back(DeleteAction(
+          instance, "IdentityMismatch",
+          "worker " + instance.name +
+              " presents another SSH host key than status pins (another create's identity); "
+              "replacing it",
+          true));
     } else if (state == InstanceState::kError) {
       plan.actions.push_back(DeleteAction(
           instance, "InstanceFailed",
@@ -85,11 +92,11 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       result.waiting.push_back(name + " (an earlier create may still land)");
     } else if (observed == inventory.workers.end()) {
       const bool lost = WasLost(worker);
-      if (!worker.instance_id.empty()) {
-        worker = api::WorkerStatus{};  // a new instance gets a new identity
-        worker.name = name;
-        worker.index = index;
-      }
+      // Forget the instance, keep the identity (as for the gateway, plan_gateway.cpp).
+      worker.instance_id.clear();
+      worker.public_ip.clear();
+      worker.private_ip.clear();
+      worker.state.clear();
       if (can_create) {
         plan.actions.push_back(CreateAction(api::InstanceRole::kWorker, index, name, lost));
       }

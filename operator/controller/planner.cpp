@@ -252,13 +252,13 @@ void PlanLive(const Observations& seen, Plan& plan) {
   }
 
   const internal::Inventory inventory =
-      internal::TakeInventory(OwnPrefix(seen.cluster), seen.cloud.instances);
+      internal::TakeInventory(OwnPrefix(seen.cluster), seen.cloud.instances, seen.cluster.status);
   for (const cloud::Instance& duplicate : inventory.duplicates) {
     if (StateOf(duplicate) != InstanceState::kDeleting) {
       plan.actions.push_back(internal::DeleteAction(
           duplicate, "DuplicateInstance",
           "instance " + duplicate.id + " duplicates the name " + duplicate.name +
-              "; keeping the oldest",
+              "; keeping the one whose identity status records",
           true));
     }
   }

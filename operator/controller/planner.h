@@ -29,8 +29,11 @@
 //    worker is deleted too and recreated after the new gateway is up.
 //  - A create whose answer was lost may still land: no second create for that name within
 //    kCreateLandingWindow of the first (status createRequestedAt), and no finalizer removal.
+//  - An instance that presents another SSH host key than status pins was made with another
+//    identity (two creates raced for its name) and is replaced (IdentityMismatch).
 //  - Duplicate names (only possible after a cloud-side mishap, or two operators without
-//    leader election) keep the oldest instance.
+//    leader election) keep the instance the status records (its identity is the recorded
+//    one), else the oldest.
 //  - spec.suspend: nothing is created or deleted.
 //  - Credentials outlive their Secret: the token is copied into a Secret in the operator's
 //    namespace while the cluster exists, so deleting a namespace (which deletes the user's
@@ -87,6 +90,9 @@ struct ProbeObservation {
   bool gateway_answers = false;                       // the gateway app answered as its flavour does
   std::set<std::string> connected_nodes;              // the gateway's /connected-nodes
   std::map<std::string, probe::MarkerProbe> markers;  // by instance name, where probed
+  // Instances whose SSH host key is not the one status pins: another create's identity (two
+  // creates raced for the name). They can never register under the recorded node id.
+  std::set<std::string> identity_mismatch;
 };
 
 // Everything one round observed.

@@ -5,7 +5,8 @@
 //   plan     -> PlanRound (controller/planner.h): pure; actions and the complete status
 //   act      -> add the finalizer; delete; record intent (identities) in status, then create
 //               or adopt; drop the security group; remove the finalizer
-//   write    -> Conclude's status through one StatusWriter (conflict retry), events
+//   write    -> Conclude's status through one StatusWriter, events; a conflict ends the round
+//               and the next one re-observes and re-plans
 //
 //   Reconciler reconciler(deps, options);
 //   kube::Controller controller({.name = "pygridcluster", .workers = 4},
@@ -62,8 +63,11 @@ struct ReconcilerOptions {
   std::chrono::milliseconds ssh_timeout{10000};
   // At most this many SSH marker probes per round (they explain, they do not decide).
   int max_marker_probes = 8;
-  // Conflict retries of one status write (client-go retry.DefaultRetry).
-  int status_write_attempts = 5;
+  // Attempts of one status write. 1: a conflict means someone else wrote the object, so the
+  // round ends and the next one observes and plans again, instead of overwriting the newer
+  // object with a status computed from the older one (which could erase another writer's
+  // recorded intent and let two creates race for one name).
+  int status_write_attempts = 1;
   // Where the operator keeps its copies of clusters' credentials (its own namespace).
   std::string operator_namespace = "pygrid-system";
 };

@@ -19,7 +19,9 @@ struct Inventory {
   // True when any of them is on its way out.
   bool AnyGoingAway() const;
 };
-Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances);
+// Of several instances with one name, the one `recorded` in status is kept, else the oldest.
+Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Instance>& instances,
+                        const api::ClusterStatus& recorded);
 
 // A create action; `lost` adds the InstanceLost warning (it existed and vanished).
 Action CreateAction(api::InstanceRole role, int index, const std::string& name, bool lost);

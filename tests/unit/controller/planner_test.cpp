@@ -273,7 +273,10 @@ TEST(PlannerTest, InstanceInErrorIsDeletedThenRecreatedWithoutLostEvent) {
   seen.instances.pop_back();
   TablePlan next = PlanCluster(cluster, seen);
   EXPECT_EQ(Describe(next.actions), Strings{"create worker-0"});
-  EXPECT_TRUE(next.status.workers[0].node_id.empty()) << "a new instance gets a new identity";
+  EXPECT_TRUE(next.status.workers[0].instance_id.empty()) << "the failed instance is forgotten";
+  // The old identity stays until the reconciler records a fresh one right before the create
+  // (RecordIdentity), so an instance that only seemed gone still matches when it shows.
+  EXPECT_EQ(next.status.workers[0].node_id, plan.status.workers[0].node_id);
 }
 
 TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
@@ -343,6 +346,32 @@ TEST(PlannerTest, DuplicateNamesKeepTheOldest) {
   EXPECT_EQ(plan.actions[0].reason, "DuplicateInstance");
   EXPECT_EQ(plan.actions[0].id, seen.instances[0].id);
   EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[1].id);
+}
+
+TEST(PlannerTest, InstanceWithAnotherIdentityIsReplaced) {
+  api::PyGridCluster cluster = Cluster(1);
+  Seen seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
+                    Instance(InstanceRole::kWorker, 0, "active")};
+  Record(cluster, seen.instances[0], 0, true);
+  Record(cluster, seen.instances[1], 0, false);
+  Observations observed = Observe(cluster, seen);
+  observed.probes.identity_mismatch = {Name(InstanceRole::kWorker, 0)};
+  Plan plan = PlanRound(observed);
+  EXPECT_EQ(Describe(plan.actions), Strings{"delete " + Name(InstanceRole::kWorker, 0) +
+                                            " IdentityMismatch"});
+}
+
+TEST(PlannerTest, DuplicateKeepsTheInstanceStatusRecords) {
+  api::PyGridCluster cluster = Cluster(0);
+  Seen seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "active", "2026-01-02T00:00:00.000Z"),
+                    Instance(InstanceRole::kGateway, 0, "active", "2026-01-01T00:00:00.000Z")};
+  Record(cluster, seen.instances[0], 0, true);  // the newer one carries status's identity
+  TablePlan plan = PlanCluster(cluster, seen);
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].id, seen.instances[1].id) << "the older one goes";
+  EXPECT_EQ(plan.status.gateway->instance_id, seen.instances[0].id);
 }
 
 TEST(PlannerTest, InstancesOfOtherClustersAreIgnored) {

@@ -236,11 +236,14 @@ TEST_F(ReconcilerTest, LostInstanceIsRecreatedWithAnEvent) {
   for (const SimInstance* sim : op.Instances(kKey)) {
     if (sim->instance.name.find("worker-1") != std::string::npos) worker = sim->instance.id;
   }
+  const std::string old_node = (*op.Cluster(kKey))["status"]["workers"][1]["nodeID"];
   ASSERT_TRUE(op.cloud.DeleteOutOfBand(worker));
   op.Enqueue(kKey);
   op.RunFor(minutes(3));
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceLost"));
   EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_NE((*op.Cluster(kKey))["status"]["workers"][1]["nodeID"], old_node)
+      << "the new instance registers under a fresh node id";
 }
 
 TEST_F(ReconcilerTest, PartlyFailedDeletesAreNotSentTwice) {

@@ -25,21 +25,22 @@ json ClusterObject(const std::string& name, int replicas, const std::string& ns,
             {"network", {{"allowedSourceCIDRs", {"203.0.113.0/24"}}}}}}};
 }
 
-SimOperator::SimOperator(uint64_t seed)
+SimOperator::SimOperator(uint64_t seed, int processes)
     : seed_(seed),
       identities_(seed),
-      operator_key_(*bootstrap::GenerateEd25519KeyPair("sim-operator")) {
+      operator_key_(*bootstrap::GenerateEd25519KeyPair("sim-operator")),
+      processes_(static_cast<size_t>(std::max(1, processes))) {
   kube.OnChange([this](const kube::ResourceRef& resource, const std::string& key) {
     OnChange(resource, key);
   });
-  StartProcess();
+  for (Process& process : processes_) StartProcess(process);
 }
 
 SimOperator::~SimOperator() = default;
 
-void SimOperator::StartProcess() {
-  reconciler_.reset();
-  clouds_ = std::make_unique<CloudAccounts>(
+void SimOperator::StartProcess(Process& process) {
+  process.reconciler.reset();
+  process.clouds = std::make_unique<CloudAccounts>(
       [this](const std::string& token) { return Forward(cloud); }, clock,
       CloudAccountsOptions{std::chrono::seconds(5), std::chrono::minutes(10),
                            std::chrono::seconds(30)});
@@ -53,7 +54,7 @@ void SimOperator::StartProcess() {
     auto [ns, name] = kube::SplitObjectKey(key);
     return kube.Find(Secrets(), ns, name);
   };
-  deps.clouds = clouds_.get();
+  deps.clouds = process.clouds.get();
   deps.prober = &prober;
   deps.events = [this](const json& object, bool warning, const std::string& reason,
                        const std::string& message) {
@@ -66,13 +67,13 @@ void SimOperator::StartProcess() {
   ReconcilerOptions options;
   options.poll_interval = std::chrono::seconds(10);
   options.resync_interval = std::chrono::seconds(60);
-  reconciler_ = std::make_unique<Reconciler>(std::move(deps), options);
+  process.reconciler = std::make_unique<Reconciler>(std::move(deps), options);
   // A new process lists everything and reconciles every object once (the informer's ADDs).
-  queue_.clear();
-  failures_.clear();
+  process.queue.clear();
+  process.failures.clear();
   StatusOr<kube::ListResult> all = kube.List(PyGridClusters(), "");
   if (all.ok()) {
-    for (const json& object : all->items) Enqueue(kube::ObjectKey(object));
+    for (const json& object : all->items) process.queue[kube::ObjectKey(object)] = clock.Now();
   }
 }
 
@@ -110,8 +111,24 @@ void SimOperator::OnChange(const kube::ResourceRef& resource, const std::string&
 
 void SimOperator::Enqueue(const std::string& key, Clock::Duration after) {
   const Clock::TimePoint due = clock.Now() + after;
-  auto it = queue_.find(key);
-  if (it == queue_.end() || due < it->second) queue_[key] = due;
+  for (Process& process : processes_) {  // every process has its own informer
+    auto it = process.queue.find(key);
+    if (it == process.queue.end() || due < it->second) process.queue[key] = due;
+  }
+}
+
+std::optional<std::pair<SimOperator::Process*, std::string>> SimOperator::NextDue() {
+  std::optional<std::pair<Process*, std::string>> best;
+  Clock::TimePoint best_due{};
+  for (Process& process : processes_) {
+    for (const auto& [key, due] : process.queue) {
+      if (!best || due < best_due) {
+        best = std::make_pair(&process, key);
+        best_due = due;
+      }
+    }
+  }
+  return best;
 }
 
 void SimOperator::ApplySecret(const std::string& ns, const std::string& name,
@@ -182,44 +199,49 @@ bool SimOperator::HasEvent(const std::string& key, const std::string& reason) co
   });
 }
 
-void SimOperator::Crash() {
+void SimOperator::Crash(int which) {
   ++crashes_;
   cloud.CrashAfter(-1);
-  StartProcess();
+  StartProcess(processes_[static_cast<size_t>(which) % processes_.size()]);
 }
 
 bool SimOperator::Step() {
-  if (queue_.empty()) return false;
-  auto next = std::min_element(queue_.begin(), queue_.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second < b.second : a.first < b.first;
-  });
-  const std::string key = next->first;
-  if (next->second > clock.Now()) clock.Advance(next->second - clock.Now());
-  queue_.erase(next);
+  std::optional<std::pair<Process*, std::string>> next = NextDue();
+  if (!next) return false;
+  Process& process = *next->first;
+  const std::string key = next->second;
+  const Clock::TimePoint due = process.queue[key];
+  if (due > clock.Now()) clock.Advance(due - clock.Now());
+  process.queue.erase(key);
   ++reconciles_;
-  cloud.BeginRound();
+  cloud.BeginRound(static_cast<int>(&process - processes_.data()));
   try {
-    last_result_ = reconciler_->Reconcile(key);
+    last_result_ = process.reconciler->Reconcile(key);
   } catch (const SimulatedCrash&) {
-    Crash();
+    Crash(static_cast<int>(&process - processes_.data()));
     return true;
   }
+  auto requeue = [&](Clock::Duration after) {
+    const Clock::TimePoint at = clock.Now() + after;
+    auto it = process.queue.find(key);
+    if (it == process.queue.end() || at < it->second) process.queue[key] = at;
+  };
   using Action = kube::ReconcileResult::Action;
   switch (last_result_.action()) {
     case Action::kDone:
     case Action::kTerminalError:
-      failures_.erase(key);
+      process.failures.erase(key);
       break;
     case Action::kRequeueAfter:
-      failures_.erase(key);
-      Enqueue(key, last_result_.after());
+      process.failures.erase(key);
+      requeue(last_result_.after());
       break;
     case Action::kRequeue:
     case Action::kError: {
       // The workqueue's per-item exponential backoff (5 ms doubling, here capped at 60 s).
-      const int n = std::min(++failures_[key], 14);
-      Enqueue(key, std::min<Clock::Duration>(std::chrono::milliseconds(5) * (1 << n),
-                                             std::chrono::seconds(60)));
+      const int n = std::min(++process.failures[key], 14);
+      requeue(std::min<Clock::Duration>(std::chrono::milliseconds(5) * (1 << n),
+                                        std::chrono::seconds(60)));
       break;
     }
   }
@@ -228,10 +250,8 @@ bool SimOperator::Step() {
 
 void SimOperator::RunFor(Clock::Duration horizon) {
   const Clock::TimePoint end = clock.Now() + horizon;
-  while (!queue_.empty()) {
-    auto next = std::min_element(queue_.begin(), queue_.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; });
-    if (next->second > end) break;
+  for (std::optional<std::pair<Process*, std::string>> next = NextDue();
+       next && next->first->queue[next->second] <= end; next = NextDue()) {
     Step();
   }
   if (clock.Now() < end) clock.Advance(end - clock.Now());

@@ -38,7 +38,8 @@ nlohmann::json ClusterObject(const std::string& name, int replicas, const std::s
 
 class SimOperator {
  public:
-  explicit SimOperator(uint64_t seed);
+  // `processes` operator processes act on the same world (more than one: no leader election).
+  explicit SimOperator(uint64_t seed, int processes = 1);
   ~SimOperator();
 
   FakeClock clock;
@@ -61,7 +62,8 @@ class SimOperator {
   bool HasEvent(const std::string& key, const std::string& reason) const;
 
   // The operator process.
-  void Crash();  // kill -9: every in-memory thing is gone; a new process starts at once
+  // kill -9 of process `which`: everything it held is gone; a new process starts at once.
+  void Crash(int which = 0);
   // Runs the earliest due reconcile (advancing the clock to it); false when nothing is queued.
   bool Step();
   // Steps until nothing is due within `horizon` of simulated time.
@@ -80,16 +82,22 @@ class SimOperator {
   bool Converged(const std::string& key, std::string* why = nullptr) const;
 
  private:
-  void StartProcess();
+  // One operator process: its cloud caches, reconciler and work queue.
+  struct Process {
+    std::unique_ptr<CloudAccounts> clouds;
+    std::unique_ptr<Reconciler> reconciler;
+    std::map<std::string, Clock::TimePoint> queue;
+    std::map<std::string, int> failures;  // per key, for the backoff
+  };
+  void StartProcess(Process& process);
   void OnChange(const kube::ResourceRef& resource, const std::string& key);
+  // The process and key due first, or nullopt when every queue is empty.
+  std::optional<std::pair<Process*, std::string>> NextDue();
 
   uint64_t seed_;
   SeededIdentities identities_;
   bootstrap::SshKeyPair operator_key_;
-  std::unique_ptr<CloudAccounts> clouds_;
-  std::unique_ptr<Reconciler> reconciler_;
-  std::map<std::string, Clock::TimePoint> queue_;
-  std::map<std::string, int> failures_;  // per key, for the backoff
+  std::vector<Process> processes_;
   std::map<std::string, nlohmann::json> seen_meta_;  // generation/deletion/finalizers seen
   std::map<std::string, std::string> prefixes_;      // key -> instance prefix, kept after deletion
   kube::ReconcileResult last_result_ = kube::ReconcileResult::Done();

@@ -23,6 +23,19 @@ std::string ConfValue(const std::string& user_data, const std::string& key) {
   return value;
 }
 
+// The value of the first "key: value" line for `key` in a YAML document, unquoted.
+std::string YamlValue(const std::string& yaml, const std::string& key) {
+  const size_t at = yaml.find(key + ":");
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size() + 1;
+  std::string value = yaml.substr(start, yaml.find('\n', start) - start);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '"' || value.front() == '\''))
+    value.erase(value.begin());
+  while (!value.empty() && (value.back() == ' ' || value.back() == '"' || value.back() == '\''))
+    value.pop_back();
+  return value;
+}
+
 std::string HostOf(const std::string& url) {
   std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
   return rest.substr(0, rest.find(':'));
@@ -64,7 +77,7 @@ Status SimCloud::Begin(bool mutation) {
   ++calls_;
   ++seq_;
   if (outage_) return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
-  if (mutation) last_mutation_seq_ = seq_;
+  if (mutation) last_mutation_seq_ = own_mutation_seq_[process_] = seq_;
   if (auto fault = Take({CloudFault::kRateLimited, CloudFault::kUnauthorized})) {
     if (*fault == CloudFault::kRateLimited) {
       return Status::RateLimited("429 Too Many Requests")
@@ -151,7 +164,7 @@ StatusOr<std::vector<cloud::Instance>> SimCloud::ListInstances() {
   for (const SimInstance& sim : instances_) {
     if (now >= sim.visible_at) listed.push_back(sim.instance);
   }
-  last_list_seq_ = seq_;
+  last_list_seq_ = own_list_seq_[process_] = seq_;
   return listed;
 }
 
@@ -170,7 +183,7 @@ int SimCloud::CreatesSent(const std::string& prefix) const {
 }
 
 StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRequest& request) {
-  if (last_list_seq_ < round_start_mutation_seq_) ++unproven_creates_;
+  if (own_list_seq_[process_] < round_start_mutation_seq_) ++unproven_creates_;
   if (Status s = Begin(true); !s.ok()) return s;
   creates_sent_.push_back(request.name);
   std::optional<CloudFault> fault =
@@ -199,6 +212,7 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   sim.user_data = request.startup_script;
   sim.node_id = ConfValue(request.startup_script, "NODE_ID");
   sim.gateway_ip = HostOf(ConfValue(request.startup_script, "GATEWAY_URL"));
+  sim.host_key = YamlValue(request.startup_script, "ed25519_public");
   instances_.push_back(sim);
   if (fault == CloudFault::kCreateLostAnswer) {
     return Status::Unavailable("connection closed before the answer");
@@ -328,6 +342,13 @@ StatusOr<probe::GatewayProbe> SimProber::ProbeGateway(const std::string& base_ur
 }
 
 StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& target) {
+  for (const SimInstance& sim : cloud_.all()) {
+    if (sim.deleting || sim.instance.public_ip != target.host) continue;
+    if (sim.host_key != target.pinned_host_key) {
+      return Status::Forbidden("the server's host key is not the pinned one")
+          .WithRemoteCode(probe::kHostKeyMismatch);
+    }
+  }
   return probe::MarkerProbe{probe::MarkerState::kPending, "cloud-init status: running"};
 }
 

@@ -42,6 +42,7 @@ struct SimInstance {
   std::string node_id;       // from its user data ("" when it runs no node)
   std::string gateway_ip;    // workers: the gateway private IP of their user data
   std::string user_data;
+  std::string host_key;      // the public SSH host key its user data installs
 };
 
 // A scheduled cloud fault.
@@ -84,10 +85,14 @@ class SimCloud final : public cloud::CloudProvider {
   // Sequence numbers for the "no create from an unproven list" invariant.
   int64_t last_mutation_seq() const { return last_mutation_seq_; }
   int64_t last_list_seq() const { return last_list_seq_; }
-  // Creates that were sent while the latest successful list predates a mutation made
-  // before `round_start_mutation_seq` (set by the harness at the start of every round).
+  // Creates sent by an operator process whose latest successful list predates a mutation that
+  // same process made before the round began (its own cache must never hide its own changes;
+  // with several processes and no leader election, the others' changes can be hidden).
   int unproven_creates() const { return unproven_creates_; }
-  void BeginRound() { round_start_mutation_seq_ = last_mutation_seq_; }
+  void BeginRound(int process) {
+    process_ = process;
+    round_start_mutation_seq_ = own_mutation_seq_[process];
+  }
   int calls() const { return calls_; }
   // How many deletes were sent for instance `id` (answered or not).
   int DeletesSent(const std::string& id) const;
@@ -129,6 +134,9 @@ class SimCloud final : public cloud::CloudProvider {
   int64_t last_mutation_seq_ = 0;
   int64_t last_list_seq_ = 0;
   int64_t round_start_mutation_seq_ = 0;
+  int process_ = 0;
+  std::map<int, int64_t> own_mutation_seq_;
+  std::map<int, int64_t> own_list_seq_;
   int unproven_creates_ = 0;
   std::vector<std::string> creates_sent_;
   std::map<std::string, int> deletes_sent_;
