@@ -441,12 +441,7 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
     } else if (job.result.status().remote_code() == probe::kHostKeyMismatch) {
       seen.probes.markers[job.name] = {probe::MarkerState::kFailed,
                                        "SSH host key does not match the pinned key"};
-      seen.probes.identity_mismatch.insert(job.name);
-      if (deps_.events) {
-        deps_.events(object_, true, "HostKeyMismatch",
-                     "instance " + job.name +
-                         " presented an SSH host key other than the one the operator gave it");
-      }
+      seen.probes.identity_mismatch.insert(job.name);  // the planner replaces it, with an event
     } else {
       seen.probes.markers[job.name] = {probe::MarkerState::kUnreachable,
                                        job.result.status().message()};
