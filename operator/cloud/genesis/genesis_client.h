@@ -9,7 +9,10 @@
 //
 // Behaviour (sources: shared/reference/genesis-cloud-api.md §1.1-1.9, SPEC23):
 //  - `Authorization: Bearer <token>` (or the 2020 `X-Auth-Token` header, by option).
-//  - Lists are read with per_page=100 until total_count items were seen.
+//  - Lists are read with per_page=100 (the API's maximum) and returned only when the pages
+//    add up to one complete list: total_count is matched exactly, or, when the envelope lacks
+//    it, pages are read to a short (or empty) page; a shifted, repeated or malformed page
+//    restarts the listing and then fails (internal/list_pager.h). Never a partial list.
 //  - GET, DELETE and instance actions are retried on 5xx, timeouts and connection errors with
 //    exponential backoff and full jitter; every call, POST included, is retried after a 429
 //    (the cloud did nothing) once its Retry-After has passed, up to max_attempts. A POST is
