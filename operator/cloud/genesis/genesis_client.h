@@ -17,8 +17,10 @@
 //    exponential backoff and full jitter; every call, POST included, is retried after a 429
 //    (the cloud did nothing) once its Retry-After has passed, up to max_attempts. A POST is
 //    never retried after an ambiguous failure (see CloudProvider::CreateInstance).
-//  - A client-side token bucket (default 10 requests/s) paces every attempt; a 429 drains it
-//    for the Retry-After so concurrent callers pause too.
+//  - A strict client-side budget paces every attempt: no more than requests_per_second
+//    (default 10) requests in any one-second window, whatever its start. A 429 pauses every
+//    caller for its Retry-After, including callers already waiting for the budget: the budget
+//    is checked and counted right before each send, after any waiting.
 //
 // Thread-safety: every method may be called concurrently.
 #pragma once
@@ -47,7 +49,10 @@ struct GenesisOptions {
   std::string token;
   AuthHeader auth_header = AuthHeader::kBearer;
   std::chrono::milliseconds request_timeout{30000};
+  // The ceiling: at most floor(requests_per_second) requests in any one-second window.
   double requests_per_second = 10.0;
+  // Unused since the budget became a strict sliding window (no bursts above the ceiling);
+  // kept so existing option code compiles.
   int burst = 10;
   int max_attempts = 5;
   BackoffPolicy backoff{std::chrono::milliseconds(250), std::chrono::seconds(15), 2.0,
