@@ -306,6 +306,8 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
   informer.AddEventHandler(handlers);
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(milliseconds(30000)));
+  // Only an open watch is closed below; one still being set up would survive and stream.
+  ASSERT_TRUE(PollUntil([&] { return sim_->Sim("GET", "state").value("openWatches", 0) == 1; }));
 
   // Hold every new watch at the server while we change things and drop the history, so the
   // informer's resume point is older than anything the server still remembers.
@@ -330,11 +332,19 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
 
   const auto server = ServerVersions("app=bulk");
   ASSERT_EQ(server.size(), 90u);
-  EXPECT_TRUE(PollUntil([&] { return VersionsOf(informer.List()) == server; }));
+  auto deleted_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return deleted.size();
+  };
+  // A relist stores the cache before it calls the handlers and counts itself after them, so
+  // wait for all three rather than for the cache alone.
+  EXPECT_TRUE(PollUntil([&] {
+    return VersionsOf(informer.List()) == server && informer.list_count() >= 2 &&
+           deleted_count() >= 20u;
+  }));
   EXPECT_GE(informer.list_count(), 2) << "a 410 must lead to a relist";
-  EXPECT_EQ(informer.Get("default/r25")->at("data")["value"], "final");
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(deleted.size(), 20u) << "objects that vanished during the gap are reported deleted";
+  EXPECT_EQ(informer.Get("default/r25").value_or(Json())["data"]["value"], "final");
+  EXPECT_EQ(deleted_count(), 20u) << "objects that vanished during the gap are reported deleted";
   informer.Stop();
 }
 
@@ -373,10 +383,11 @@ TEST_F(KubeSimTest, InformerRelistsWhileEveryWatchIsRefused) {
       client_
           ->Patch(kConfigMaps, "default", "spec", PatchType::kMerge, {{"data", {{"value", "1"}}}})
           .ok());
+  // The relist stores the cache before it calls the handlers: wait for both.
   EXPECT_TRUE(PollUntil(
       [&] {
         auto object = informer.Get("default/spec");
-        return object && (*object)["data"]["value"] == "1";
+        return object && (*object)["data"]["value"] == "1" && updates.load() >= 1;
       },
       seconds(15)))
       << "a change made while watches are refused must arrive by a relist";
