@@ -65,4 +65,47 @@ void TokenBucket::Drain(Clock::Duration pause) {
   tokens_ = std::min(tokens_, -debt);
 }
 
+namespace {
+
+int LimitForRate(double rate) {
+  if (!(rate > 0.0)) return 0;
+  return rate >= 1.0 ? static_cast<int>(std::floor(rate)) : 1;
+}
+
+Clock::Duration WindowForRate(double rate) {
+  if (!(rate > 0.0) || rate >= 1.0) return std::chrono::seconds(1);
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(1.0 / rate));
+}
+
+}  // namespace
+
+SlidingWindowLimiter::SlidingWindowLimiter(double rate, const Clock& clock)
+    : SlidingWindowLimiter(LimitForRate(rate), WindowForRate(rate), clock) {}
+
+SlidingWindowLimiter::SlidingWindowLimiter(int limit, Clock::Duration window, const Clock& clock)
+    : limit_(std::max(0, limit)),
+      window_(window),
+      clock_(clock),
+      paused_until_(Clock::TimePoint::min()) {}
+
+Clock::Duration SlidingWindowLimiter::TryAcquire() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Clock::TimePoint now = clock_.Now();
+  if (now < paused_until_) return paused_until_ - now;
+  if (limit_ > 0 && static_cast<int>(sent_.size()) >= limit_) {
+    // The limit_-th previous send must be a whole window old, so that no half-open window
+    // [t, t + window_) holds more than limit_ sends.
+    const Clock::TimePoint free_at = sent_.front() + window_;
+    if (now < free_at) return free_at - now;
+    sent_.pop_front();
+  }
+  if (limit_ > 0) sent_.push_back(now);
+  return Clock::Duration::zero();
+}
+
+void SlidingWindowLimiter::Pause(Clock::Duration pause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  paused_until_ = std::max(paused_until_, clock_.Now() + pause);
+}
+
 }  // namespace pygrid

@@ -1,8 +1,10 @@
-// Provides the two rate-control primitives every remote client here shares:
+// Provides the rate-control primitives every remote client here shares:
 //  - ExponentialBackoff: delay for attempt n, with full or proportional jitter
 //    (Genesis client: full jitter; informer: 800 ms -> 30 s; workqueue: 5 ms -> 1000 s).
-//  - TokenBucket: a client-side rate limit (Genesis 10 req/s; kube QPS/burst; workqueue
-//    10/s burst 100), driven by an injected Clock.
+//  - TokenBucket: a client-side rate limit with bursts (kube QPS/burst; workqueue 10/s
+//    burst 100), driven by an injected Clock.
+//  - SlidingWindowLimiter: a strict ceiling, at most N sends in any window of one second
+//    whatever its start, with a pause every caller honours (Genesis 10 requests/s, 429s).
 //
 //   ExponentialBackoff backoff({std::chrono::milliseconds(800), std::chrono::seconds(30),
 //                               2.0, JitterMode::kProportional, 1.0});
@@ -11,10 +13,19 @@
 //   TokenBucket bucket(10.0, 10, clock);
 //   auto wait = bucket.Reserve();  // how long the caller must wait before acting
 //
-// Thread-safety: ExponentialBackoff is immutable; TokenBucket is internally locked.
+//   SlidingWindowLimiter limiter(10.0, clock);
+//   for (auto wait = limiter.TryAcquire(); wait > Clock::Duration::zero();
+//        wait = limiter.TryAcquire()) {
+//     sleep(wait);  // then ask again: a pause may have been set meanwhile
+//   }
+//   Send();  // at once: the send was counted by the TryAcquire that returned zero
+//
+// Thread-safety: ExponentialBackoff is immutable; TokenBucket and SlidingWindowLimiter are
+// internally locked.
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <random>
 
@@ -72,6 +83,37 @@ class TokenBucket {
   std::mutex mu_;
   double tokens_;
   Clock::TimePoint last_;
+};
+
+// A strict request budget: at most limit() acquisitions in any window() (sliding, any start
+// time), and none at all while a pause set by Pause() lasts. There are no reservations: the
+// decision and the accounting happen together in TryAcquire, which a caller makes right
+// before it sends, after any waiting, so a pause set while it slept still holds it back.
+// Waiting callers are not served in order; each retries when its suggested wait is over.
+class SlidingWindowLimiter {
+ public:
+  // "`rate` requests per second": floor(rate) per second for rate >= 1, one per 1/rate
+  // seconds below that; rate <= 0 means no ceiling (pauses still apply).
+  SlidingWindowLimiter(double rate, const Clock& clock);
+  // At most `limit` acquisitions in any `window`; `limit` <= 0 means no ceiling.
+  SlidingWindowLimiter(int limit, Clock::Duration window, const Clock& clock);
+
+  // Counts a send now and returns zero if the budget allows it; otherwise counts nothing and
+  // returns how long until it might (the caller waits that long and asks again).
+  Clock::Duration TryAcquire();
+  // No acquisition succeeds until `pause` from now (a longer pause already set is kept).
+  void Pause(Clock::Duration pause);
+
+  int limit() const { return limit_; }
+  Clock::Duration window() const { return window_; }
+
+ private:
+  const int limit_;
+  const Clock::Duration window_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::deque<Clock::TimePoint> sent_;  // the last limit_ acquisition times, oldest first
+  Clock::TimePoint paused_until_;
 };
 
 }  // namespace pygrid

@@ -15,6 +15,7 @@ EventHandlers EnqueueHandlers(WorkQueue& queue) {
 Informer::Informer(KubeClient& client, InformerOptions options)
     : client_(client),
       options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : RealClock::Instance()),
       rng_(options_.seed ? options_.seed : std::random_device{}()),
       backoff_(options_.backoff) {}
 
@@ -77,49 +78,63 @@ std::string Informer::LastResourceVersion() const {
 }
 
 bool Informer::SleepFor(std::chrono::milliseconds delay) {
+  if (options_.sleeper) {
+    if (stopping_.load()) return false;
+    options_.sleeper(delay);
+    return !stopping_.load();
+  }
   std::unique_lock<std::mutex> lock(stop_mu_);
   stop_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
   return !stopping_.load();
 }
 
+bool Informer::BackOff() {
+  // client-go's exponentialBackoffManager: the delay grows with every backoff and starts
+  // again once backoff_reset passed without one (a healthy period).
+  const Clock::TimePoint now = clock_.Now();
+  if (last_backoff_ && now - *last_backoff_ > options_.backoff_reset) failures_ = 0;
+  last_backoff_ = now;
+  return SleepFor(backoff_.Delay(failures_++, rng_));
+}
+
+void Informer::Report(const Status& status) {
+  if (options_.on_error) options_.on_error(status);
+}
+
 void Informer::Run() {
-  int failures = 0;
-  bool need_list = true;
-  auto report = [this](const Status& status) {
-    if (options_.on_error) options_.on_error(status);
-  };
   while (!stopping_.load()) {
-    if (need_list) {
-      Status listed = ListAndReplace();
-      if (!listed.ok()) {
-        report(listed);
-        if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
-        continue;
-      }
-      need_list = false;
-      failures = 0;
+    Status listed = ListAndReplace();
+    if (!listed.ok()) {
+      Report(listed);
+      if (!BackOff()) return;
+      continue;
     }
+    if (!WatchUntilRelist()) return;
+  }
+}
+
+bool Informer::WatchUntilRelist() {
+  for (;;) {
     bool got_events = false;
-    const auto started = std::chrono::steady_clock::now();
+    const Clock::TimePoint started = clock_.Now();
     Status watched = WatchOnce(&got_events);
-    if (stopping_.load()) return;
-    if (watched.ok()) {
-      // client-go treats a watch that ends within a second without events as an error
-      // ("very short watch") so a server that closes at once is not hammered.
-      if (!got_events && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
-        if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
-      } else {
-        failures = 0;
-      }
-      continue;
+    if (stopping_.load()) return false;
+    // The resume point left the server's history: only a fresh list can catch up.
+    if (watched.IsGone()) return true;
+    if (!watched.ok()) {
+      // As client-go's reflector: any other watch failure (refused, 5xx, 403, reset, an
+      // ERROR event) ends ListAndWatch, and the next round relists after a backoff. Re-watching
+      // instead would miss every change made while watches fail.
+      Report(watched);
+      return BackOff();
     }
-    if (watched.IsGone()) {
-      // The resume point left the server's history: only a fresh list can catch up.
-      need_list = true;
-      continue;
+    if (!got_events && clock_.Now() - started < std::chrono::seconds(1)) {
+      // client-go: a watch that ends within a second without events is an error ("very
+      // short watch"), so a server that closes at once is neither hammered nor trusted.
+      Report(Status::Unavailable("watch of " + options_.resource.resource +
+                                 " ended within 1 s without events"));
+      return BackOff();
     }
-    report(watched);
-    if (!SleepFor(backoff_.Delay(failures++, rng_))) return;
   }
 }
 

@@ -7,12 +7,16 @@
 //   if (!informer.WaitForSync(std::chrono::seconds(30))) ...;
 //   std::optional<Json> obj = informer.Get("team-a/mnist");
 //
-// Behaviour (client-go tools/cache/reflector.go, tools/pager): paged list (500 per page);
-// watch from the list's resourceVersion with allowWatchBookmarks=true and a random
-// timeoutSeconds in [5, 10] min; when a stream ends, re-watch from the last resourceVersion
-// seen (events and bookmarks advance it); on 410 Gone/Expired, relist and replace the cache,
-// emitting deletes for objects that vanished; errors back off 800 ms -> 30 s with jitter 1.0.
-// Handlers run on the informer's thread in event order and must not block.
+// Behaviour (client-go tools/cache/reflector.go ListAndWatch, tools/pager): paged list (500
+// per page); watch from the list's resourceVersion with allowWatchBookmarks=true and a random
+// timeoutSeconds in [5, 10] min; when a stream ends cleanly, re-watch from the last
+// resourceVersion seen (events and bookmarks advance it); on 410 Gone/Expired, relist at once.
+// A watch that fails to start or ends with any other error, or ends within 1 s without an
+// event, is followed by a relist after a backoff, so changes made while watches are refused
+// still arrive (the relist replaces the cache and emits adds, updates and deletes for the
+// difference). Failed lists are retried after the same backoff: 800 ms x 2 up to 30 s, jitter
+// 1.0 (each wait in [base, 2 x base)), starting again from 800 ms once 2 min passed without
+// a backoff. Handlers run on the informer's thread in event order and must not block.
 // Thread-safety: cache reads, HasSynced and Stop are safe from any thread.
 #pragma once
 
@@ -56,7 +60,15 @@ struct InformerOptions {
   std::chrono::seconds max_watch_timeout{600};
   BackoffPolicy backoff{std::chrono::milliseconds(800), std::chrono::seconds(30), 2.0,
                         JitterMode::kProportional, 1.0};
+  // The backoff starts again from `backoff.initial` when this long passed since the last
+  // backoff (client-go's reflector: 2 min).
+  std::chrono::seconds backoff_reset{120};
   uint64_t seed = 0;  // 0 = random
+  // Injected time: `clock` times watches and the backoff reset (null: the real clock);
+  // `sleeper`, when set, replaces the real wait between attempts (tests advance a FakeClock
+  // in it; it should return promptly once Stop is called).
+  const Clock* clock = nullptr;
+  std::function<void(Clock::Duration)> sleeper;
   // Reports list/watch failures (for logs); called on the informer thread.
   std::function<void(const Status&)> on_error;
 };
@@ -94,17 +106,26 @@ class Informer {
 
  private:
   void Run();
+  // Watches, re-watching after clean ends, until a watch calls for a relist; false if stopped.
+  bool WatchUntilRelist();
   Status ListAndReplace();
   // Returns the watch outcome and whether any event arrived.
   Status WatchOnce(bool* got_events);
   void Apply(const WatchEvent& event);
+  // Waits the next backoff delay; false when stopped.
+  bool BackOff();
+  // Passes a list/watch failure to options_.on_error, if set.
+  void Report(const Status& status);
   bool SleepFor(std::chrono::milliseconds delay);  // false when stopped
 
   KubeClient& client_;
   const InformerOptions options_;
   std::vector<EventHandlers> handlers_;
+  const Clock& clock_;
   std::mt19937_64 rng_;
   ExponentialBackoff backoff_;
+  int failures_ = 0;                              // informer thread only
+  std::optional<Clock::TimePoint> last_backoff_;  // informer thread only
 
   mutable std::mutex cache_mu_;
   std::map<std::string, Json> cache_;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "cloud/genesis/internal/list_pager.h"
 #include "cloud/genesis/internal/request_executor.h"
 
 namespace pygrid::cloud::genesis {
@@ -11,8 +12,6 @@ namespace {
 
 using internal::RequestExecutor;
 using nlohmann::json;
-
-constexpr int kPerPage = 100;  // the documented maximum (SPEC23 PerPageQueryParameter)
 
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -249,26 +248,26 @@ class GenesisClientImpl final : public GenesisClient {
         .status();
   }
 
+  // Every page of a list endpoint, parsed; see internal/list_pager.h for when a listing is
+  // trusted to be complete.
   template <typename T, typename Parse>
   StatusOr<std::vector<T>> ListAll(const std::string& operation, const std::string& path,
                                    const char* key, Parse parse) {
-    std::vector<T> out;
-    for (int page = 1; page <= 10000; ++page) {
+    auto items = internal::ReadAllPages(operation, key, [&](int page, int per_page) {
       auto r = exec_.Execute(
           operation, "GET",
-          path + "?page=" + std::to_string(page) + "&per_page=" + std::to_string(kPerPage), "",
+          path + "?page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page), "",
           true);
-      if (!r.ok()) return r.status();
-      auto body = Envelope(operation, *r, nullptr);
-      if (!body.ok()) return body.status();
-      auto items = body->find(key);
-      if (items == body->end() || !items->is_array()) {
-        return Status::Unavailable(operation + ": response lacks \"" + key + "\"")
-            .WithRetryable(false);
-      }
+      if (!r.ok()) return StatusOr<json>(r.status());
+      return Envelope(operation, *r, nullptr);
+    });
+    if (!items.ok()) return items.status();
+    std::vector<T> out;
+    out.reserve(items->size());
+    try {
       for (const json& item : *items) out.push_back(parse(item));
-      const long long total = body->value("total_count", 0LL);
-      if (items->empty() || static_cast<long long>(out.size()) >= total) break;
+    } catch (const std::exception&) {
+      return Status::Unavailable(operation + ": malformed list item").WithRetryable(false);
     }
     return out;
   }

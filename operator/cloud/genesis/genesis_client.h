@@ -9,13 +9,18 @@
 //
 // Behaviour (sources: shared/reference/genesis-cloud-api.md §1.1-1.9, SPEC23):
 //  - `Authorization: Bearer <token>` (or the 2020 `X-Auth-Token` header, by option).
-//  - Lists are read with per_page=100 until total_count items were seen.
+//  - Lists are read with per_page=100 (the API's maximum) and returned only when the pages
+//    add up to one complete list: total_count is matched exactly, or, when the envelope lacks
+//    it, pages are read to a short (or empty) page; a shifted, repeated or malformed page
+//    restarts the listing and then fails (internal/list_pager.h). Never a partial list.
 //  - GET, DELETE and instance actions are retried on 5xx, timeouts and connection errors with
 //    exponential backoff and full jitter; every call, POST included, is retried after a 429
 //    (the cloud did nothing) once its Retry-After has passed, up to max_attempts. A POST is
 //    never retried after an ambiguous failure (see CloudProvider::CreateInstance).
-//  - A client-side token bucket (default 10 requests/s) paces every attempt; a 429 drains it
-//    for the Retry-After so concurrent callers pause too.
+//  - A strict client-side budget paces every attempt: no more than requests_per_second
+//    (default 10) requests in any one-second window, whatever its start. A 429 pauses every
+//    caller for its Retry-After, including callers already waiting for the budget: the budget
+//    is checked and counted right before each send, after any waiting.
 //
 // Thread-safety: every method may be called concurrently.
 #pragma once
@@ -44,7 +49,10 @@ struct GenesisOptions {
   std::string token;
   AuthHeader auth_header = AuthHeader::kBearer;
   std::chrono::milliseconds request_timeout{30000};
+  // The ceiling: at most floor(requests_per_second) requests in any one-second window.
   double requests_per_second = 10.0;
+  // Unused since the budget became a strict sliding window (no bursts above the ceiling);
+  // kept so existing option code compiles.
   int burst = 10;
   int max_attempts = 5;
   BackoffPolicy backoff{std::chrono::milliseconds(250), std::chrono::seconds(15), 2.0,

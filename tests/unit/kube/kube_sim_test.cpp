@@ -1,7 +1,7 @@
 // The runtime against kube-sim over real HTTPS with a bearer token: every error class from a
 // real response, paged lists, the informer (1,000 objects and 1,000 updates; relist after
-// closed watches and a compacted history; bookmarks), the status writer under injected 409s,
-// and event aggregation and spam limiting.
+// closed watches and a compacted history; relist while every watch is refused; bookmarks), the
+// status writer under injected 409s, and event aggregation and spam limiting.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -306,6 +306,8 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
   informer.AddEventHandler(handlers);
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(milliseconds(30000)));
+  // Only an open watch is closed below; one still being set up would survive and stream.
+  ASSERT_TRUE(PollUntil([&] { return sim_->Sim("GET", "state").value("openWatches", 0) == 1; }));
 
   // Hold every new watch at the server while we change things and drop the history, so the
   // informer's resume point is older than anything the server still remembers.
@@ -330,11 +332,67 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
 
   const auto server = ServerVersions("app=bulk");
   ASSERT_EQ(server.size(), 90u);
-  EXPECT_TRUE(PollUntil([&] { return VersionsOf(informer.List()) == server; }));
+  auto deleted_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return deleted.size();
+  };
+  // A relist stores the cache before it calls the handlers and counts itself after them, so
+  // wait for all three rather than for the cache alone.
+  EXPECT_TRUE(PollUntil([&] {
+    return VersionsOf(informer.List()) == server && informer.list_count() >= 2 &&
+           deleted_count() >= 20u;
+  }));
   EXPECT_GE(informer.list_count(), 2) << "a 410 must lead to a relist";
-  EXPECT_EQ(informer.Get("default/r25")->at("data")["value"], "final");
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(deleted.size(), 20u) << "objects that vanished during the gap are reported deleted";
+  EXPECT_EQ(informer.Get("default/r25").value_or(Json())["data"]["value"], "final");
+  EXPECT_EQ(deleted_count(), 20u) << "objects that vanished during the gap are reported deleted";
+  informer.Stop();
+}
+
+TEST_F(KubeSimTest, InformerRelistsWhileEveryWatchIsRefused) {
+  ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("spec", "0", "refused")).ok());
+  InformerOptions options;
+  options.resource = kConfigMaps;
+  options.ns = "default";
+  options.label_selector = "app=refused";
+  // A short backoff keeps this test near a second; informer_test covers the real policy.
+  options.backoff = {milliseconds(50), milliseconds(200), 2.0, JitterMode::kProportional, 1.0};
+  std::atomic<int> updates{0};
+  EventHandlers handlers;
+  handlers.on_update = [&](const Json&, const Json&) { ++updates; };
+  Informer informer(*client_, options);
+  informer.AddEventHandler(handlers);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(milliseconds(30000)));
+
+  // From now on the server refuses every configmaps watch; the open one ends.
+  ASSERT_TRUE(PollUntil([&] { return sim_->Sim("GET", "state").value("openWatches", 0) == 1; }));
+  sim_->Sim("POST", "faults",
+            {{"verb", "watch"}, {"resource", "configmaps"}, {"code", 503}, {"count", 100000}});
+  sim_->Sim("POST", "close-watches");
+  auto count = [&](const std::string& verb, int code) {
+    const Json log = sim_->Sim("GET", "requests");
+    int n = 0;
+    for (const auto& request : log["requests"]) {
+      if (request.value("verb", "") == verb && request.value("code", 0) == code) ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(PollUntil([&] { return count("watch", 503) >= 1; }, seconds(15)));
+  const int lists_before = count("list", 200);
+  ASSERT_TRUE(
+      client_
+          ->Patch(kConfigMaps, "default", "spec", PatchType::kMerge, {{"data", {{"value", "1"}}}})
+          .ok());
+  // The relist stores the cache before it calls the handlers: wait for both.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        auto object = informer.Get("default/spec");
+        return object && (*object)["data"]["value"] == "1" && updates.load() >= 1;
+      },
+      seconds(15)))
+      << "a change made while watches are refused must arrive by a relist";
+  EXPECT_EQ(updates.load(), 1);
+  EXPECT_GT(count("list", 200), lists_before);
   informer.Stop();
 }
 

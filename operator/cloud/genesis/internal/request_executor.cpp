@@ -76,7 +76,7 @@ RequestExecutor::RequestExecutor(GenesisOptions options, std::unique_ptr<HttpTra
       clock_(options_.clock != nullptr ? options_.clock : &RealClock::Instance()),
       sleeper_(options_.sleeper ? options_.sleeper
                                 : [](Clock::Duration d) { std::this_thread::sleep_for(d); }),
-      bucket_(options_.requests_per_second, options_.burst, *clock_),
+      budget_(options_.requests_per_second, *clock_),
       backoff_(options_.backoff),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : std::random_device{}()) {
   if (options_.hook) hook_ = std::make_shared<const RequestHook>(options_.hook);
@@ -90,6 +90,13 @@ void RequestExecutor::SetHook(RequestHook hook) {
 std::chrono::milliseconds RequestExecutor::NextBackoff(int retry) {
   std::lock_guard<std::mutex> lock(rng_mu_);
   return backoff_.Delay(retry, rng_);
+}
+
+void RequestExecutor::WaitForBudget() {
+  for (Clock::Duration wait = budget_.TryAcquire(); wait > Clock::Duration::zero();
+       wait = budget_.TryAcquire()) {
+    sleeper_(wait);
+  }
 }
 
 StatusOr<HttpResponse> RequestExecutor::Execute(const std::string& operation,
@@ -108,9 +115,7 @@ StatusOr<HttpResponse> RequestExecutor::Execute(const std::string& operation,
   }
   const int max_attempts = std::max(1, options_.max_attempts);
   for (int attempt = 1;; ++attempt) {
-    const Clock::Duration wait = bucket_.Reserve();
-    if (wait > Clock::Duration::zero()) sleeper_(wait);
-
+    WaitForBudget();
     const Clock::TimePoint start = clock_->Now();
     TransportResult result = transport_->Send(request);
     RequestRecord record;
@@ -145,10 +150,11 @@ StatusOr<HttpResponse> RequestExecutor::Execute(const std::string& operation,
 
     if (status.IsRateLimited()) {
       const std::chrono::milliseconds after = *status.retry_after();
+      // The whole account is paused, also for callers already waiting for the budget (they
+      // check it again right before sending) and even when this caller gives up; a pause
+      // longer than max_retry_after is cut there so a wild header cannot freeze the client.
+      budget_.Pause(std::min(after, options_.max_retry_after));
       if (after > options_.max_retry_after || attempt >= max_attempts) return status;
-      // Pausing the shared bucket makes every concurrent caller wait out the Retry-After,
-      // and this caller's next Reserve() sleeps it.
-      bucket_.Drain(after);
       continue;
     }
     if (!transient || !idempotent || attempt >= max_attempts) return status;

@@ -42,12 +42,14 @@ class RequestExecutor {
 
  private:
   std::chrono::milliseconds NextBackoff(int retry);
+  // Returns once the request budget allows a send now (counting it), sleeping as needed.
+  void WaitForBudget();
 
   GenesisOptions options_;
   std::unique_ptr<HttpTransport> transport_;
   const Clock* clock_;
   std::function<void(Clock::Duration)> sleeper_;
-  TokenBucket bucket_;
+  SlidingWindowLimiter budget_;
   ExponentialBackoff backoff_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
