@@ -77,7 +77,18 @@ void SimOperator::StartProcess(Process& process) {
   }
 }
 
+void SimOperator::RefuseWatches(bool on) {
+  watches_refused_ = on;
+  if (on) return;
+  seen_meta_.clear();  // the relist's diff: every object is looked at again
+  StatusOr<kube::ListResult> all = kube.List(PyGridClusters(), "");
+  if (all.ok()) {
+    for (const json& object : all->items) OnChange(PyGridClusters(), kube::ObjectKey(object));
+  }
+}
+
 void SimOperator::OnChange(const kube::ResourceRef& resource, const std::string& key) {
+  if (watches_refused_) return;
   if (resource.resource == Secrets().resource) {
     auto [ns, name] = kube::SplitObjectKey(key);
     StatusOr<kube::ListResult> all = kube.List(PyGridClusters(), ns);

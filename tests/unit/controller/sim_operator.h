@@ -73,6 +73,9 @@ class SimOperator {
   int reconciles() const { return reconciles_; }
   int crashes() const { return crashes_; }
   void Enqueue(const std::string& key, Clock::Duration after = Clock::Duration::zero());
+  // Watches refused: while on, changes reach no process (they only act on their requeues);
+  // turning it off relists, as the informer does after a failed watch (every key once).
+  void RefuseWatches(bool on);
 
   // Live instances (not deleting) whose names carry the cluster's prefix.
   std::vector<const SimInstance*> Instances(const std::string& key) const;
@@ -102,6 +105,7 @@ class SimOperator {
   std::map<std::string, std::string> prefixes_;      // key -> instance prefix, kept after deletion
   kube::ReconcileResult last_result_ = kube::ReconcileResult::Done();
   int reconciles_ = 0;
+  bool watches_refused_ = false;
   int crashes_ = 0;
 };
 

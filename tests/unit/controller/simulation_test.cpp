@@ -13,6 +13,7 @@
 //
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <random>
@@ -30,14 +31,15 @@ using nlohmann::json;
 enum class Kind {
   kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
   kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
-  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken,
+  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken, kRefusedWatches,
 };
 
 const char* KindName(Kind kind) {
   static const char* const kNames[] = {
       "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
       "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
-      "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token"};
+      "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token",
+      "refused-watches"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -66,7 +68,7 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
       {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1},
-      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1}};
+      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -91,9 +93,15 @@ class Simulation {
   Simulation(uint64_t seed, Options options) : op_(seed, options.processes), options_(options) {
     op_.ApplySecret("default", "creds", "token-a");
     op_.ApplySecret("team-b", "creds", "token-a");  // one account, two namespaces
+    // A team's own security group that default/cifar names: used, never changed or deleted.
+    (void)op_.cloud.EnsureSecurityGroup("prod-web", "a team's group", "", ForeignRules());
     for (size_t i = 0; i < kClusters.size(); ++i) {
       auto [ns, name] = kube::SplitObjectKey(kClusters[i]);
-      op_.ApplyCluster(ClusterObject(name, 1 + static_cast<int>(i), ns));
+      json cluster = ClusterObject(name, 1 + static_cast<int>(i), ns);
+      if (kClusters[i] == "default/cifar") {
+        cluster["spec"]["network"]["securityGroupName"] = "prod-web";
+      }
+      op_.ApplyCluster(cluster);
     }
   }
 
@@ -167,6 +175,15 @@ class Simulation {
         op_.cloud.Schedule(faults[event.b % faults.size()]);
         break;
       }
+      case Kind::kRefusedWatches:
+        // Every watch refused for up to two minutes: edits meanwhile arrive by the relist.
+        op_.RefuseWatches(true);
+        if (event.b % 2 == 0) {
+          op_.EditCluster(key, [&](json& c) { c["spec"]["workers"]["replicas"] = event.b % 3; });
+        }
+        op_.RunFor(std::chrono::seconds(event.b % 120));
+        op_.RefuseWatches(false);
+        break;
       case Kind::kOutage:
         // The whole API fails for up to a minute of simulated time, with reconciles going on.
         op_.cloud.SetOutage(true);
@@ -264,7 +281,17 @@ class Simulation {
       }
     }
     if (op_.cloud.unproven_creates() > 0) return "a create was sent from an unproven list";
+    // A group the operator did not make is never changed or deleted.
+    const auto& groups = op_.cloud.groups();
+    auto foreign = std::find_if(groups.begin(), groups.end(),
+                                [](const cloud::SecurityGroup& g) { return g.name == "prod-web"; });
+    if (foreign == groups.end()) return "the foreign security group prod-web was deleted";
+    if (foreign->rules != ForeignRules()) return "the foreign security group prod-web was changed";
     return "";
+  }
+
+  static std::vector<cloud::SecurityRule> ForeignRules() {
+    return {{"tcp", "ingress", 443, 443}, {"tcp", "ingress", 22, 22}};
   }
 
   SimOperator op_;
