@@ -22,6 +22,7 @@ inline constexpr char kConditionWorkersReady[] = "WorkersReady";
 inline constexpr char kConditionCredentialsValid[] = "CredentialsValid";
 inline constexpr char kConditionSpecValid[] = "SpecValid";
 inline constexpr char kConditionCloudReachable[] = "CloudReachable";
+inline constexpr char kConditionSuspended[] = "Suspended";
 
 // RFC 3339 UTC with seconds precision, as metav1.Time serialises ("2026-11-26T04:12:10Z").
 std::string FormatTime(std::chrono::system_clock::time_point time);

@@ -21,6 +21,7 @@ constexpr std::pair<const char*, DeletionPolicy> kPolicies[] = {
 constexpr std::pair<const char*, Phase> kPhases[] = {
     {"Pending", Phase::kPending},   {"Provisioning", Phase::kProvisioning},
     {"Ready", Phase::kReady},       {"Degraded", Phase::kDegraded},
+    {"Suspended", Phase::kSuspended},
     {"Deleting", Phase::kDeleting}, {"Failed", Phase::kFailed}};
 
 template <typename Enum, size_t N>

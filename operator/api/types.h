@@ -28,7 +28,7 @@ enum class GpuDriver { kNvidia, kNone };
 enum class DeletionPolicy { kDelete, kRetain };
 
 // Phase is a summary for people; conditions are the contract.
-enum class Phase { kPending, kProvisioning, kReady, kDegraded, kDeleting, kFailed };
+enum class Phase { kPending, kProvisioning, kReady, kDegraded, kSuspended, kDeleting, kFailed };
 
 const char* FlavorName(Flavor flavor);
 const char* GpuDriverName(GpuDriver driver);

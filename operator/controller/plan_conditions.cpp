@@ -66,6 +66,57 @@ Action CreateAction(api::InstanceRole role, int index, const std::string& name, 
   return action;
 }
 
+Action StopAction(const cloud::Instance& instance) {
+  Action action;
+  action.kind = ActionKind::kStopInstance;
+  action.name = instance.name;
+  action.id = instance.id;
+  action.reason = "InstanceStopped";
+  action.message = "spec.suspend is true: stopping instance " + instance.name;
+  return action;
+}
+
+namespace {
+
+// spec.suspend: no creates, deletes or starts; every running instance is stopped. Sets
+// Suspended, Ready and the phase; returns whether the grid is fully stopped.
+bool PlanSuspended(const Observations& seen, const Inventory& inventory, Plan& plan) {
+  plan.actions.erase(std::remove_if(plan.actions.begin(), plan.actions.end(),
+                                    [](const Action& a) {
+                                      return a.kind == ActionKind::kCreateInstance ||
+                                             a.kind == ActionKind::kDeleteInstance ||
+                                             a.kind == ActionKind::kStartInstance;
+                                    }),
+                     plan.actions.end());
+  int running = 0, stopped = 0;
+  auto stop = [&](const cloud::Instance& instance) {
+    const InstanceState state = StateOf(instance);
+    if (state == InstanceState::kActive || state == InstanceState::kStarting) {
+      plan.actions.push_back(StopAction(instance));
+      ++running;
+    } else if (state == InstanceState::kStopped) {
+      ++stopped;
+    } else if (state != InstanceState::kDeleting && state != InstanceState::kError) {
+      ++running;  // creating or stopping: not stopped yet
+    }
+  };
+  if (inventory.gateway) stop(*inventory.gateway);
+  for (const auto& [index, instance] : inventory.workers) stop(instance);
+  const bool done = running == 0;
+  api::ClusterStatus& status = plan.status;
+  SetPlanCondition(seen, status, api::kConditionSuspended, done,
+                   done ? "Suspended" : "Suspending",
+                   done ? std::to_string(stopped) + " instances stopped"
+                        : "stopping " + std::to_string(running) + " running instances");
+  SetPlanCondition(seen, status, api::kConditionReady, false, "Suspended",
+                   "spec.suspend is true: the grid's instances are stopped; set it to false to "
+                   "start them again");
+  status.phase = api::Phase::kSuspended;
+  return done;
+}
+
+}  // namespace
+
 Action StartAction(const cloud::Instance& instance, const std::string& role) {
   Action action;
   action.kind = ActionKind::kStartInstance;
@@ -146,20 +197,19 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
                    workers_ok ? "WorkersReady" : "WorkersNotReady", workers_message);
   const bool ready = gateway_ok && workers_ok;
   if (spec.suspend) {
-    plan.actions.erase(std::remove_if(plan.actions.begin(), plan.actions.end(),
-                                      [](const Action& a) {
-                                        return a.kind == ActionKind::kCreateInstance ||
-                                               a.kind == ActionKind::kDeleteInstance ||
-                                               a.kind == ActionKind::kStartInstance;
-                                      }),
-                       plan.actions.end());
-    SetPlanCondition(seen, status, api::kConditionReady, ready, ready ? "Ready" : "Suspended",
-                     "spec.suspend is true: instances are not created or deleted");
-  } else {
-    SetPlanCondition(seen, status, api::kConditionReady, ready,
-                     ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
-                     ready ? "the grid is up at " + status.endpoint
-                           : (gateway_ok ? workers_message : gateway.not_ready_message));
+    const bool stopped = PlanSuspended(seen, inventory, plan);
+    plan.next.kind = stopped && plan.actions.empty() && !inventory.AnyGoingAway()
+                         ? NextStep::Kind::kSettled
+                         : NextStep::Kind::kPoll;
+    return;
+  }
+  SetPlanCondition(seen, status, api::kConditionReady, ready,
+                   ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
+                   ready ? "the grid is up at " + status.endpoint
+                         : (gateway_ok ? workers_message : gateway.not_ready_message));
+  if (api::FindCondition(status.conditions, api::kConditionSuspended) != nullptr) {
+    SetPlanCondition(seen, status, api::kConditionSuspended, false, "Resumed",
+                     "spec.suspend is false: the grid runs");
   }
 
   const api::ClusterStatus& previous = seen.cluster.status;

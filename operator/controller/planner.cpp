@@ -354,6 +354,7 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
           case ActionKind::kCreateInstance: failed_during = "creating instance " + action.name; break;
           case ActionKind::kDeleteInstance: failed_during = "deleting " + action.name; break;
           case ActionKind::kStartInstance: failed_during = "starting " + action.name; break;
+          case ActionKind::kStopInstance: failed_during = "stopping " + action.name; break;
           case ActionKind::kStoreCredentials:
           case ActionKind::kDropCredentials: failed_during = "copying the credentials"; break;
           case ActionKind::kDeleteSecurityGroup: failed_during = "deleting the security group"; break;
@@ -383,6 +384,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
         break;
       case ActionKind::kStartInstance:
         set_state(action.id, "starting");
+        break;
+      case ActionKind::kStopInstance:
+        set_state(action.id, "stopping");
         break;
       default:
         break;

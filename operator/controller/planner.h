@@ -34,7 +34,9 @@
 //  - Duplicate names (only possible after a cloud-side mishap, or two operators without
 //    leader election) keep the instance the status records (its identity is the recorded
 //    one), else the oldest.
-//  - spec.suspend: nothing is created or deleted.
+//  - spec.suspend: nothing is created or deleted, every running instance is stopped (phase
+//    Suspended, condition Suspended); on resume the stopped instances are started again, not
+//    recreated. Deletion while suspended still deletes everything.
 //  - Credentials outlive their Secret: the token is copied into a Secret in the operator's
 //    namespace while the cluster exists, so deleting a namespace (which deletes the user's
 //    Secret and the cluster at once) or the Secret first still deletes every instance.
@@ -114,7 +116,8 @@ enum class ActionKind {
   kAddFinalizer,         // before anything is created
   kStoreCredentials,     // copy the token into the operator's namespace (deletion needs it)
   kDeleteInstance,       //
-  kStartInstance,        // an instance stopped out of band is started again, not replaced
+  kStartInstance,        // an instance stopped out of band (or on resume) is started again
+  kStopInstance,         // spec.suspend: running instances are stopped (the API's stop action)
   kCreateInstance,       // after the intent (identity) is recorded in status
   kDeleteSecurityGroup,  // a group the operator made, once no instance uses it
   kDropCredentials,      // the copy goes with the finalizer

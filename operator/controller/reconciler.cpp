@@ -476,14 +476,24 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
   std::vector<std::function<void()>> changes;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const ActionKind kind = plan.actions[i].kind;
-    if (kind != ActionKind::kDeleteInstance && kind != ActionKind::kStartInstance) continue;
+    if (kind != ActionKind::kDeleteInstance && kind != ActionKind::kStartInstance &&
+        kind != ActionKind::kStopInstance)
+      continue;
     touched_cloud = true;
     changes.push_back([this, &plan, &report, i] {
       cloud::CloudProvider& cloud = deps_.clouds->For(token_);
       const Action& action = plan.actions[i];
-      report.outcomes[i].result = action.kind == ActionKind::kDeleteInstance
-                                      ? cloud.DeleteInstance(action.id)
-                                      : cloud.StartInstance(action.id);
+      switch (action.kind) {
+        case ActionKind::kDeleteInstance:
+          report.outcomes[i].result = cloud.DeleteInstance(action.id);
+          break;
+        case ActionKind::kStartInstance:
+          report.outcomes[i].result = cloud.StartInstance(action.id);
+          break;
+        default:
+          report.outcomes[i].result = cloud.StopInstance(action.id);
+          break;
+      }
     });
   }
   deps_.executor->RunAll(std::move(changes));

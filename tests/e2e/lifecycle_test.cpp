@@ -97,5 +97,38 @@ TEST(LifecycleTest, CreateReadyScaleAndDeleteLeavesNothingBehind) {
   EXPECT_EQ(grid.AllOperatorLogs().find(kGenesisToken), std::string::npos);
 }
 
+// Suspend stops every instance with the API's stop action (real genesis-sim, real sshd per
+// instance); resume starts the same instances and the grid is Ready again without recreating
+// anything (registrations live in the gateway's volume).
+TEST(LifecycleTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
+  Grid grid({/*boot_seconds=*/0.5});
+  grid.InstallCrdAndSecret();
+  grid.StartOperator({"--poll-interval=1s"});
+  ASSERT_EQ(grid.Apply(ClusterYaml("pause", 2)).exit_code, 0);
+  ASSERT_TRUE(grid.WaitForCondition("pause", "Ready", "True", seconds(120))) << grid.AllOperatorLogs();
+  std::set<std::string> ids;
+  for (const json& instance : grid.Instances()) ids.insert(instance.value("id", ""));
+  ASSERT_EQ(ids.size(), 3u);
+  ASSERT_EQ(grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":true}}'").exit_code,
+            0);
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        for (const json& instance : grid.Instances()) {
+          if (instance.value("status", "") != "shutoff") return false;
+        }
+        return StatusOf(grid.Cluster("pause")).value("phase", "") == "Suspended";
+      },
+      seconds(60)))
+      << json(grid.Instances()).dump() << grid.Kubectl("get pgc pause -o yaml").output;
+  EXPECT_TRUE(grid.WaitForCondition("pause", "Suspended", "True", seconds(30)));
+  ASSERT_EQ(grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":false}}'").exit_code,
+            0);
+  EXPECT_TRUE(grid.WaitForCondition("pause", "Ready", "True", seconds(120)))
+      << grid.Kubectl("get pgc pause -o yaml").output << grid.AllOperatorLogs();
+  std::set<std::string> after;
+  for (const json& instance : grid.Instances()) after.insert(instance.value("id", ""));
+  EXPECT_EQ(after, ids) << "the same instances, started again";
+}
+
 }  // namespace
 }  // namespace pygrid::e2e

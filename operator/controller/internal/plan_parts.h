@@ -26,6 +26,9 @@ Inventory TakeInventory(const std::string& prefix, const std::vector<cloud::Inst
 // A create action; `lost` adds the InstanceLost warning (it existed and vanished).
 Action CreateAction(api::InstanceRole role, int index, const std::string& name, bool lost);
 
+// A stop action for a running instance of a suspended grid.
+Action StopAction(const cloud::Instance& instance);
+
 // A start action for an instance stopped out of band, with its event.
 Action StartAction(const cloud::Instance& instance, const std::string& role);
 

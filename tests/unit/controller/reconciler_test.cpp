@@ -152,7 +152,7 @@ TEST_F(ReconcilerTest, UnavailableListNeverCreates) {
   EXPECT_TRUE(op.Converged(kKey));
 }
 
-TEST_F(ReconcilerTest, SuspendCreatesAndDeletesNothing) {
+TEST_F(ReconcilerTest, SuspendedFromTheStartCreatesNothing) {
   json cluster = ClusterObject("mnist", 2);
   cluster["spec"]["suspend"] = true;
   op.ApplyCluster(cluster);
@@ -161,9 +161,41 @@ TEST_F(ReconcilerTest, SuspendCreatesAndDeletesNothing) {
   std::string reason;
   EXPECT_EQ(op.Condition(kKey, "Ready", &reason), "False");
   EXPECT_EQ(reason, "Suspended");
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["phase"], "Suspended");
   op.EditCluster(kKey, [](json& c) { c["spec"]["suspend"] = false; });
   op.RunFor(minutes(3));
   EXPECT_TRUE(op.Converged(kKey));
+}
+
+TEST_F(ReconcilerTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
+  op.ApplyCluster(ClusterObject("mnist", 2));
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  std::set<std::string> ids;
+  for (const SimInstance* sim : op.Instances(kKey)) ids.insert(sim->instance.id);
+  const int creates = op.cloud.CreatesSent(op.PrefixOf(kKey));
+  op.EditCluster(kKey, [](json& c) { c["spec"]["suspend"] = true; });
+  op.RunFor(seconds(30));
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    EXPECT_EQ(sim->instance.status, "shutoff") << sim->instance.name;
+  }
+  std::string reason;
+  EXPECT_EQ(op.Condition(kKey, "Suspended", &reason), "True");
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["phase"], "Suspended");
+  EXPECT_EQ(op.Condition(kKey, "Ready"), "False");
+  // Scaling while suspended changes the spec only; it applies on resume.
+  op.EditCluster(kKey, [](json& c) { c["spec"]["workers"]["replicas"] = 3; });
+  op.RunFor(minutes(1));
+  EXPECT_EQ(op.cloud.CreatesSent(op.PrefixOf(kKey)), creates);
+  op.EditCluster(kKey, [](json& c) { c["spec"]["suspend"] = false; });
+  op.RunFor(minutes(3));
+  EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_EQ(op.Condition(kKey, "Suspended", &reason), "False");
+  EXPECT_EQ(reason, "Resumed");
+  std::set<std::string> after;
+  for (const SimInstance* sim : op.Instances(kKey)) after.insert(sim->instance.id);
+  for (const std::string& id : ids) EXPECT_EQ(after.count(id), 1u) << "restarted, not recreated";
+  EXPECT_EQ(after.size(), 4u) << "and the scale-up made while suspended applied";
 }
 
 TEST_F(ReconcilerTest, DeletionRemovesEveryInstanceThenTheFinalizer) {

@@ -93,6 +93,9 @@ void SimCloud::Advance() {
   const Clock::TimePoint now = clock_.Now();
   for (SimInstance& sim : instances_) {
     if (sim.deleting) continue;
+    if (sim.instance.status == "stopping" && now >= sim.stopped_at + delete_time) {
+      sim.instance.status = "shutoff";
+    }
     if (sim.instance.status == "starting" && now >= sim.started_at + boot_time / 2) {
       sim.instance.status = "active";  // addresses are kept across stop and start
     }
@@ -265,10 +268,17 @@ Status SimCloud::StartInstance(const std::string& id) {
 Status SimCloud::StopInstance(const std::string& id) {
   if (Status s = Begin(true); !s.ok()) return s;
   for (SimInstance& sim : instances_) {
-    if (sim.instance.id == id) {
-      sim.instance.status = "shutoff";
-      return Status::Ok();
+    if (sim.instance.id != id) continue;
+    // TF25 instance_status_resource.go: stop is allowed from active, starting or error.
+    if (sim.instance.status != "active" && sim.instance.status != "starting" &&
+        sim.instance.status != "error") {
+      return Status::Conflict("instance " + id + " is " + sim.instance.status +
+                              "; it cannot be stopped now")
+          .WithHttpStatus(409);
     }
+    sim.instance.status = "stopping";
+    sim.stopped_at = clock_.Now();
+    return Status::Ok();
   }
   return Status::NotFound("instance " + id + " not found").WithHttpStatus(404);
 }

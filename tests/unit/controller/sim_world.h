@@ -38,6 +38,7 @@ struct SimInstance {
   Clock::TimePoint visible_at{};  // when it shows in lists (a late-landing create)
   Clock::TimePoint gone_at{};     // deleting: when it disappears
   Clock::TimePoint started_at{};  // starting: when the start was asked for
+  Clock::TimePoint stopped_at{};  // stopping: when the stop was asked for
   bool deleting = false;
   std::string node_id;       // from its user data ("" when it runs no node)
   std::string gateway_ip;    // workers: the gateway private IP of their user data
