@@ -104,6 +104,10 @@ bool PlanSuspended(const Observations& seen, const Inventory& inventory, Plan& p
   for (const auto& [index, instance] : inventory.workers) stop(instance);
   const bool done = running == 0;
   api::ClusterStatus& status = plan.status;
+  if (done && !api::IsConditionTrue(seen.cluster.status.conditions, api::kConditionSuspended)) {
+    plan.events.push_back({false, "GridSuspended",
+                           "every instance is stopped (" + std::to_string(stopped) + ")"});
+  }
   SetPlanCondition(seen, status, api::kConditionSuspended, done,
                    done ? "Suspended" : "Suspending",
                    done ? std::to_string(stopped) + " instances stopped"
@@ -221,6 +225,15 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
     status.phase = api::Phase::kPending;
   } else {
     status.phase = api::Phase::kProvisioning;
+  }
+  // Transitions, once each: the grid came up, or went down after being up.
+  if (status.phase == api::Phase::kReady && previous.phase != api::Phase::kReady) {
+    plan.events.push_back({false, "GridReady",
+                           "the grid is up at " + status.endpoint + " with " +
+                               std::to_string(workers.ready) + " workers"});
+  } else if (status.phase == api::Phase::kDegraded && previous.phase == api::Phase::kReady) {
+    const api::Condition* why = api::FindCondition(status.conditions, api::kConditionReady);
+    plan.events.push_back({true, "GridDegraded", why ? why->message : "the grid is not ready"});
   }
   const bool settled = ready && plan.actions.empty() && !inventory.AnyGoingAway();
   plan.next.kind = settled ? NextStep::Kind::kSettled : NextStep::Kind::kPoll;

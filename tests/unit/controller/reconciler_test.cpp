@@ -3,6 +3,7 @@
 // milliseconds, no threads, no sockets, no sleeps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "controller/resources.h"
@@ -32,6 +33,10 @@ TEST_F(ReconcilerTest, NewClusterBecomesReadyWithGatewayFirst) {
   std::string why;
   EXPECT_TRUE(op.Converged(kKey, &why)) << why;
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceCreated"));
+  EXPECT_EQ(std::count_if(op.events.begin(), op.events.end(),
+                          [](const RecordedEvent& e) { return e.reason == "GridReady"; }),
+            1)
+      << "once, on the transition";
   const json status = (*op.Cluster(kKey))["status"];
   EXPECT_EQ(status["phase"], "Ready");
   EXPECT_EQ(status["gateway"]["state"], "active");
@@ -183,6 +188,7 @@ TEST_F(ReconcilerTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
   EXPECT_EQ(op.Condition(kKey, "Suspended", &reason), "True");
   EXPECT_EQ((*op.Cluster(kKey))["status"]["phase"], "Suspended");
   EXPECT_EQ(op.Condition(kKey, "Ready"), "False");
+  EXPECT_TRUE(op.HasEvent(kKey, "GridSuspended"));
   // Scaling while suspended changes the spec only; it applies on resume.
   op.EditCluster(kKey, [](json& c) { c["spec"]["workers"]["replicas"] = 3; });
   op.RunFor(minutes(1));
@@ -418,6 +424,7 @@ TEST_F(ReconcilerTest, LostGatewayIsNoticedWithinAPoll) {
   ASSERT_TRUE(op.cloud.DeleteOutOfBand(gateway));
   op.RunFor(seconds(11));
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceLost"));
+  EXPECT_TRUE(op.HasEvent(kKey, "GridDegraded"));
   EXPECT_EQ(op.Condition(kKey, "Ready"), "False");
 }
 
