@@ -198,35 +198,45 @@ void Reconciler::CacheProbes(const std::string& key, const std::string& fingerpr
   probes_[key] = {fingerprint, now, probes};
 }
 
+namespace {
+
+// The value for `key`, "" when absent (mu held).
+std::string ValueOf(const std::map<std::string, std::string>& map, const std::string& key) {
+  auto it = map.find(key);
+  return it == map.end() ? "" : it->second;
+}
+
+// Stores `value`, or forgets the key when it is "" (mu held).
+void Store(std::map<std::string, std::string>& map, const std::string& key,
+           const std::string& value) {
+  if (value.empty()) {
+    map.erase(key);
+  } else {
+    map[key] = value;
+  }
+}
+
+}  // namespace
+
 std::string Reconciler::CopiedToken(const std::string& uid) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = copied_tokens_.find(uid);
-  return it == copied_tokens_.end() ? "" : it->second;
+  return ValueOf(copied_tokens_, uid);
 }
 
 void Reconciler::SetCopiedToken(const std::string& uid, const std::string& token) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (token.empty()) {
-    copied_tokens_.erase(uid);
-  } else {
-    copied_tokens_[uid] = token;
-  }
+  Store(copied_tokens_, uid, token);
 }
 
 std::string Reconciler::WrittenVersion(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = written_versions_.find(key);
-  return it == written_versions_.end() ? "" : it->second;
+  return ValueOf(written_versions_, key);
 }
 
 void Reconciler::SetWrittenVersion(const std::string& key, const std::string& version) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (version.empty()) {
-    written_versions_.erase(key);
-    probes_.erase(key);
-  } else {
-    written_versions_[key] = version;
-  }
+  Store(written_versions_, key, version);
+  if (version.empty()) probes_.erase(key);
 }
 
 void Reconciler::PublishInstanceCounts(const std::string& key,
