@@ -177,6 +177,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     g.Bool("ready", gateway.ready);
     g.String("sshHostKey", gateway.ssh_host_key);
     g.String("createRequestedAt", gateway.create_requested_at);
+    g.String("specHash", gateway.spec_hash);
     status.gateway = gateway;
   }
   const json& workers = r.Array("workers");
@@ -195,6 +196,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     w.String("sshHostKey", worker.ssh_host_key);
     w.String("createRequestedAt", worker.create_requested_at);
     w.String("gatewayIP", worker.gateway_ip);
+    w.String("specHash", worker.spec_hash);
     status.workers.push_back(worker);
   }
   const json& conditions = r.Array("conditions");
@@ -310,6 +312,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(gateway, "state", g.state);
     PutIfNotEmpty(gateway, "sshHostKey", g.ssh_host_key);
     PutIfNotEmpty(gateway, "createRequestedAt", g.create_requested_at);
+    PutIfNotEmpty(gateway, "specHash", g.spec_hash);
     out["gateway"] = gateway;
   }
   json workers = json::array();
@@ -324,6 +327,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(worker, "sshHostKey", w.ssh_host_key);
     PutIfNotEmpty(worker, "createRequestedAt", w.create_requested_at);
     PutIfNotEmpty(worker, "gatewayIP", w.gateway_ip);
+    PutIfNotEmpty(worker, "specHash", w.spec_hash);
     workers.push_back(worker);
   }
   out["workers"] = workers;

@@ -21,7 +21,7 @@ constexpr std::pair<const char*, DeletionPolicy> kPolicies[] = {
 constexpr std::pair<const char*, Phase> kPhases[] = {
     {"Pending", Phase::kPending},   {"Provisioning", Phase::kProvisioning},
     {"Ready", Phase::kReady},       {"Degraded", Phase::kDegraded},
-    {"Suspended", Phase::kSuspended},
+    {"Suspended", Phase::kSuspended}, {"Updating", Phase::kUpdating},
     {"Deleting", Phase::kDeleting}, {"Failed", Phase::kFailed}};
 
 template <typename Enum, size_t N>

@@ -28,7 +28,9 @@ enum class GpuDriver { kNvidia, kNone };
 enum class DeletionPolicy { kDelete, kRetain };
 
 // Phase is a summary for people; conditions are the contract.
-enum class Phase { kPending, kProvisioning, kReady, kDegraded, kSuspended, kDeleting, kFailed };
+enum class Phase {
+  kPending, kProvisioning, kReady, kUpdating, kDegraded, kSuspended, kDeleting, kFailed
+};
 
 const char* FlavorName(Flavor flavor);
 const char* GpuDriverName(GpuDriver driver);
@@ -128,11 +130,13 @@ struct GatewayStatus {
   std::string ssh_host_key;
   // When a create was sent that the cloud has not shown yet (RFC 3339); "" once it shows.
   std::string create_requested_at;
+  // Hash of the spec fields the instance was built from ("" when unknown: made before v0.2).
+  std::string spec_hash;
   bool operator==(const GatewayStatus& o) const {
     return name == o.name && node_id == o.node_id && instance_id == o.instance_id &&
            public_ip == o.public_ip && private_ip == o.private_ip && state == o.state &&
            ready == o.ready && ssh_host_key == o.ssh_host_key &&
-           create_requested_at == o.create_requested_at;
+           create_requested_at == o.create_requested_at && spec_hash == o.spec_hash;
   }
 };
 
@@ -149,12 +153,13 @@ struct WorkerStatus {
   std::string ssh_host_key;
   std::string create_requested_at;  // as GatewayStatus
   std::string gateway_ip;  // the gateway private IP its user data joins (PyGrid joins once)
+  std::string spec_hash;   // as GatewayStatus
   bool operator==(const WorkerStatus& o) const {
     return name == o.name && index == o.index && node_id == o.node_id &&
            instance_id == o.instance_id && public_ip == o.public_ip && private_ip == o.private_ip &&
            state == o.state && registered == o.registered && ready == o.ready &&
            ssh_host_key == o.ssh_host_key && create_requested_at == o.create_requested_at &&
-           gateway_ip == o.gateway_ip;
+           gateway_ip == o.gateway_ip && spec_hash == o.spec_hash;
   }
 };
 

@@ -199,7 +199,15 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   }
   SetPlanCondition(seen, status, api::kConditionWorkersReady, workers_ok,
                    workers_ok ? "WorkersReady" : "WorkersNotReady", workers_message);
-  const bool ready = gateway_ok && workers_ok;
+  // A rolling update runs while an instance is out of date, and until its last replacement is
+  // ready. Ready means serving: during it, kMaxUnavailable workers may be out.
+  const int stale = workers.out_of_date + (gateway.out_of_date ? 1 : 0);
+  const api::Condition* up_to_date =
+      api::FindCondition(seen.cluster.status.conditions, api::kConditionUpToDate);
+  const bool was_rolling = up_to_date != nullptr && up_to_date->status == "False";
+  const bool rolling = stale > 0 || (was_rolling && !(gateway_ok && workers_ok));
+  const bool ready =
+      gateway_ok && (workers_ok || (rolling && workers.ready >= spec.workers.replicas - kMaxUnavailable));
   if (spec.suspend) {
     const bool stopped = PlanSuspended(seen, inventory, plan);
     plan.next.kind = stopped && plan.actions.empty() && !inventory.AnyGoingAway()
@@ -211,13 +219,26 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
                    ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
                    ready ? "the grid is up at " + status.endpoint
                          : (gateway_ok ? workers_message : gateway.not_ready_message));
+  SetPlanCondition(seen, status, api::kConditionUpToDate, !rolling,
+                   rolling ? "RollingUpdate" : "UpToDate",
+                   !rolling    ? "every instance runs the current spec"
+                   : stale > 0 ? std::to_string(stale) + " of " +
+                                     std::to_string(spec.workers.replicas + 1) +
+                                     " instances run an older spec; replacing " +
+                                     std::to_string(kMaxUnavailable) + " worker at a time"
+                               : "waiting for the last replacements to be ready");
+  SetPlanCondition(seen, status, api::kConditionProgressing, true,
+                   rolling ? "RollingUpdate" : "Complete",
+                   rolling ? "a spec change is rolling out" : "the grid has its spec");
   if (api::FindCondition(status.conditions, api::kConditionSuspended) != nullptr) {
     SetPlanCondition(seen, status, api::kConditionSuspended, false, "Resumed",
                      "spec.suspend is false: the grid runs");
   }
 
   const api::ClusterStatus& previous = seen.cluster.status;
-  if (ready) {
+  if (rolling) {
+    status.phase = api::Phase::kUpdating;
+  } else if (ready) {
     status.phase = api::Phase::kReady;
   } else if (WasUp(previous)) {
     status.phase = api::Phase::kDegraded;
@@ -235,7 +256,7 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
     const api::Condition* why = api::FindCondition(status.conditions, api::kConditionReady);
     plan.events.push_back({true, "GridDegraded", why ? why->message : "the grid is not ready"});
   }
-  const bool settled = ready && plan.actions.empty() && !inventory.AnyGoingAway();
+  const bool settled = ready && !rolling && plan.actions.empty() && !inventory.AnyGoingAway();
   plan.next.kind = settled ? NextStep::Kind::kSettled : NextStep::Kind::kPoll;
 }
 

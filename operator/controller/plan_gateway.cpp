@@ -57,7 +57,17 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);
     gateway.state = InstanceStateName(state);
-    if (seen.probes.identity_mismatch.count(gw->name)) {
+    result.out_of_date = !gateway.spec_hash.empty() &&
+                         gateway.spec_hash != SpecHashFor(api::InstanceRole::kGateway, spec);
+    if (result.out_of_date && state != InstanceState::kDeleting) {
+      // PyGrid nodes join once: a new gateway means new workers too (README "Spec changes").
+      plan.actions.push_back(DeleteAction(
+          *gw, "SpecChanged",
+          "the gateway's spec changed; replacing the gateway and, with it, every worker", false));
+      result.replaced = true;
+      result.not_ready_reason = "GatewayUpdating";
+      result.not_ready_message = "replacing gateway instance " + gw->name + " for the new spec";
+    } else if (seen.probes.identity_mismatch.count(gw->name)) {
       plan.actions.push_back(DeleteAction(
           *gw, "IdentityMismatch",
           "gateway instance " + gw->name +

@@ -33,7 +33,9 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   const int replicas = cluster.spec.workers.replicas;
   const api::ClusterStatus& previous = cluster.status;
   const bool gateway_ready = plan.status.gateway && plan.status.gateway->ready;
+  const std::string spec_hash = SpecHashFor(api::InstanceRole::kWorker, cluster.spec);
   WorkersPlan result;
+  std::vector<const cloud::Instance*> out_of_date;  // healthy so far, built from another spec
 
   for (const auto& [index, instance] : inventory.workers) {
     const InstanceState state = StateOf(instance);
@@ -73,6 +75,9 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
           "worker instance " + instance.name + " is in state error; replacing it", true));
     } else if (state == InstanceState::kStopped) {
       plan.actions.push_back(StartAction(instance, "worker"));
+    } else if (recorded != nullptr && !recorded->spec_hash.empty() &&
+               recorded->spec_hash != spec_hash) {
+      out_of_date.push_back(&instance);
     }
   }
 
@@ -116,6 +121,24 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       }
     }
     plan.status.workers.push_back(worker);
+  }
+
+  // Rolling update: replace out-of-date workers, never taking more than kMaxUnavailable of the
+  // desired workers out of service (one that is not ready anyway can go at once).
+  result.out_of_date = static_cast<int>(out_of_date.size());
+  int budget = kMaxUnavailable - (replicas - result.ready);
+  for (auto it = out_of_date.rbegin(); it != out_of_date.rend(); ++it) {
+    const cloud::Instance& instance = **it;
+    const api::WorkerStatus* entry = nullptr;
+    for (const api::WorkerStatus& w : plan.status.workers) {
+      if (w.name == instance.name) entry = &w;
+    }
+    const bool ready = entry != nullptr && entry->ready;
+    if (ready && budget <= 0) continue;
+    if (ready) --budget;
+    plan.actions.push_back(DeleteAction(
+        instance, "RollingUpdate",
+        "replacing worker " + instance.name + ": it was built from an older spec", false));
   }
 
   // Workers above the desired count stay visible while they are deleted.

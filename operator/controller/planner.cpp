@@ -3,6 +3,7 @@
 #include "controller/planner.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "api/conditions.h"
 #include "api/validation.h"
@@ -272,6 +273,31 @@ void PlanLive(const Observations& seen, Plan& plan) {
 
 }  // namespace
 
+std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec) {
+  const bool gateway = role == api::InstanceRole::kGateway;
+  const bool runs_node = !gateway || spec.gateway.colocated_worker;
+  std::string fields = std::string(gateway ? "gateway|" : "worker|") +
+                       (gateway ? spec.gateway.instance_type : spec.workers.instance_type) + "|" +
+                       spec.image + "|" + api::GpuDriverName(spec.gpu_driver) + "|" +
+                       api::FlavorName(spec.pygrid.flavor) + "|" +
+                       std::to_string(spec.pygrid.gateway_port) + "|";
+  if (runs_node) fields += spec.pygrid.node_image + "|" + std::to_string(spec.pygrid.node_port) + "|";
+  if (gateway) {
+    fields += spec.pygrid.gateway_image + "|" + (spec.gateway.colocated_worker ? "1" : "0") + "|";
+  }
+  for (const std::string& cidr : spec.network.allowed_source_cidrs) fields += cidr + ",";
+  fields += "|";
+  for (const std::string& key : spec.ssh_key_names) fields += key + ",";
+  uint64_t hash = 1469598103934665603ULL;  // FNV-1a, 64 bit: stable across builds and hosts
+  for (unsigned char c : fields) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
 Plan PlanRound(const Observations& seen) {
   Plan plan;
   plan.status = seen.cluster.status;
@@ -299,6 +325,7 @@ void RecordIdentity(api::ClusterStatus& status, const std::string& name,
     status.gateway->ssh_host_key = identity.ssh_host_key;
     status.gateway->node_id = identity.node_id;
     status.gateway->create_requested_at = identity.requested_at;
+    status.gateway->spec_hash = identity.spec_hash;
     return;
   }
   for (api::WorkerStatus& worker : status.workers) {
@@ -307,6 +334,7 @@ void RecordIdentity(api::ClusterStatus& status, const std::string& name,
     worker.node_id = identity.node_id;
     worker.create_requested_at = identity.requested_at;
     worker.gateway_ip = identity.gateway_ip;
+    worker.spec_hash = identity.spec_hash;
   }
 }
 

@@ -34,6 +34,9 @@
 //  - Duplicate names (only possible after a cloud-side mishap, or two operators without
 //    leader election) keep the instance the status records (its identity is the recorded
 //    one), else the oldest.
+//  - Spec changes roll out: an instance whose recorded specHash differs from the spec's is out of
+//    date. Workers are replaced at most kMaxUnavailable at a time among the ready ones (phase
+//    Updating, UpToDate=False); a changed gateway is replaced with its workers (nodes join once).
 //  - spec.suspend: nothing is created or deleted, every running instance is stopped (phase
 //    Suspended, condition Suspended); on resume the stopped instances are started again, not
 //    recreated. Deletion while suspended still deletes everything.
@@ -208,7 +211,17 @@ struct InstanceIdentity {
   std::string node_id;       // "" when the instance runs no node
   std::string requested_at;  // RFC 3339: when the create is sent
   std::string gateway_ip;    // workers: the gateway private IP their user data joins
+  std::string spec_hash;     // SpecHashFor(role, spec) of the spec it is built from
 };
+
+// A hash of the spec fields an instance of `role` is built from (type, image, GPU setting,
+// flavour, PyGrid images and ports, allowed CIDRs, SSH keys; the gateway also the co-located
+// worker setting). An instance whose recorded hash differs is out of date.
+std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec);
+
+// Out-of-date workers replaced at once during a rolling update (a worker is deleted, then
+// created again with the new spec). spec.workers.maxUnavailable is not configurable yet.
+inline constexpr int kMaxUnavailable = 1;
 // Records `identity` for the instance `name` (an entry the plan's status already has).
 void RecordIdentity(api::ClusterStatus& status, const std::string& name,
                     const InstanceIdentity& identity);

@@ -596,6 +596,7 @@ Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan)
     InstanceIdentity identity;
     identity.ssh_host_key = host_key->public_key;
     identity.requested_at = api::FormatTime(deps_.clock->WallNow());
+    identity.spec_hash = SpecHashFor(action.role, spec);
     if (action.role == api::InstanceRole::kWorker && plan.status.gateway) {
       identity.gateway_ip = plan.status.gateway->private_ip;
     }

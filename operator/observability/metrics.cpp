@@ -74,9 +74,9 @@ const std::vector<double>& WorkqueueDurationBuckets() {
 }
 
 const std::vector<std::string>& ClusterPhases() {
-  static const std::vector<std::string> phases = {"Pending",   "Provisioning", "Ready",
-                                                  "Degraded",  "Suspended",    "Deleting",
-                                                  "Failed"};
+  static const std::vector<std::string> phases = {"Pending",  "Provisioning", "Ready",
+                                                  "Updating", "Degraded",     "Suspended",
+                                                  "Deleting", "Failed"};
   return phases;
 }
 

@@ -75,9 +75,9 @@ TEST(JsonTest, RoundTripIsLossless) {
   cluster.status.endpoint = "http://198.51.100.1:5000";
   cluster.status.gateway = GatewayStatus{"mnist-0a1b2c3d-gateway", "mnist-0a1b2c3d-gateway-1f2e", "id-1",   "198.51.100.1",
                                          "192.168.10.2",           "active", true,
-                                         "ssh-ed25519 AAAA", "2026-11-26T04:00:00Z"};
+                                         "ssh-ed25519 AAAA", "2026-11-26T04:00:00Z", "a1b2"};
   cluster.status.workers.push_back(
-      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, "", "2026-11-26T04:00:01Z", "192.168.10.2"});
+      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, "", "2026-11-26T04:00:01Z", "192.168.10.2", "c3d4"});
   cluster.status.desired_workers = 1;
   cluster.status.observed_generation = 3;
   cluster.status.conditions.push_back(

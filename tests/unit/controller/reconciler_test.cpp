@@ -157,6 +157,55 @@ TEST_F(ReconcilerTest, UnavailableListNeverCreates) {
   EXPECT_TRUE(op.Converged(kKey));
 }
 
+TEST_F(ReconcilerTest, NodeImageChangeRollsWorkersOneAtATime) {
+  op.ApplyCluster(ClusterObject("mnist", 3));
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  std::set<std::string> old_ids;
+  for (const SimInstance* sim : op.Instances(kKey)) old_ids.insert(sim->instance.id);
+  const std::string gateway = (*op.Cluster(kKey))["status"]["gateway"]["instanceID"];
+  op.EditCluster(kKey, [](json& c) { c["spec"]["pygrid"]["nodeImage"] = "openmined/grid-node:v2"; });
+  op.Step();
+  std::string reason;
+  EXPECT_EQ(op.Condition(kKey, "UpToDate", &reason), "False");
+  EXPECT_EQ(reason, "RollingUpdate");
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["phase"], "Updating");
+  int least_ready = 3;
+  for (int i = 0; i < 60 && op.Condition(kKey, "UpToDate") != "True"; ++i) {
+    op.RunFor(seconds(5));
+    least_ready = std::min(least_ready, (*op.Cluster(kKey))["status"]["readyWorkers"].get<int>());
+  }
+  EXPECT_EQ(op.Condition(kKey, "UpToDate"), "True");
+  EXPECT_EQ(least_ready, 2) << "one worker out at a time, never more";
+  EXPECT_EQ(op.Condition(kKey, "Ready"), "True") << "Ready means serving, also while rolling";
+  op.RunFor(seconds(30));
+  EXPECT_TRUE(op.Converged(kKey));
+  int replaced = 0;
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    if (!old_ids.count(sim->instance.id)) ++replaced;
+    if (sim->instance.name.find("worker") != std::string::npos) {
+      EXPECT_NE(sim->user_data.find("openmined/grid-node:v2"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(replaced, 3) << "every worker, and only the workers";
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["gateway"]["instanceID"], gateway);
+}
+
+TEST_F(ReconcilerTest, GatewayChangeRecreatesTheGrid) {
+  op.ApplyCluster(ClusterObject("mnist", 1));
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  std::set<std::string> old_ids;
+  for (const SimInstance* sim : op.Instances(kKey)) old_ids.insert(sim->instance.id);
+  op.EditCluster(kKey, [](json& c) { c["spec"]["gateway"]["instanceType"] = "vcpu-8_memory-32g"; });
+  op.RunFor(minutes(4));
+  EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_TRUE(op.HasEvent(kKey, "SpecChanged"));
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    EXPECT_EQ(old_ids.count(sim->instance.id), 0u) << sim->instance.name << " was not replaced";
+  }
+}
+
 TEST_F(ReconcilerTest, SuspendedFromTheStartCreatesNothing) {
   json cluster = ClusterObject("mnist", 2);
   cluster["spec"]["suspend"] = true;

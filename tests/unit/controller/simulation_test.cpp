@@ -31,7 +31,7 @@ using nlohmann::json;
 enum class Kind {
   kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
   kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
-  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken, kRefusedWatches,
+  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken, kRefusedWatches, kEditImage,
 };
 
 const char* KindName(Kind kind) {
@@ -39,7 +39,7 @@ const char* KindName(Kind kind) {
       "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
       "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
       "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token",
-      "refused-watches"};
+      "refused-watches", "edit-image"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -68,7 +68,8 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
       {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1},
-      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1}};
+      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1},
+      {Kind::kEditImage, 2}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -175,6 +176,13 @@ class Simulation {
         op_.cloud.Schedule(faults[event.b % faults.size()]);
         break;
       }
+      case Kind::kEditImage:
+        // A spec change that rolls every worker (or, for the gateway image, the whole grid).
+        op_.EditCluster(key, [&](json& c) {
+          c["spec"]["pygrid"][event.b % 3 == 0 ? "gatewayImage" : "nodeImage"] =
+              "openmined/grid:v" + std::to_string(event.b % 4);
+        });
+        break;
       case Kind::kRefusedWatches:
         // Every watch refused for up to two minutes: edits meanwhile arrive by the relist.
         op_.RefuseWatches(true);
