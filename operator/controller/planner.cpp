@@ -252,6 +252,22 @@ void PlanLive(const Observations& seen, Plan& plan) {
                                " is used as it is and lacks " + seen.cloud.security_group_missing});
   }
 
+  // A change that cannot roll: instances cannot move between regions. (The CRD refuses it too;
+  // this catches servers without CEL and objects written before the rule.)
+  for (const cloud::Instance& instance : seen.cloud.instances) {
+    if (instance.region.empty() || spec.region.empty() || instance.region == spec.region ||
+        StateOf(instance) == InstanceState::kDeleting)
+      continue;
+    const std::string message = "spec.region cannot change: instance " + instance.name +
+                                " is in " + instance.region + "; delete and re-create the grid";
+    if (ReasonChanged(seen.cluster.status, api::kConditionSpecValid, "RegionChanged", message)) {
+      plan.events.push_back({true, "RegionChanged", message});
+    }
+    SetPlanCondition(seen, plan.status, api::kConditionSpecValid, false, "RegionChanged", message);
+    SetPlanCondition(seen, plan.status, api::kConditionReady, false, "RegionChanged", message);
+    plan.next.kind = NextStep::Kind::kWaitForChange;
+    return;
+  }
   const internal::Inventory inventory =
       internal::TakeInventory(OwnPrefix(seen.cluster), seen.cloud.instances, seen.cluster.status);
   for (const cloud::Instance& duplicate : inventory.duplicates) {

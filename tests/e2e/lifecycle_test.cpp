@@ -130,5 +130,53 @@ TEST(LifecycleTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
   EXPECT_EQ(after, ids) << "the same instances, started again";
 }
 
+// A node image change on a Ready grid rolls the workers one at a time (real binaries): never
+// fewer than 2 of 3 ready, UpToDate at the end, every old worker gone, the gateway kept.
+TEST(LifecycleTest, NodeImageChangeRollsWorkersOneAtATime) {
+  Grid grid({/*boot_seconds=*/0.5});
+  grid.InstallCrdAndSecret();
+  grid.StartOperator({"--poll-interval=1s"});
+  // Without a co-located worker: a gateway that runs a node is rebuilt with the new node image,
+  // which recreates the grid (GatewayChangeRecreatesTheGrid in reconciler_test).
+  std::string yaml = ClusterYaml("roll", 3);
+  const std::string gateway_line = "gateway: {instanceType: vcpu-4_memory-8g_disk-80g}";
+  ASSERT_NE(yaml.find(gateway_line), std::string::npos);
+  yaml.replace(yaml.find(gateway_line), gateway_line.size(),
+               "gateway: {instanceType: vcpu-4_memory-8g_disk-80g, colocatedWorker: false}");
+  ASSERT_EQ(grid.Apply(yaml).exit_code, 0);
+  ASSERT_TRUE(grid.WaitForCondition("roll", "Ready", "True", seconds(120))) << grid.AllOperatorLogs();
+  json before = StatusOf(grid.Cluster("roll"));
+  std::set<std::string> old_workers;
+  for (const json& worker : before["workers"]) old_workers.insert(worker.value("instanceID", ""));
+  const std::string gateway = before["gateway"].value("instanceID", "");
+  ASSERT_EQ(grid.Kubectl("patch pgc roll --type=merge -p "
+                         "'{\"spec\":{\"pygrid\":{\"nodeImage\":\"openmined/grid-node:v2\"}}}'")
+                .exit_code,
+            0);
+  int least_ready = 3;
+  bool saw_updating = false;
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        json status = StatusOf(grid.Cluster("roll"));
+        least_ready = std::min(least_ready, status.value("readyWorkers", 0));
+        saw_updating |= status.value("phase", "") == "Updating";
+        std::set<std::string> now;
+        for (const json& worker : status.value("workers", json::array()))
+          now.insert(worker.value("instanceID", ""));
+        bool all_new = now.size() == 3;
+        for (const std::string& id : now) all_new &= !old_workers.count(id);
+        return all_new && status.value("phase", "") == "Ready";
+      },
+      seconds(180)))
+      << grid.Kubectl("get pgc roll -o yaml").output << grid.AllOperatorLogs();
+  EXPECT_TRUE(saw_updating);
+  EXPECT_GE(least_ready, 2) << "never more than one worker out";
+  EXPECT_TRUE(grid.WaitForCondition("roll", "UpToDate", "True", seconds(10)));
+  EXPECT_EQ(StatusOf(grid.Cluster("roll"))["gateway"].value("instanceID", ""), gateway);
+  for (const json& instance : grid.Instances()) {
+    EXPECT_EQ(old_workers.count(instance.value("id", "")), 0u) << "old worker left behind";
+  }
+}
+
 }  // namespace
 }  // namespace pygrid::e2e

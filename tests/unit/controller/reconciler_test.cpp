@@ -206,6 +206,25 @@ TEST_F(ReconcilerTest, GatewayChangeRecreatesTheGrid) {
   }
 }
 
+TEST_F(ReconcilerTest, RegionChangeIsRefusedNotHalfApplied) {
+  json cluster = ClusterObject("mnist", 1);
+  cluster["spec"]["region"] = "ARC-IS-HAF-1";
+  op.ApplyCluster(cluster);
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  const int creates = op.cloud.CreatesSent(op.PrefixOf(kKey));
+  op.EditCluster(kKey, [](json& c) { c["spec"]["region"] = "NORD-NO-KRS-1"; });
+  op.RunFor(minutes(1));
+  std::string reason;
+  EXPECT_EQ(op.Condition(kKey, "SpecValid", &reason), "False");
+  EXPECT_EQ(reason, "RegionChanged");
+  EXPECT_EQ(op.cloud.CreatesSent(op.PrefixOf(kKey)), creates);
+  EXPECT_EQ(op.Instances(kKey).size(), 2u) << "nothing deleted either";
+  op.EditCluster(kKey, [](json& c) { c["spec"]["region"] = "ARC-IS-HAF-1"; });
+  op.RunFor(minutes(1));
+  EXPECT_TRUE(op.Converged(kKey));
+}
+
 TEST_F(ReconcilerTest, SuspendedFromTheStartCreatesNothing) {
   json cluster = ClusterObject("mnist", 2);
   cluster["spec"]["suspend"] = true;
