@@ -115,6 +115,12 @@ def _model_class(obj):
     return getattr(client, name, None)
 
 
+# Fields Kubernetes defines that Debian 12's python3-kubernetes (22.6, the Kubernetes 1.22
+# API) predates, checked instead by the kubernetes-models schemas (k8s_schema_errors):
+# CRD validation rules, JSONSchemaProps.x-kubernetes-validations (alpha 1.23, GA 1.29).
+NEWER_THAN_PYTHON_CLIENT = {("V1JSONSchemaProps", "x-kubernetes-validations")}
+
+
 def unknown_fields(obj):
     """Paths of fields the Kubernetes API does not define (a typo such as `readinesProbe`
     would be dropped silently by a non-strict server). Uses the python-kubernetes models'
@@ -143,7 +149,8 @@ def unknown_fields(obj):
         by_json = {v: k for k, v in cls.attribute_map.items()}
         for key, child in value.items():
             if key not in by_json:
-                errors.append("%s.%s" % (path, key))
+                if (type_name, key) not in NEWER_THAN_PYTHON_CLIENT:
+                    errors.append("%s.%s" % (path, key))
                 continue
             walk(child, cls.openapi_types[by_json[key]], "%s.%s" % (path, key))
 
