@@ -25,6 +25,7 @@ inline constexpr char kConditionCloudReachable[] = "CloudReachable";
 inline constexpr char kConditionSuspended[] = "Suspended";
 inline constexpr char kConditionUpToDate[] = "UpToDate";
 inline constexpr char kConditionProgressing[] = "Progressing";
+inline constexpr char kConditionRemediationAllowed[] = "RemediationAllowed";
 
 // RFC 3339 UTC with seconds precision, as metav1.Time serialises ("2026-11-26T04:12:10Z").
 std::string FormatTime(std::chrono::system_clock::time_point time);

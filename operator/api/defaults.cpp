@@ -22,11 +22,46 @@ void ApplyDefaults(ClusterSpec& spec) {
   if (spec.image.empty()) spec.image = kDefaultImage;
   if (spec.gateway.instance_type.empty()) spec.gateway.instance_type = kDefaultInstanceType;
   if (spec.workers.instance_type.empty()) spec.workers.instance_type = kDefaultInstanceType;
+  if (spec.gateway.startup_timeout.empty()) spec.gateway.startup_timeout = kDefaultStartupTimeout;
+  if (spec.workers.startup_timeout.empty()) spec.workers.startup_timeout = kDefaultStartupTimeout;
+  if (spec.workers.max_unhealthy.empty()) spec.workers.max_unhealthy = kDefaultMaxUnhealthy;
   const FlavorDefaults flavor = DefaultsFor(spec.pygrid.flavor);
   if (spec.pygrid.gateway_image.empty()) spec.pygrid.gateway_image = flavor.gateway_image;
   if (spec.pygrid.node_image.empty()) spec.pygrid.node_image = flavor.node_image;
   if (spec.pygrid.gateway_port == 0) spec.pygrid.gateway_port = flavor.gateway_port;
   if (spec.pygrid.node_port == 0) spec.pygrid.node_port = flavor.node_port;
+}
+
+std::optional<std::chrono::seconds> ParseDuration(const std::string& text) {
+  if (text.size() < 2 || text.size() > 8) return std::nullopt;
+  long long value = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  switch (text.back()) {
+    case 's': return std::chrono::seconds(value);
+    case 'm': return std::chrono::seconds(value * 60);
+    case 'h': return std::chrono::seconds(value * 3600);
+    default: return std::nullopt;
+  }
+}
+
+std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers) {
+  const std::string& text = workers.max_unhealthy;
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string digits = percent ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.size() > 4) return std::nullopt;
+  int value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (percent) {
+    if (value > 100) return std::nullopt;
+    return (workers.replicas * value + 99) / 100;  // rounded up: one broken worker is replaced
+  }
+  return value;
 }
 
 std::string SecurityGroupNameFor(const std::string& cluster_name, const std::string& cluster_uid,

@@ -7,6 +7,9 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <chrono>
+#include <optional>
+
 #include <string>
 
 #include "api/types.h"
@@ -27,6 +30,16 @@ struct FlavorDefaults {
 };
 
 FlavorDefaults DefaultsFor(Flavor flavor);
+
+inline constexpr char kDefaultStartupTimeout[] = "30m";
+inline constexpr char kDefaultMaxUnhealthy[] = "40%";
+
+// "90s", "30m", "2h" as seconds; nullopt for anything else.
+std::optional<std::chrono::seconds> ParseDuration(const std::string& text);
+// spec.workers.maxUnhealthy as a count of workers: "40%" of `replicas` rounded up (a
+// MachineHealthCheck rounds down; on grids of one or two workers that would never replace a
+// single broken one), or a plain number; nullopt when malformed.
+std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers);
 
 // Fills every unset field of `spec` with its default; idempotent.
 void ApplyDefaults(ClusterSpec& spec);

@@ -126,11 +126,14 @@ void ReadSpec(const json& object, const std::string& path, ClusterSpec& spec,
     FieldReader gateway(r.Object("gateway"), r.Path("gateway"), causes);
     gateway.String("instanceType", spec.gateway.instance_type);
     gateway.Bool("colocatedWorker", spec.gateway.colocated_worker);
+    gateway.String("startupTimeout", spec.gateway.startup_timeout);
   }
   {
     FieldReader workers(r.Object("workers"), r.Path("workers"), causes);
     workers.Integer("replicas", spec.workers.replicas);
     workers.String("instanceType", spec.workers.instance_type);
+    workers.String("startupTimeout", spec.workers.startup_timeout);
+    workers.String("maxUnhealthy", spec.workers.max_unhealthy);
   }
   {
     FieldReader pygrid(r.Object("pygrid"), r.Path("pygrid"), causes);
@@ -178,6 +181,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     g.String("sshHostKey", gateway.ssh_host_key);
     g.String("createRequestedAt", gateway.create_requested_at);
     g.String("specHash", gateway.spec_hash);
+    g.Integer("startupFailures", gateway.startup_failures);
     status.gateway = gateway;
   }
   const json& workers = r.Array("workers");
@@ -197,6 +201,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     w.String("createRequestedAt", worker.create_requested_at);
     w.String("gatewayIP", worker.gateway_ip);
     w.String("specHash", worker.spec_hash);
+    w.Integer("startupFailures", worker.startup_failures);
     status.workers.push_back(worker);
   }
   const json& conditions = r.Array("conditions");
@@ -272,9 +277,12 @@ json SpecToJson(const ClusterSpec& spec) {
   if (!spec.ssh_key_names.empty()) out["sshKeyNames"] = spec.ssh_key_names;
   json gateway = {{"colocatedWorker", spec.gateway.colocated_worker}};
   PutIfNotEmpty(gateway, "instanceType", spec.gateway.instance_type);
+  PutIfNotEmpty(gateway, "startupTimeout", spec.gateway.startup_timeout);
   out["gateway"] = gateway;
   json workers = {{"replicas", spec.workers.replicas}};
   PutIfNotEmpty(workers, "instanceType", spec.workers.instance_type);
+  PutIfNotEmpty(workers, "startupTimeout", spec.workers.startup_timeout);
+  PutIfNotEmpty(workers, "maxUnhealthy", spec.workers.max_unhealthy);
   out["workers"] = workers;
   json pygrid = {{"flavor", FlavorName(spec.pygrid.flavor)}};
   PutIfNotEmpty(pygrid, "gatewayImage", spec.pygrid.gateway_image);
@@ -313,6 +321,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(gateway, "sshHostKey", g.ssh_host_key);
     PutIfNotEmpty(gateway, "createRequestedAt", g.create_requested_at);
     PutIfNotEmpty(gateway, "specHash", g.spec_hash);
+    if (g.startup_failures > 0) gateway["startupFailures"] = g.startup_failures;
     out["gateway"] = gateway;
   }
   json workers = json::array();
@@ -328,6 +337,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(worker, "createRequestedAt", w.create_requested_at);
     PutIfNotEmpty(worker, "gatewayIP", w.gateway_ip);
     PutIfNotEmpty(worker, "specHash", w.spec_hash);
+    if (w.startup_failures > 0) worker["startupFailures"] = w.startup_failures;
     workers.push_back(worker);
   }
   out["workers"] = workers;

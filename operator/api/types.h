@@ -50,16 +50,21 @@ struct SecretKeyRef {
 struct GatewaySpec {
   std::string instance_type;
   bool colocated_worker = true;
+  std::string startup_timeout;  // "30m": not serving after this long, it is replaced
   bool operator==(const GatewaySpec& o) const {
-    return instance_type == o.instance_type && colocated_worker == o.colocated_worker;
+    return instance_type == o.instance_type && colocated_worker == o.colocated_worker &&
+           startup_timeout == o.startup_timeout;
   }
 };
 
 struct WorkersSpec {
   int replicas = 1;
   std::string instance_type;
+  std::string startup_timeout;  // "30m": not registered after this long, it is replaced
+  std::string max_unhealthy;    // "40%" or a count: above it, nothing is replaced
   bool operator==(const WorkersSpec& o) const {
-    return replicas == o.replicas && instance_type == o.instance_type;
+    return replicas == o.replicas && instance_type == o.instance_type &&
+           startup_timeout == o.startup_timeout && max_unhealthy == o.max_unhealthy;
   }
 };
 
@@ -132,11 +137,15 @@ struct GatewayStatus {
   std::string create_requested_at;
   // Hash of the spec fields the instance was built from ("" when unknown: made before v0.2).
   std::string spec_hash;
+  // Replacements in a row because start-up failed or timed out (reset once it serves); each
+  // doubles the next start-up timeout.
+  int startup_failures = 0;
   bool operator==(const GatewayStatus& o) const {
     return name == o.name && node_id == o.node_id && instance_id == o.instance_id &&
            public_ip == o.public_ip && private_ip == o.private_ip && state == o.state &&
            ready == o.ready && ssh_host_key == o.ssh_host_key &&
-           create_requested_at == o.create_requested_at && spec_hash == o.spec_hash;
+           create_requested_at == o.create_requested_at && spec_hash == o.spec_hash &&
+           startup_failures == o.startup_failures;
   }
 };
 
@@ -154,12 +163,14 @@ struct WorkerStatus {
   std::string create_requested_at;  // as GatewayStatus
   std::string gateway_ip;  // the gateway private IP its user data joins (PyGrid joins once)
   std::string spec_hash;   // as GatewayStatus
+  int startup_failures = 0;  // as GatewayStatus
   bool operator==(const WorkerStatus& o) const {
     return name == o.name && index == o.index && node_id == o.node_id &&
            instance_id == o.instance_id && public_ip == o.public_ip && private_ip == o.private_ip &&
            state == o.state && registered == o.registered && ready == o.ready &&
            ssh_host_key == o.ssh_host_key && create_requested_at == o.create_requested_at &&
-           gateway_ip == o.gateway_ip && spec_hash == o.spec_hash;
+           gateway_ip == o.gateway_ip && spec_hash == o.spec_hash &&
+           startup_failures == o.startup_failures;
   }
 };
 

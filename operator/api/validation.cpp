@@ -115,6 +115,21 @@ std::vector<FieldCause> ValidateSpec(const ClusterSpec& spec) {
   check.Text("spec.gateway.instanceType", spec.gateway.instance_type, 0, 1000,
              InstanceTypePattern(), kInstanceTypeHint);
   check.Range("spec.workers.replicas", spec.workers.replicas, 0, 100);
+  for (const auto& [field, text] :
+       {std::pair<const char*, std::string>{"spec.gateway.startupTimeout",
+                                            spec.gateway.startup_timeout},
+        {"spec.workers.startupTimeout", spec.workers.startup_timeout}}) {
+    std::optional<std::chrono::seconds> timeout = ParseDuration(text);
+    if (!text.empty() && (!timeout || *timeout < std::chrono::minutes(1) ||
+                          *timeout > std::chrono::hours(24))) {
+      check.Fail(field, "must be a duration from 1m to 24h such as 30m (s, m or h)",
+                 "FieldValueInvalid");
+    }
+  }
+  if (!spec.workers.max_unhealthy.empty() && !MaxUnhealthyWorkers(spec.workers)) {
+    check.Fail("spec.workers.maxUnhealthy", "must be a count such as 2 or a percentage such as 40%",
+               "FieldValueInvalid");
+  }
   check.Text("spec.workers.instanceType", spec.workers.instance_type, 0, 1000,
              InstanceTypePattern(), kInstanceTypeHint);
   check.Text("spec.pygrid.gatewayImage", spec.pygrid.gateway_image, 0, 255, ContainerImagePattern(),

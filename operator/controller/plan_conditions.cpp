@@ -4,6 +4,7 @@
 #include <set>
 
 #include "api/conditions.h"
+#include "api/defaults.h"
 #include "controller/internal/plan_parts.h"
 
 namespace pygrid::controller::internal {
@@ -168,6 +169,28 @@ void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, cons
                     seen.now);
 }
 
+std::string StartupVerdict(const Observations& seen, const cloud::Instance& instance,
+                           const std::string& timeout, int failures, std::string* message) {
+  const InstanceState state = StateOf(instance);
+  if (state != InstanceState::kActive && state != InstanceState::kCreating) return "";
+  auto marker = seen.probes.markers.find(instance.name);
+  if (marker != seen.probes.markers.end() && marker->second.state == probe::MarkerState::kFailed &&
+      !seen.probes.identity_mismatch.count(instance.name)) {
+    *message = "instance " + instance.name + " failed to start (" + marker->second.detail +
+               "); replacing it";
+    return "StartupFailed";
+  }
+  std::optional<std::chrono::seconds> limit = api::ParseDuration(timeout);
+  std::optional<std::chrono::system_clock::time_point> created = api::ParseTime(instance.created_at);
+  if (!limit || !created) return "";
+  const auto allowed = *limit * (1 << std::min(failures, 5));
+  if (seen.now - *created < allowed) return "";
+  *message = "instance " + instance.name + " did not serve within " +
+             std::to_string(std::chrono::duration_cast<std::chrono::minutes>(allowed).count()) +
+             " minutes of its creation; replacing it";
+  return "StartupTimeout";
+}
+
 bool MayStillLand(const Observations& seen, const std::string& requested_at) {
   if (requested_at.empty()) return false;
   std::optional<std::chrono::system_clock::time_point> at = api::ParseTime(requested_at);
@@ -230,6 +253,15 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   SetPlanCondition(seen, status, api::kConditionProgressing, true,
                    rolling ? "RollingUpdate" : "Complete",
                    rolling ? "a spec change is rolling out" : "the grid has its spec");
+  if (!workers.remediation_blocked.empty() ||
+      api::FindCondition(status.conditions, api::kConditionRemediationAllowed) != nullptr) {
+    SetPlanCondition(seen, status, api::kConditionRemediationAllowed,
+                     workers.remediation_blocked.empty(),
+                     workers.remediation_blocked.empty() ? "Allowed" : "TooManyUnhealthy",
+                     workers.remediation_blocked.empty()
+                         ? "workers that fail to start are replaced"
+                         : workers.remediation_blocked);
+  }
   if (api::FindCondition(status.conditions, api::kConditionSuspended) != nullptr) {
     SetPlanCondition(seen, status, api::kConditionSuspended, false, "Resumed",
                      "spec.suspend is false: the grid runs");

@@ -52,7 +52,9 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
   } else {
     // Adopted (the create's response was lost) or replaced: keep the intent, take the id.
     gateway.instance_id = gw->id;
-    gateway.create_requested_at.clear();  // it has landed
+    // An instance with the name shows, but it may not be the one an unanswered create sent:
+    // the record stays for the landing window (deletion waits for it).
+    if (!MayStillLand(seen, gateway.create_requested_at)) gateway.create_requested_at.clear();
     gateway.public_ip = gw->public_ip.value_or("");
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);
@@ -88,6 +90,17 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
       result.replaced = true;
     } else if (state == InstanceState::kStopped) {
       plan.actions.push_back(StartAction(*gw, "gateway"));
+    } else if (!(IsRunning(*gw) && seen.probes.gateway_answers)) {
+      std::string message;
+      const std::string verdict = StartupVerdict(seen, *gw, spec.gateway.startup_timeout,
+                                                 gateway.startup_failures, &message);
+      if (!verdict.empty()) {
+        plan.actions.push_back(DeleteAction(*gw, verdict, message, true));
+        ++gateway.startup_failures;
+        result.replaced = true;
+        result.not_ready_reason = "GatewayFailed";
+        result.not_ready_message = message;
+      }
     }
   }
   result.running = gw != nullptr && IsRunning(*gw);
@@ -95,6 +108,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
       !spec.gateway.colocated_worker ||
       (!gateway.node_id.empty() && seen.probes.connected_nodes.count(gateway.node_id) > 0);
   gateway.ready = result.running && seen.probes.gateway_answers;
+  if (gateway.ready) gateway.startup_failures = 0;
   if (result.running) {
     plan.status.endpoint =
         "http://" + gateway.public_ip + ":" + std::to_string(spec.pygrid.gateway_port);

@@ -1,5 +1,6 @@
 // The worker part of the planner: fill the lowest free indexes, delete the highest first,
 // replace failed and lost workers, and let every worker go with a replaced gateway.
+#include "api/defaults.h"
 #include "api/naming.h"
 #include "controller/internal/plan_parts.h"
 
@@ -36,6 +37,17 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   const std::string spec_hash = SpecHashFor(api::InstanceRole::kWorker, cluster.spec);
   WorkersPlan result;
   std::vector<const cloud::Instance*> out_of_date;  // healthy so far, built from another spec
+  struct Remedy {
+    const cloud::Instance* instance;
+    std::string reason, message;
+  };
+  std::vector<Remedy> remedies;  // not serving after their start-up time
+  auto acted_on = [&](const cloud::Instance& instance) {
+    for (const Action& action : plan.actions) {
+      if (action.id == instance.id) return true;
+    }
+    return false;
+  };
 
   for (const auto& [index, instance] : inventory.workers) {
     const InstanceState state = StateOf(instance);
@@ -109,13 +121,22 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     } else {
       const cloud::Instance& instance = observed->second;
       Observe(worker, instance);
-      worker.create_requested_at.clear();  // it has landed
+      // As for the gateway: the record stays for the landing window.
+      if (!MayStillLand(seen, worker.create_requested_at)) worker.create_requested_at.clear();
       worker.registered =
           !worker.node_id.empty() && seen.probes.connected_nodes.count(worker.node_id) > 0;
       worker.ready = worker.registered && IsRunning(instance) && gateway_ready;
       if (worker.ready) {
         ++result.ready;
+        worker.startup_failures = 0;
       } else {
+        std::string message;
+        const std::string verdict =
+            gateway_ready && !acted_on(instance)
+                ? StartupVerdict(seen, instance, cluster.spec.workers.startup_timeout,
+                                 worker.startup_failures, &message)
+                : "";
+        if (!verdict.empty()) remedies.push_back({&instance, verdict, message});
         const std::string detail = MarkerDetail(seen, name);
         result.waiting.push_back(name + " (" + (detail.empty() ? worker.state : detail) + ")");
       }
@@ -139,6 +160,27 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     plan.actions.push_back(DeleteAction(
         instance, "RollingUpdate",
         "replacing worker " + instance.name + ": it was built from an older spec", false));
+  }
+
+  // Remediation, like a MachineHealthCheck: not when more workers than maxUnhealthy are down at
+  // once (a cloud-wide problem should not become a replacement storm).
+  // Unhealthy, as for a MachineHealthCheck: failed or timed out, not merely still booting.
+  if (!remedies.empty()) {
+    const int unhealthy = static_cast<int>(remedies.size());
+    const int allowed = api::MaxUnhealthyWorkers(cluster.spec.workers).value_or(0);
+    if (unhealthy > allowed) {
+      result.remediation_blocked = std::to_string(unhealthy) + " of " + std::to_string(replicas) +
+                                   " workers failed to start, more than maxUnhealthy (" +
+                                   cluster.spec.workers.max_unhealthy +
+                                   "): not replacing any until fewer are";
+    } else {
+      for (const Remedy& remedy : remedies) {
+        plan.actions.push_back(DeleteAction(*remedy.instance, remedy.reason, remedy.message, true));
+        for (api::WorkerStatus& entry : plan.status.workers) {
+          if (entry.name == remedy.instance->name) ++entry.startup_failures;
+        }
+      }
+    }
   }
 
   // Workers above the desired count stay visible while they are deleted.

@@ -357,18 +357,21 @@ void RecordIdentity(api::ClusterStatus& status, const std::string& name,
 Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport& report) {
   Conclusion done{plan.status, plan.events, plan.next};
   api::ClusterStatus& status = done.status;
-  auto created = [&](const std::string& name, const cloud::Instance& instance) {
+  // `answered`: the create itself returned the instance, so nothing of it can land later. An
+  // instance found by name after an ambiguous failure may be another's (a second operator's, an
+  // earlier attempt's): the record stays until the landing window has passed.
+  auto created = [&](const std::string& name, const cloud::Instance& instance, bool answered) {
     const char* state = InstanceStateName(StateOf(instance));
     if (status.gateway && status.gateway->name == name) {
       status.gateway->instance_id = instance.id;
       status.gateway->state = state;
-      status.gateway->create_requested_at.clear();  // answered: nothing can land later
+      if (answered) status.gateway->create_requested_at.clear();
     }
     for (api::WorkerStatus& worker : status.workers) {
       if (worker.name != name) continue;
       worker.instance_id = instance.id;
       worker.state = state;
-      worker.create_requested_at.clear();
+      if (answered) worker.create_requested_at.clear();
     }
   };
   auto set_state = [&](const std::string& id, const char* state) {
@@ -410,7 +413,7 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     switch (action.kind) {
       case ActionKind::kCreateInstance: {
         if (!outcome.created) break;
-        created(action.name, *outcome.created);
+        created(action.name, *outcome.created, !outcome.adopted);
         const std::string role = action.role == api::InstanceRole::kGateway ? "gateway" : "worker";
         if (outcome.adopted) {
           done.events.push_back({false, "InstanceAdopted",

@@ -359,6 +359,9 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
     seen.cloud.security_group_id = group->id;
     if (!owned) seen.cloud.security_group_missing = MissingRules(*group, GridRules(spec));
   }
+  // Deletion decides that nothing is left, so it lists afresh: a cached list could predate an
+  // instance made since by someone else (another operator process, a late create).
+  if (seen.being_deleted) deps_.clouds->Invalidate(token_);
   StatusOr<std::vector<cloud::Instance>> all = deps_.clouds->Instances(token_);
   if (!all.ok()) {
     seen.cloud.error = all.status();

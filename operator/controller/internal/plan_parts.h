@@ -52,6 +52,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
 struct WorkersPlan {
   int ready = 0;
   int out_of_date = 0;  // built from another spec (replaced a few at a time)
+  std::string remediation_blocked;  // why start-up failures are not being replaced, or ""
   std::vector<std::string> waiting;  // "name (why)"
 };
 WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
@@ -67,6 +68,12 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
 
 // A human-readable explanation of an instance's SSH marker, "" when there is none.
 std::string MarkerDetail(const Observations& seen, const std::string& name);
+
+// Why an instance that is up (or on its way) but not serving should be replaced: its start-up
+// marker says failed (StartupFailed), or it has not served within `timeout` doubled per earlier
+// failure (StartupTimeout); "" when it should be given more time.
+std::string StartupVerdict(const Observations& seen, const cloud::Instance& instance,
+                           const std::string& timeout, int failures, std::string* message);
 
 // True when a create sent at `requested_at` (RFC 3339, "" for none) may still land.
 bool MayStillLand(const Observations& seen, const std::string& requested_at);

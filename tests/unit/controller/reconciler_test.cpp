@@ -225,6 +225,50 @@ TEST_F(ReconcilerTest, RegionChangeIsRefusedNotHalfApplied) {
   EXPECT_TRUE(op.Converged(kKey));
 }
 
+TEST_F(ReconcilerTest, WorkerWhoseStartUpFailedIsReplaced) {
+  op.ApplyCluster(ClusterObject("mnist", 2));
+  op.RunFor(seconds(40));  // workers created, not serving yet
+  const json status = (*op.Cluster(kKey))["status"];
+  const std::string doomed = status["workers"][0]["instanceID"];
+  ASSERT_FALSE(doomed.empty());
+  ASSERT_TRUE(op.cloud.BreakStartUp(doomed, SimInstance::Broken::kFailedMarker));
+  op.RunFor(minutes(3));
+  EXPECT_TRUE(op.HasEvent(kKey, "StartupFailed"));
+  EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["workers"][0].value("startupFailures", 0), 0)
+      << "reset once the replacement serves";
+}
+
+TEST_F(ReconcilerTest, WorkerThatNeverRegistersIsReplacedAfterItsStartupTimeout) {
+  json cluster = ClusterObject("mnist", 2);
+  cluster["spec"]["workers"]["startupTimeout"] = "5m";
+  op.ApplyCluster(cluster);
+  op.RunFor(seconds(40));
+  const std::string silent = (*op.Cluster(kKey))["status"]["workers"][1]["instanceID"];
+  ASSERT_TRUE(op.cloud.BreakStartUp(silent, SimInstance::Broken::kSilent));
+  op.RunFor(minutes(4));
+  EXPECT_FALSE(op.HasEvent(kKey, "StartupTimeout")) << "not before its timeout";
+  op.RunFor(minutes(4));
+  EXPECT_TRUE(op.HasEvent(kKey, "StartupTimeout"));
+  EXPECT_TRUE(op.Converged(kKey));
+}
+
+TEST_F(ReconcilerTest, NoReplacementStormBeyondMaxUnhealthy) {
+  json cluster = ClusterObject("mnist", 3);
+  cluster["spec"]["workers"]["maxUnhealthy"] = "1";
+  op.ApplyCluster(cluster);
+  op.RunFor(seconds(40));
+  const json created = *op.Cluster(kKey);
+  for (const json& worker : created["status"]["workers"]) {
+    ASSERT_TRUE(op.cloud.BreakStartUp(worker["instanceID"], SimInstance::Broken::kFailedMarker));
+  }
+  op.RunFor(minutes(2));
+  EXPECT_FALSE(op.HasEvent(kKey, "StartupFailed")) << "3 down of 3 is beyond maxUnhealthy 1";
+  std::string reason;
+  EXPECT_EQ(op.Condition(kKey, "RemediationAllowed", &reason), "False");
+  EXPECT_EQ(reason, "TooManyUnhealthy");
+}
+
 TEST_F(ReconcilerTest, SuspendedFromTheStartCreatesNothing) {
   json cluster = ClusterObject("mnist", 2);
   cluster["spec"]["suspend"] = true;

@@ -1,6 +1,8 @@
 #include "controller/sim_operator.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "api/conditions.h"
 #include "api/json.h"
@@ -226,6 +228,17 @@ bool SimOperator::Step() {
   process.queue.erase(key);
   ++reconciles_;
   cloud.BeginRound(static_cast<int>(&process - processes_.data()));
+  if (std::getenv("PYGRID_SIM_TRACE") != nullptr) {
+    std::optional<json> object = Cluster(key);
+    std::fprintf(stderr, "t=%llds p%d reconcile %s%s\n",
+                 static_cast<long long>(
+                     std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch())
+                         .count()),
+                 static_cast<int>(&process - processes_.data()), key.c_str(),
+                 !object ? " (gone)"
+                 : (*object)["metadata"].contains("deletionTimestamp") ? " (deleting)"
+                                                                       : "");
+  }
   try {
     last_result_ = process.reconciler->Reconcile(key);
   } catch (const SimulatedCrash&) {

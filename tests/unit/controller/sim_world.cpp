@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 #include "controller/instance_state.h"
 
@@ -41,11 +43,20 @@ std::string HostOf(const std::string& url) {
   return rest.substr(0, rest.find(':'));
 }
 
-std::string Stamp(Clock::TimePoint at, int id) {
+// RFC 3339 with microseconds, as Genesis Cloud sends it, for the fake clock's wall time at
+// `at`; `id` microseconds are added so stamps are unique and sort in creation order.
+std::string Stamp(const Clock& clock, Clock::TimePoint at, int id) {
+  const auto wall = clock.WallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                          at - clock.Now());
+  const long long micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(wall.time_since_epoch()).count() + id;
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
   char text[64];
-  // Sortable, unique: creation order is the order of the fake clock, then the id.
-  std::snprintf(text, sizeof text, "2026-01-01T00:00:00.%012lldZ-%06d",
-                static_cast<long long>(at.time_since_epoch().count() / 1000), id);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(text, sizeof text, "%s.%06lldZ", date, micros % 1000000);
   return text;
 }
 
@@ -146,6 +157,16 @@ bool SimCloud::StopOutOfBand(const std::string& id) {
   return false;
 }
 
+bool SimCloud::BreakStartUp(const std::string& id, SimInstance::Broken how) {
+  for (SimInstance& sim : instances_) {
+    if (sim.instance.id == id && !sim.deleting) {
+      sim.broken = how;
+      return true;
+    }
+  }
+  return false;
+}
+
 bool SimCloud::FailOutOfBand(const std::string& id) {
   Advance();
   for (SimInstance& sim : instances_) {
@@ -189,6 +210,9 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   if (own_list_seq_[process_] < round_start_mutation_seq_) ++unproven_creates_;
   if (Status s = Begin(true); !s.ok()) return s;
   creates_sent_.push_back(request.name);
+  if (std::getenv("PYGRID_SIM_TRACE") != nullptr) {
+    std::fprintf(stderr, "  [p%d] create %s\n", process_, request.name.c_str());
+  }
   std::optional<CloudFault> fault =
       Take({CloudFault::kCreateUnavailable, CloudFault::kCreateQuota,
             CloudFault::kCreateLostAnswer, CloudFault::kCreateLandsLate});
@@ -211,7 +235,7 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   sim.instance.region = request.region;
   for (const std::string& group : request.security_group_ids)
     sim.instance.security_groups.push_back({group, group});
-  sim.instance.created_at = Stamp(sim.visible_at, next_id_);
+  sim.instance.created_at = Stamp(clock_, sim.visible_at, next_id_);
   sim.user_data = request.startup_script;
   sim.node_id = ConfValue(request.startup_script, "NODE_ID");
   sim.gateway_ip = HostOf(ConfValue(request.startup_script, "GATEWAY_URL"));
@@ -234,6 +258,9 @@ int SimCloud::DeletesSent(const std::string& id) const {
 Status SimCloud::DeleteInstance(const std::string& id) {
   if (Status s = Begin(true); !s.ok()) return s;
   ++deletes_sent_[id];
+  if (std::getenv("PYGRID_SIM_TRACE") != nullptr) {
+    std::fprintf(stderr, "  [p%d] delete %s\n", process_, id.c_str());
+  }
   if (Take({CloudFault::kDeleteUnavailable})) {
     return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
   }
@@ -306,7 +333,7 @@ StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
     }
   }
   cloud::SecurityGroup group{"sg-" + std::to_string(++next_id_), name, description, region,
-                             "created", rules, Stamp(clock_.Now(), next_id_)};
+                             "created", rules, Stamp(clock_, clock_.Now(), next_id_)};
   groups_.push_back(group);
   return group;
 }
@@ -336,14 +363,17 @@ StatusOr<probe::GatewayProbe> SimProber::ProbeGateway(const std::string& base_ur
     if (!sim.deleting && sim.instance.status == "active" && sim.instance.public_ip == host)
       gateway = &sim;
   }
-  if (gateway == nullptr || now < gateway->visible_at + cloud_.boot_time + app_time) {
+  if (gateway == nullptr || gateway->broken != SimInstance::Broken::kNo ||
+      now < gateway->visible_at + cloud_.boot_time + app_time) {
     answer.detail = "connection refused";
     return answer;
   }
   answer.answers = true;
   if (!gateway->node_id.empty()) answer.connected_nodes.insert(gateway->node_id);
   for (const SimInstance& sim : cloud_.all()) {
-    if (sim.deleting || sim.instance.status != "active" || sim.node_id.empty()) continue;
+    if (sim.deleting || sim.instance.status != "active" || sim.node_id.empty() ||
+        sim.broken != SimInstance::Broken::kNo)
+      continue;
     if (sim.gateway_ip != gateway->instance.private_ip) continue;
     if (now < sim.visible_at + cloud_.boot_time + app_time) continue;
     answer.connected_nodes.insert(sim.node_id);
@@ -357,6 +387,9 @@ StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& targ
     if (sim.host_key != target.pinned_host_key) {
       return Status::Forbidden("the server's host key is not the pinned one")
           .WithRemoteCode(probe::kHostKeyMismatch);
+    }
+    if (sim.broken == SimInstance::Broken::kFailedMarker) {
+      return probe::MarkerProbe{probe::MarkerState::kFailed, "service node did not answer"};
     }
   }
   return probe::MarkerProbe{probe::MarkerState::kPending, "cloud-init status: running"};

@@ -44,6 +44,8 @@ struct SimInstance {
   std::string gateway_ip;    // workers: the gateway private IP of their user data
   std::string user_data;
   std::string host_key;      // the public SSH host key its user data installs
+  // Its services never come up: with a failed marker (start-up script gave up) or silently.
+  enum class Broken { kNo, kFailedMarker, kSilent } broken = Broken::kNo;
 };
 
 // A scheduled cloud fault.
@@ -78,6 +80,8 @@ class SimCloud final : public cloud::CloudProvider {
   bool DeleteOutOfBand(const std::string& id);
   bool FailOutOfBand(const std::string& id);  // state error
   bool StopOutOfBand(const std::string& id);  // state shutoff (someone stopped it)
+  // Its services will never answer (the instance itself stays active).
+  bool BreakStartUp(const std::string& id, SimInstance::Broken how);
   // Every instance not yet gone, landed or not.
   const std::vector<SimInstance>& all() const { return instances_; }
   // Live instances (listed, not deleting) of a name prefix.

@@ -10,6 +10,7 @@
 //   PYGRID_SIM_SEED=1234 build/ci/bin/simulation_test
 // Soak (more seeds, longer schedules):
 //   PYGRID_SIM_SEEDS=20000 PYGRID_SIM_STEPS=600 build/ci/bin/simulation_test
+// Trace a replay (every round, create and delete, on stderr): PYGRID_SIM_TRACE=1
 //
 #include <gtest/gtest.h>
 
@@ -32,6 +33,7 @@ enum class Kind {
   kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
   kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
   kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken, kRefusedWatches, kEditImage,
+  kBreakStartUp,
 };
 
 const char* KindName(Kind kind) {
@@ -39,7 +41,7 @@ const char* KindName(Kind kind) {
       "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
       "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
       "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token",
-      "refused-watches", "edit-image"};
+      "refused-watches", "edit-image", "break-start-up"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -69,7 +71,7 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
       {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1},
       {Kind::kOutage, 2},       {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1},
-      {Kind::kEditImage, 2}};
+      {Kind::kEditImage, 2},    {Kind::kBreakStartUp, 2}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -99,6 +101,8 @@ class Simulation {
     for (size_t i = 0; i < kClusters.size(); ++i) {
       auto [ns, name] = kube::SplitObjectKey(kClusters[i]);
       json cluster = ClusterObject(name, 1 + static_cast<int>(i), ns);
+      cluster["spec"]["gateway"]["startupTimeout"] = "2m";
+      cluster["spec"]["workers"]["startupTimeout"] = "2m";
       if (kClusters[i] == "default/cifar") {
         cluster["spec"]["network"]["securityGroupName"] = "prod-web";
       }
@@ -174,6 +178,21 @@ class Simulation {
             CloudFault::kUnauthorized};
         if (options_.late_creates) faults.push_back(CloudFault::kCreateLandsLate);
         op_.cloud.Schedule(faults[event.b % faults.size()]);
+        break;
+      }
+      case Kind::kBreakStartUp: {
+        // An instance whose services never come up: with a failed marker, or silently (then
+        // only its start-up timeout, 2 minutes here, replaces it).
+        // One at a time per grid: more than maxUnhealthy broken at once is the cloud-wide
+        // failure that, by design, waits for a person (NoReplacementStormBeyondMaxUnhealthy).
+        std::vector<const SimInstance*> live = op_.Instances(key);
+        const bool any_broken = std::any_of(live.begin(), live.end(), [](const SimInstance* s) {
+          return s->broken != SimInstance::Broken::kNo;
+        });
+        if (live.empty() || any_broken) break;
+        op_.cloud.BreakStartUp(live[event.b % live.size()]->instance.id,
+                               event.b % 2 == 0 ? SimInstance::Broken::kFailedMarker
+                                                : SimInstance::Broken::kSilent);
         break;
       }
       case Kind::kEditImage:
