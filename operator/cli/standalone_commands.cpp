@@ -1,15 +1,9 @@
 #include "cli/standalone_commands.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cstring>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <regex>
 #include <set>
 
 #include "api/conditions.h"
@@ -18,141 +12,27 @@
 #include "api/naming.h"
 #include "api/validation.h"
 #include "cli/grid_file.h"
-#include "cli/local_operator.h"
-#include "cli/standalone_flags.h"
+#include "cli/internal/standalone_session.h"
 #include "cli/state_dir.h"
-#include "controller/credentials.h"
 #include "controller/resources.h"
-#include "core/base64.h"
-#include "kube/atomic_file.h"
-#include "kube/file_client.h"
-#include "observability/log.h"
-#include "observability/redact.h"
 
 namespace pygrid::cli {
 
 namespace {
 
+using internal::Conclude;
+using internal::GridKey;
+using internal::OpenSession;
+using internal::PrintCauses;
+using internal::Session;
+using internal::StopRequested;
+using internal::TokenOrExplain;
 using nlohmann::json;
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-// Ctrl-C (or SIGTERM) finishes the round in flight and stops; a second one ends at once
-// (SA_RESETHAND). Either way the state directory holds every completed write.
-void InstallSignalHandlers() {
-  struct sigaction action {};
-  action.sa_handler = OnSignal;
-  action.sa_flags = SA_RESETHAND;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-// The reconciler's log goes to <state-dir>/logs/<grid>.log, secrets redacted by the logger.
-Status StartLog(const StandaloneFlags& flags, const std::string& grid) {
-  if (Status made = kube::MakePrivateDirectories(flags.state_dir + "/logs"); !made.ok())
-    return made;
-  const std::string path = LogPath(flags.state_dir, grid);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
-  auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* f) {
-    close(*f);
-    delete f;
-  });
-  observability::InitLogging({observability::LogFormat::kText,
-                              *observability::ParseLogLevel(flags.log_level),
-                              [shared_fd](const std::string& line) {
-                                const std::string text = line + "\n";
-                                (void)!write(*shared_fd, text.data(), text.size());
-                              }});
-  return Status::Ok();
-}
-
-std::string Key(const std::string& name) { return std::string(kStandaloneNamespace) + "/" + name; }
-
-// What a reconciling command holds: the state directory's lock, its store, the operator.
-struct Session {
-  StateDirLock lock;
-  std::unique_ptr<kube::FileKubeClient> store;
-  std::optional<bootstrap::Templates> templates;
-  std::unique_ptr<LocalOperator> op;
-};
-
-// Locks the state directory, opens the store and wires the operator; prints why not and
-// returns the exit code otherwise.
-int OpenSession(StandaloneFlags& flags, const std::string& grid, const std::string& token,
-                std::unique_ptr<Session>& session, std::ostream& err) {
-  const std::string prefix = "pygrid-operator " + flags.command + ": ";
-  StatusOr<StateDirLock> lock = StateDirLock::Acquire(flags.state_dir, flags.command + " " + grid);
-  if (!lock.ok()) {
-    err << prefix << lock.status().message() << "\n";
-    return lock.status().IsConflict() ? kExitBusy : kExitFailed;
-  }
-  StatusOr<std::unique_ptr<kube::FileKubeClient>> store =
-      kube::FileKubeClient::Open(StoreDir(flags.state_dir), RealClock::Instance());
-  if (!store.ok()) {
-    err << prefix << store.status().message() << "\n";
-    return kExitFailed;
-  }
-  if (Status logging = StartLog(flags, grid); !logging.ok()) {
-    err << prefix << logging.message() << "\n";
-    return kExitFailed;
-  }
-  StatusOr<bootstrap::SshKeyPair> key = LoadOrCreateOperatorKey(flags.state_dir);
-  if (!key.ok()) {
-    err << prefix << "the operator's SSH key: " << key.status().message() << "\n";
-    return kExitFailed;
-  }
-  observability::RegisterSecret(key->private_key);
-  session = std::make_unique<Session>(Session{std::move(*lock), std::move(*store), {}, nullptr});
-  if (!flags.templates_dir.empty()) {
-    StatusOr<bootstrap::Templates> loaded = bootstrap::Templates::FromDirectory(flags.templates_dir);
-    if (!loaded.ok()) {
-      err << prefix << "--templates-dir: " << loaded.status().message() << "\n";
-      return kExitInvalid;
-    }
-    session->templates = std::move(*loaded);
-    flags.op.templates = &*session->templates;
-  }
-  session->op = std::make_unique<LocalOperator>(flags.op, *session->store, token, std::move(*key));
-  return kExitOk;
-}
-
-// The token, checked with the reconciler's own rules before anything is sent; prints why not.
-std::optional<std::string> TokenOrExplain(const StandaloneFlags& flags, std::ostream& err) {
-  StatusOr<std::string> token = LoadToken(flags);
-  if (!token.ok()) {
-    err << "pygrid-operator " << flags.command << ": " << token.status().message() << "\n";
-    return std::nullopt;
-  }
-  observability::RegisterSecret(*token);
-  const json secret = {{"metadata", {{"name", "token"}, {"namespace", kStandaloneNamespace}}},
-                       {"data", {{"token", Base64Encode(*token)}}}};
-  controller::CredentialsOrProblem read =
-      controller::ReadToken(secret, kStandaloneNamespace, {"token", "token"});
-  if (!read.problem.ok()) {
-    err << "pygrid-operator " << flags.command << ": the token is unusable ("
-        << read.problem.reason << "): " << read.problem.message << "\n";
-    return std::nullopt;
-  }
-  return *token;
-}
-
-void PrintCauses(std::ostream& err, const std::string& what, const Status& status) {
-  err << what << " is invalid; nothing was sent to Genesis Cloud:\n";
-  for (const FieldCause& cause : status.causes()) {
-    err << "  " << cause.field << ": " << cause.message << "\n";
-  }
-  if (status.causes().empty()) err << "  " << status.message() << "\n";
-}
 
 // Shows a grid's instances from its status after every round.
 std::function<void()> ShowStatus(LocalOperator& op, ProgressView& view, const std::string& name) {
   return [&op, &view, name] {
-    std::optional<json> object = StoredGrid(op.store(), Key(name));
+    std::optional<json> object = StoredGrid(op.store(), GridKey(name));
     if (!object) return;
     const api::ClusterStatus status = StatusOfGrid(*object);
     view.Show(GridHeadline(name, status), InstanceStages(status));
@@ -161,7 +41,7 @@ std::function<void()> ShowStatus(LocalOperator& op, ProgressView& view, const st
 
 // The endpoint and the nodes registered at the gateway, asked live.
 void PrintReady(LocalOperator& op, const std::string& name, std::ostream& out) {
-  std::optional<json> object = StoredGrid(op.store(), Key(name));
+  std::optional<json> object = StoredGrid(op.store(), GridKey(name));
   if (!object) return;
   const api::ClusterStatus status = StatusOfGrid(*object);
   StatusOr<api::PyGridCluster> cluster = api::ClusterFromJson(*object);
@@ -183,33 +63,11 @@ void PrintReady(LocalOperator& op, const std::string& name, std::ostream& out) {
   for (const std::string& node : nodes) out << "            " << node << "\n";
 }
 
-// Turns Drive's outcome into output and an exit code.
-int Conclude(const DriveOutcome& outcome, const StandaloneFlags& flags, const std::string& name,
-             const std::string& again, std::ostream& out, std::ostream& err) {
-  const std::string prefix = "pygrid-operator " + flags.command + ": ";
-  switch (outcome.kind) {
-    case DriveOutcome::Kind::kReached:
-      return kExitOk;
-    case DriveOutcome::Kind::kInterrupted:
-      err << prefix << "interrupted; everything done so far is saved in " << flags.state_dir
-          << ". Run `" << again << "` to continue.\n";
-      return kExitInterrupted;
-    case DriveOutcome::Kind::kTimedOut:
-      err << prefix << "not done after --timeout; the cloud keeps what was created. `" << again
-          << "` continues; `pygrid-operator status " << name << "` shows where it stands.\n";
-      return kExitFailed;
-    case DriveOutcome::Kind::kStalled:
-      err << prefix << "stopped: " << outcome.message << "\n";
-      return kExitFailed;
-  }
-  return kExitFailed;
-}
-
 // Runs rounds toward `goal` with progress on `out`, then reports.
 int Converge(Session& session, const StandaloneFlags& flags, const std::string& name, Goal goal,
              const std::string& again, std::ostream& out, std::ostream& err) {
   ProgressView view(out, isatty(STDOUT_FILENO) == 1, RealClock::Instance());
-  const DriveOutcome outcome = Drive(*session.op, Key(name), goal, flags.timeout, g_stop, view,
+  const DriveOutcome outcome = Drive(*session.op, GridKey(name), goal, flags.timeout, StopRequested(), view,
                                      ShowStatus(*session.op, view, name));
   view.Finish();
   const int code = Conclude(outcome, flags, name, again, out, err);
@@ -236,7 +94,7 @@ int RunUp(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
     return code;
   kube::FileKubeClient& store = *session->store;
   const std::string name = manifest->name;
-  std::optional<json> existing = StoredGrid(store, Key(name));
+  std::optional<json> existing = StoredGrid(store, GridKey(name));
   StatusOr<json> applied = Status::Internal("not applied");
   if (existing) {
     if (!(*existing)["metadata"].value("deletionTimestamp", "").empty()) {
@@ -290,7 +148,7 @@ int RunEdit(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Session> session;
   if (int code = OpenSession(flags, flags.name, *token, session, err); code != kExitOk) return code;
   const std::string prefix = "pygrid-operator " + flags.command + ": ";
-  std::optional<json> object = StoredGrid(*session->store, Key(flags.name));
+  std::optional<json> object = StoredGrid(*session->store, GridKey(flags.name));
   if (!object) {
     err << prefix << "no grid named " << flags.name << " in " << flags.state_dir
         << "; create it with `pygrid-operator up -f FILE`\n";
@@ -331,137 +189,6 @@ int RunEdit(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
   return Converge(*session, flags, flags.name, goal, again, out, err);
 }
 
-// A stand-in for a grid whose state file is lost: enough for the reconciler's deletion, which
-// finds the instances by their names (<name>-<uid8>-...) and the group by its name.
-json DeletionStub(LocalOperator& op, const std::string& name, const std::string& uid) {
-  const std::string now = api::FormatTime(std::chrono::system_clock::now());
-  json stub = {{"apiVersion", api::kApiVersion},
-               {"kind", api::kKind},
-               {"metadata",
-                {{"name", name},
-                 {"namespace", kStandaloneNamespace},
-                 {"uid", uid},
-                 {"generation", 1},
-                 {"resourceVersion", "0"},
-                 {"creationTimestamp", now},
-                 {"deletionTimestamp", now},
-                 {"finalizers", {api::kFinalizer}}}},
-               {"spec", {{"credentialsSecretRef", {{"name", "genesis-credentials"}}}}},
-               {"status", json::object()}};
-  StatusOr<cloud::SecurityGroup> group =
-      op.FindSecurityGroup(api::SecurityGroupNameFor(name, uid, api::ClusterSpec{}));
-  if (group.ok()) stub["status"]["securityGroupID"] = group->id;
-  return stub;
-}
-
-// Without any record of the grid: the account's instances named like one of its, by uid8.
-int ExplainUnrecorded(LocalOperator& op, const StandaloneFlags& flags, std::ostream& out,
-                      std::ostream& err) {
-  StatusOr<std::vector<cloud::Instance>> all = op.AllInstances();
-  if (!all.ok()) {
-    err << "pygrid-operator down: cannot list the account's instances: " << all.status().message()
-        << "\n";
-    return kExitFailed;
-  }
-  const std::regex owned("^" + flags.name + "-([0-9a-f]{8})-(gateway|worker-[0-9]+)$");
-  std::map<std::string, std::vector<std::string>> grids;
-  for (const cloud::Instance& instance : *all) {
-    std::smatch match;
-    if (std::regex_match(instance.name, match, owned)) grids[match[1].str()].push_back(instance.name);
-  }
-  if (grids.empty()) {
-    out << "No grid named " << flags.name << " in " << flags.state_dir
-        << ", and no instance of one in the account: nothing to delete.\n";
-    return kExitOk;
-  }
-  err << "pygrid-operator down: " << flags.state_dir << " has no record of grid " << flags.name
-      << ", but the account has instances of grids with that name (another state directory or "
-         "machine may own them):\n";
-  for (const auto& [uid8, names] : grids) {
-    err << "  --uid " << uid8 << ": " << names.size() << " instance(s):";
-    for (const std::string& instance : names) err << " " << instance;
-    err << "\n";
-  }
-  err << "Run `pygrid-operator down " << flags.name << " --uid UID` for the grid to delete.\n";
-  return kExitFailed;
-}
-
-int RunDown(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
-  static const std::regex uid_form("^[0-9a-f]{8}(-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$");
-  if (!flags.uid.empty() && !std::regex_match(flags.uid, uid_form)) {
-    err << "pygrid-operator down: --uid must be a grid's uid or its first 8 hex digits\n";
-    return kExitInvalid;
-  }
-  std::optional<std::string> token = TokenOrExplain(flags, err);
-  if (!token) return kExitInvalid;
-  std::unique_ptr<Session> session;
-  if (int code = OpenSession(flags, flags.name, *token, session, err); code != kExitOk) return code;
-  kube::FileKubeClient& store = *session->store;
-  LocalOperator& op = *session->op;
-  const std::string name = flags.name;
-  std::optional<json> object = StoredGrid(store, Key(name));
-  std::string uid = object ? (*object)["metadata"].value("uid", "") : "";
-  if (uid.empty()) {
-    StatusOr<std::map<std::string, std::string>> index = ReadGridIndex(flags.state_dir);
-    if (index.ok() && index->count(name)) uid = index->at(name);
-  }
-  if (!flags.uid.empty()) {
-    if (!uid.empty() && uid.compare(0, flags.uid.size(), flags.uid) != 0) {
-      err << "pygrid-operator down: grid " << name << " in " << flags.state_dir << " has uid "
-          << uid << ", not " << flags.uid << "\n";
-      return kExitInvalid;
-    }
-    if (uid.empty()) uid = flags.uid.size() == 8 ? flags.uid + "-0000-4000-8000-000000000000" : flags.uid;
-  }
-  if (uid.empty()) return ExplainUnrecorded(op, flags, out, err);
-  if (!object) {
-    out << "pygrid-operator down: no state file for " << name << "; finding its instances by name ("
-        << api::InstancePrefixFor(name, uid) << "-*)\n";
-    if (Status restored = store.Restore(controller::PyGridClusters(), DeletionStub(op, name, uid));
-        !restored.ok()) {
-      err << "pygrid-operator down: " << restored.message() << "\n";
-      return kExitFailed;
-    }
-    object = StoredGrid(store, Key(name));
-  } else if ((*object)["metadata"].value("deletionTimestamp", "").empty()) {
-    if (Status deleted = store.Delete(controller::PyGridClusters(), kStandaloneNamespace, name);
-        !deleted.ok()) {
-      err << "pygrid-operator down: " << deleted.message() << "\n";
-      return kExitFailed;
-    }
-  }
-  if (object) {
-    if ((*object)["spec"].value("deletionPolicy", "") == "Retain") {
-      out << name << " has deletionPolicy Retain: its instances are kept, the grid is forgotten.\n";
-    }
-    if (Status provided = op.ProvideCredentials(*object); !provided.ok()) {
-      err << "pygrid-operator down: " << provided.message() << "\n";
-      return kExitFailed;
-    }
-  }
-  const std::string prefix = api::InstancePrefixFor(name, uid) + "-";
-  std::map<std::string, std::string> seen;  // instance name -> id, every one listed meanwhile
-  ProgressView view(out, isatty(STDOUT_FILENO) == 1, RealClock::Instance());
-  auto show = [&] {
-    StatusOr<std::vector<cloud::Instance>> owned = op.InstancesWithPrefix(prefix);
-    if (!owned.ok()) return;
-    for (const cloud::Instance& instance : *owned) seen[instance.name] = instance.id;
-    view.Show(name + ": deleting", DeletionStages(*owned));
-  };
-  show();
-  const DriveOutcome outcome = Drive(op, Key(name), Goal::kGone, flags.timeout, g_stop, view, show);
-  view.Finish();
-  if (int code = Conclude(outcome, flags, name, "pygrid-operator down " + name, out, err);
-      code != kExitOk)
-    return code;
-  if (Status unindexed = UpdateGridIndex(flags.state_dir, name, ""); !unindexed.ok()) {
-    err << "pygrid-operator down: " << unindexed.message() << "\n";
-  }
-  out << name << " is gone: " << seen.size() << " instance(s) deleted";
-  for (const auto& [instance, id] : seen) out << "\n  " << instance << "  " << id;
-  out << "\n";
-  return kExitOk;
-}
 
 }  // namespace
 
@@ -477,9 +204,9 @@ int RunStandalone(const std::string& command, const std::vector<std::string>& ar
     return kExitOk;
   }
   if (command == "status") return RunStatus(flags->state_dir, flags->name, flags->output, out, err);
-  InstallSignalHandlers();
+  internal::InstallSignalHandlers();
   if (command == "up") return RunUp(*flags, out, err);
-  if (command == "down") return RunDown(*flags, out, err);
+  if (command == "down") return internal::RunDown(*flags, out, err);
   return RunEdit(*flags, out, err);
 }
 
