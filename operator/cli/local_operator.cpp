@@ -132,24 +132,28 @@ api::ClusterStatus StatusOfGrid(const json& object) {
 
 namespace {
 
-// Whether `goal` is reached, or why it never will be while this process runs ("" when it may).
+// Whether `goal` is reached, or (in `stalled`) why it never will be while this process runs.
 bool Reached(const std::optional<json>& object, Goal goal, std::string& stalled) {
-  if (goal == Goal::kGone) return !object.has_value();
   if (!object) {
-    stalled = "the grid is gone from the state directory";
-    return false;
+    if (goal != Goal::kGone) stalled = "the grid is gone from the state directory";
+    return goal == Goal::kGone;
   }
   const api::ClusterStatus status = StatusOfGrid(*object);
-  const int64_t generation = (*object)["metadata"].value("generation", int64_t{0});
-  for (const char* type : {"SpecValid", "CredentialsValid"}) {
+  // The token is fixed for this process, and the spec was validated before it was stored (a
+  // grid being deleted may be a stand-in without a valid spec: deletion goes by name).
+  std::vector<const char*> fixed = {"CredentialsValid"};
+  if (goal != Goal::kGone) fixed.push_back("SpecValid");
+  for (const char* type : fixed) {
     const api::Condition* condition = api::FindCondition(status.conditions, type);
-    if (condition != nullptr && condition->status == "False") {
-      // The spec was validated and the token is fixed for this process: neither heals here.
-      stalled = std::string(type) + " is False (" + condition->reason +
-                "): " + observability::Redact(condition->message);
-      return false;
-    }
+    if (condition == nullptr || condition->status != "False") continue;
+    stalled = std::string(type) + " is False (" + condition->reason + ")" +
+              (std::string(type) == "CredentialsValid"
+                   ? ": the token from GENESISCLOUD_TOKEN or --token-file is not usable"
+                   : ": " + observability::Redact(condition->message));
+    return false;
   }
+  if (goal == Goal::kGone) return false;
+  const int64_t generation = (*object)["metadata"].value("generation", int64_t{0});
   if (status.observed_generation != generation) return false;
   if (goal == Goal::kObserved) return true;
   const api::Condition* ready = api::FindCondition(status.conditions, "Ready");
