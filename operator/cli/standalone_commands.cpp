@@ -39,28 +39,41 @@ std::function<void()> ShowStatus(LocalOperator& op, ProgressView& view, const st
   };
 }
 
-// The endpoint and the nodes registered at the gateway, asked live.
+// The endpoint and the grid's nodes registered at the gateway, asked live. PyGrid keeps the ids
+// of removed or replaced nodes listed forever; those are counted, not listed.
 void PrintReady(LocalOperator& op, const std::string& name, std::ostream& out) {
   std::optional<json> object = StoredGrid(op.store(), GridKey(name));
   if (!object) return;
   const api::ClusterStatus status = StatusOfGrid(*object);
+  std::set<std::string> ours;
+  if (status.gateway && !status.gateway->node_id.empty()) ours.insert(status.gateway->node_id);
+  for (const api::WorkerStatus& worker : status.workers)
+    if (worker.state != "deleting" && !worker.node_id.empty()) ours.insert(worker.node_id);
+  std::set<std::string> listed;
   StatusOr<api::PyGridCluster> cluster = api::ClusterFromJson(*object);
-  std::set<std::string> nodes;
   if (cluster.ok()) {
     api::ApplyDefaults(cluster->spec);
     StatusOr<probe::GatewayProbe> probed =
         op.prober().ProbeGateway(status.endpoint, cluster->spec.pygrid.flavor);
-    if (probed.ok()) nodes = probed->connected_nodes;
+    if (probed.ok()) listed = probed->connected_nodes;
   }
-  if (nodes.empty()) {  // the gateway did not answer just now: what the last round saw
-    if (status.gateway && !status.gateway->node_id.empty() && status.gateway->ready)
-      nodes.insert(status.gateway->node_id);
+  std::vector<std::string> registered;
+  for (const std::string& node : listed)
+    if (ours.count(node)) registered.push_back(node);
+  if (listed.empty()) {  // the gateway did not answer just now: what the last round saw
+    if (status.gateway && status.gateway->ready && !status.gateway->node_id.empty())
+      registered.push_back(status.gateway->node_id);
     for (const api::WorkerStatus& worker : status.workers)
-      if (worker.registered) nodes.insert(worker.node_id);
+      if (worker.registered) registered.push_back(worker.node_id);
   }
-  out << name << " is Ready\n  endpoint  " << status.endpoint << "\n  nodes     " << nodes.size()
-      << " registered at the gateway\n";
-  for (const std::string& node : nodes) out << "            " << node << "\n";
+  out << name << " is Ready\n  endpoint  " << status.endpoint << "\n  nodes     "
+      << registered.size() << " registered at the gateway";
+  if (listed.size() > registered.size()) {
+    out << " (it also lists " << listed.size() - registered.size()
+        << " id(s) of removed or replaced workers, as PyGrid keeps them)";
+  }
+  out << "\n";
+  for (const std::string& node : registered) out << "            " << node << "\n";
 }
 
 // Runs rounds toward `goal` with progress on `out`, then reports.
