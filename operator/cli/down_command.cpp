@@ -56,7 +56,8 @@ int ExplainUnrecorded(LocalOperator& op, const StandaloneFlags& flags, std::ostr
   std::map<std::string, std::vector<std::string>> grids;
   for (const cloud::Instance& instance : *all) {
     std::smatch match;
-    if (std::regex_match(instance.name, match, owned)) grids[match[1].str()].push_back(instance.name);
+    if (std::regex_match(instance.name, match, owned))
+      grids[match[1].str()].push_back(instance.name);
   }
   if (grids.empty()) {
     out << "No grid named " << flags.name << " in " << flags.state_dir
@@ -78,7 +79,8 @@ int ExplainUnrecorded(LocalOperator& op, const StandaloneFlags& flags, std::ostr
 }  // namespace
 
 int RunDown(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
-  static const std::regex uid_form("^[0-9a-f]{8}(-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$");
+  static const std::regex uid_form(
+      "^[0-9a-f]{8}(-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$");
   if (!flags.uid.empty() && !std::regex_match(flags.uid, uid_form)) {
     err << "pygrid-operator down: --uid must be a grid's uid or its first 8 hex digits\n";
     return kExitInvalid;
@@ -102,7 +104,8 @@ int RunDown(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
           << uid << ", not " << flags.uid << "\n";
       return kExitInvalid;
     }
-    if (uid.empty()) uid = flags.uid.size() == 8 ? flags.uid + "-0000-4000-8000-000000000000" : flags.uid;
+    if (uid.empty())
+      uid = flags.uid.size() == 8 ? flags.uid + "-0000-4000-8000-000000000000" : flags.uid;
   }
   if (uid.empty()) return ExplainUnrecorded(op, flags, out, err);
   if (!object) {
@@ -140,7 +143,8 @@ int RunDown(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
     view.Show(name + ": deleting", DeletionStages(*owned));
   };
   show();
-  const DriveOutcome outcome = Drive(op, GridKey(name), Goal::kGone, flags.timeout, StopRequested(), view, show);
+  const DriveOutcome outcome =
+      Drive(op, GridKey(name), Goal::kGone, flags.timeout, StopRequested(), view, show);
   view.Finish();
   if (int code = Conclude(outcome, flags, name, "pygrid-operator down " + name, out, err);
       code != kExitOk)

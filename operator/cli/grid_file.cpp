@@ -100,7 +100,8 @@ StatusOr<GridManifest> ParseGridFile(const std::string& text) {
   if (!object.is_object()) return Problem("(file)", "must be a mapping (a PyGridCluster object)");
   std::vector<FieldCause> causes;
   if (object.value("apiVersion", json()) != api::kApiVersion) {
-    causes.push_back({"apiVersion", std::string("must be ") + api::kApiVersion, "FieldValueInvalid"});
+    causes.push_back(
+        {"apiVersion", std::string("must be ") + api::kApiVersion, "FieldValueInvalid"});
   }
   if (object.value("kind", json()) != api::kKind) {
     causes.push_back({"kind", std::string("must be ") + api::kKind, "FieldValueInvalid"});

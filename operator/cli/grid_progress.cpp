@@ -40,8 +40,9 @@ std::vector<InstanceStage> InstanceStages(const api::ClusterStatus& status) {
 std::vector<InstanceStage> DeletionStages(const std::vector<cloud::Instance>& instances) {
   std::vector<InstanceStage> stages;
   for (const cloud::Instance& instance : instances) {
-    stages.push_back({instance.name, instance.status == "deleting" ? "deleting"
-                                                                   : instance.status + ", to delete"});
+    stages.push_back({instance.name, instance.status == "deleting"
+                                         ? "deleting"
+                                         : instance.status + ", to delete"});
   }
   std::sort(stages.begin(), stages.end(),
             [](const InstanceStage& a, const InstanceStage& b) { return a.name < b.name; });

@@ -57,7 +57,8 @@ LocalOperator::LocalOperator(const LocalOperatorOptions& options, kube::FileKube
                                             ": " + message));
   };
   deps.operator_key = std::move(operator_key);
-  deps.templates = options.templates != nullptr ? options.templates : &bootstrap::Templates::Builtin();
+  deps.templates =
+      options.templates != nullptr ? options.templates : &bootstrap::Templates::Builtin();
   deps.clock = &RealClock::Instance();
   deps.executor = &executor_;
   controller::ReconcilerOptions reconciler_options;
@@ -72,7 +73,8 @@ LocalOperator::LocalOperator(const LocalOperatorOptions& options, kube::FileKube
 LocalOperator::~LocalOperator() = default;
 
 Status LocalOperator::ProvideCredentials(const json& cluster) {
-  const json ref = cluster.value("spec", json::object()).value("credentialsSecretRef", json::object());
+  const json ref =
+      cluster.value("spec", json::object()).value("credentialsSecretRef", json::object());
   const std::string ns = cluster["metadata"].value("namespace", "");
   const std::string name = ref.value("name", "");
   if (name.empty()) return Status::Ok();  // the planner reports the missing reference

@@ -49,8 +49,8 @@ struct LocalOperatorOptions {
 class LocalOperator {
  public:
   // `store` must outlive the operator; `token` and `operator_key` are secrets (never logged).
-  LocalOperator(const LocalOperatorOptions& options, kube::FileKubeClient& store,
-                std::string token, bootstrap::SshKeyPair operator_key);
+  LocalOperator(const LocalOperatorOptions& options, kube::FileKubeClient& store, std::string token,
+                bootstrap::SshKeyPair operator_key);
   ~LocalOperator();
 
   // Creates, in memory only, the Secret that `cluster`'s credentialsSecretRef names, holding

@@ -80,8 +80,8 @@ void PrintReady(LocalOperator& op, const std::string& name, std::ostream& out) {
 int Converge(Session& session, const StandaloneFlags& flags, const std::string& name, Goal goal,
              const std::string& again, std::ostream& out, std::ostream& err) {
   ProgressView view(out, isatty(STDOUT_FILENO) == 1, RealClock::Instance());
-  const DriveOutcome outcome = Drive(*session.op, GridKey(name), goal, flags.timeout, StopRequested(), view,
-                                     ShowStatus(*session.op, view, name));
+  const DriveOutcome outcome = Drive(*session.op, GridKey(name), goal, flags.timeout,
+                                     StopRequested(), view, ShowStatus(*session.op, view, name));
   view.Finish();
   const int code = Conclude(outcome, flags, name, again, out, err);
   if (code != kExitOk) return code;
@@ -197,11 +197,11 @@ int RunEdit(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
         << flags.name << "`.\n";
   }
   const Goal goal = flags.detach ? Goal::kOneRound : suspended ? Goal::kObserved : Goal::kReady;
-  const std::string again = "pygrid-operator " + flags.command + " " + flags.name +
-                            (flags.command == "scale" ? " --replicas " + std::to_string(flags.replicas) : "");
+  const std::string again =
+      "pygrid-operator " + flags.command + " " + flags.name +
+      (flags.command == "scale" ? " --replicas " + std::to_string(flags.replicas) : "");
   return Converge(*session, flags, flags.name, goal, again, out, err);
 }
-
 
 }  // namespace
 

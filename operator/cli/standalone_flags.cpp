@@ -91,10 +91,10 @@ StatusOr<StandaloneFlags> ParseStandaloneFlags(const std::string& command,
         "resync-interval", po::value(&resync)->default_value(resync),
         "look again this often while the grid is stalled on something outside")(
         "ssh-port", po::value(&op.ssh_port)->default_value(op.ssh_port),
-        "SSH port of the instances")("ssh-user", po::value(&op.ssh_user)->default_value(op.ssh_user),
-                                     "SSH login user of the instances")(
-        "templates-dir", po::value(&flags.templates_dir),
-        "cloud-init templates folder (default: built in)")(
+        "SSH port of the instances")(
+        "ssh-user", po::value(&op.ssh_user)->default_value(op.ssh_user),
+        "SSH login user of the instances")("templates-dir", po::value(&flags.templates_dir),
+                                           "cloud-init templates folder (default: built in)")(
         "log-level", po::value(&flags.log_level)->default_value(flags.log_level),
         "level of the log in <state-dir>/logs/<name>.log");
   }
@@ -146,7 +146,8 @@ StatusOr<StandaloneFlags> ParseStandaloneFlags(const std::string& command,
     if (!duration.ok()) return duration.status();
     *target = *duration;
   }
-  if (op.ssh_port < 1 || op.ssh_port > 65535) return Status::Invalid("--ssh-port must be a TCP port");
+  if (op.ssh_port < 1 || op.ssh_port > 65535)
+    return Status::Invalid("--ssh-port must be a TCP port");
   if (!observability::ParseLogLevel(flags.log_level).ok()) {
     return Status::Invalid("--log-level must be debug, info, warn or error");
   }

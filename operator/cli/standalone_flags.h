@@ -23,9 +23,9 @@ namespace pygrid::cli {
 
 // Exit codes of the standalone commands.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;       // the cloud, a timeout, a stalled grid
-inline constexpr int kExitInvalid = 2;      // usage, an invalid file or token: nothing was sent
-inline constexpr int kExitBusy = 3;         // another command holds the state directory
+inline constexpr int kExitFailed = 1;   // the cloud, a timeout, a stalled grid
+inline constexpr int kExitInvalid = 2;  // usage, an invalid file or token: nothing was sent
+inline constexpr int kExitBusy = 3;     // another command holds the state directory
 inline constexpr int kExitInterrupted = 130;
 
 struct StandaloneFlags {

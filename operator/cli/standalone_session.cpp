@@ -94,7 +94,8 @@ int OpenSession(StandaloneFlags& flags, const std::string& grid, const std::stri
   observability::RegisterSecret(key->private_key);
   session = std::make_unique<Session>(Session{std::move(*lock), std::move(*store), {}, nullptr});
   if (!flags.templates_dir.empty()) {
-    StatusOr<bootstrap::Templates> loaded = bootstrap::Templates::FromDirectory(flags.templates_dir);
+    StatusOr<bootstrap::Templates> loaded =
+        bootstrap::Templates::FromDirectory(flags.templates_dir);
     if (!loaded.ok()) {
       err << prefix << "--templates-dir: " << loaded.status().message() << "\n";
       return kExitInvalid;
@@ -119,8 +120,8 @@ std::optional<std::string> TokenOrExplain(const StandaloneFlags& flags, std::ost
   controller::CredentialsOrProblem read =
       controller::ReadToken(secret, kStandaloneNamespace, {"token", "token"});
   if (!read.problem.ok()) {
-    err << "pygrid-operator " << flags.command << ": the token is unusable ("
-        << read.problem.reason << "): " << read.problem.message << "\n";
+    err << "pygrid-operator " << flags.command << ": the token is unusable (" << read.problem.reason
+        << "): " << read.problem.message << "\n";
     return std::nullopt;
   }
   return *token;

@@ -37,7 +37,8 @@ std::string DefaultStateDir() {
   const char* xdg = std::getenv("XDG_STATE_HOME");
   if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/pygrid-operator";
   const char* home = std::getenv("HOME");
-  if (home != nullptr && home[0] != '\0') return std::string(home) + "/.local/state/pygrid-operator";
+  if (home != nullptr && home[0] != '\0')
+    return std::string(home) + "/.local/state/pygrid-operator";
   return "";
 }
 
@@ -58,10 +59,10 @@ StatusOr<StateDirLock> StateDirLock::Acquire(const std::string& state_dir,
     const std::string holder = ReadHolder(fd);
     close(fd);
     if (error == EWOULDBLOCK) {
-      return Status::Conflict("the state directory " + state_dir + " is in use by " +
-                              (holder.empty() ? std::string("another pygrid-operator command")
-                                              : holder) +
-                              "; wait for it to finish or stop it (Ctrl-C) first");
+      return Status::Conflict(
+          "the state directory " + state_dir + " is in use by " +
+          (holder.empty() ? std::string("another pygrid-operator command") : holder) +
+          "; wait for it to finish or stop it (Ctrl-C) first");
     }
     return Status::Unavailable("cannot lock " + path + ": " + std::strerror(error));
   }

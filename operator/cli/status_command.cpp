@@ -92,12 +92,14 @@ int RunStatus(const std::string& state_dir, const std::string& name, const std::
     return kExitOk;
   }
   out << std::left << std::setw(20) << "NAME" << std::setw(13) << "PHASE" << std::setw(30)
-      << "ENDPOINT" << std::setw(8) << "READY" << "AGE\n";
+      << "ENDPOINT" << std::setw(8) << "READY"
+      << "AGE\n";
   for (const json& object : grids->items) {
     const api::ClusterStatus status = StatusOfGrid(object);
     const bool deleting = !object["metadata"].value("deletionTimestamp", "").empty();
-    const std::string phase =
-        deleting ? "Deleting" : status.phase ? api::PhaseName(*status.phase) : "Pending";
+    const std::string phase = deleting       ? "Deleting"
+                              : status.phase ? api::PhaseName(*status.phase)
+                                             : "Pending";
     out << std::left << std::setw(20) << object["metadata"].value("name", "") << std::setw(13)
         << phase << std::setw(30) << (status.endpoint.empty() ? "<none>" : status.endpoint)
         << std::setw(8)

@@ -130,8 +130,9 @@ Status FileKubeClient::LoadObject(const std::string& path, const ResourceRef& re
   if (!object.is_object() || !object.value("metadata", Json()).is_object() ||
       object["metadata"].value("name", "") != name ||
       (resource.namespaced && object["metadata"].value("namespace", "") != ns)) {
-    return Status::Invalid(path + " is not a saved object (its name or namespace does not match "
-                                  "the file's place, or it is not JSON); repair or remove it");
+    return Status::Invalid(path +
+                           " is not a saved object (its name or namespace does not match "
+                           "the file's place, or it is not JSON); repair or remove it");
   }
   Status restored = memory_.Restore(resource, object);
   if (!restored.ok()) return Status::Invalid(path + ": " + restored.message());

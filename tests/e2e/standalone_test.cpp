@@ -89,9 +89,7 @@ class Standalone {
   }
 
   // The stored object of grid mnist, or null.
-  json Stored() const {
-    return json::parse(ReadFile(state_ + kStoreFile), nullptr, false, true);
-  }
+  json Stored() const { return json::parse(ReadFile(state_ + kStoreFile), nullptr, false, true); }
 
   // Every byte the commands printed and every file in the state directory, for the token check.
   std::string Everything() const {
@@ -160,9 +158,9 @@ TEST(StandaloneTest, UpReachesReadyThenScaleAndDownLeaveExactlyWhatWasAskedFor) 
   const std::string prefix = "mnist-" + uid8;
   EXPECT_NE(grid.HttpGet(endpoint + "/connected-nodes").find(prefix + "-worker-1"),
             std::string::npos);
-  EXPECT_EQ(LiveNames(grid), (std::map<std::string, int>{{prefix + "-gateway", 1},
-                                                         {prefix + "-worker-0", 1},
-                                                         {prefix + "-worker-1", 1}}));
+  EXPECT_EQ(LiveNames(grid),
+            (std::map<std::string, int>{
+                {prefix + "-gateway", 1}, {prefix + "-worker-0", 1}, {prefix + "-worker-1", 1}}));
 
   CommandResult table = cli.Run("status", {});
   EXPECT_EQ(table.exit_code, 0);
@@ -179,8 +177,8 @@ TEST(StandaloneTest, UpReachesReadyThenScaleAndDownLeaveExactlyWhatWasAskedFor) 
   CommandResult scaled = cli.Run("scale", {"mnist", "--replicas", "3"});
   ASSERT_EQ(scaled.exit_code, 0) << scaled.output;
   EXPECT_EQ(LiveNames(grid).size(), 4u);
-  EXPECT_EQ(json::parse(cli.Run("status", {"mnist", "-o", "json"}).output)["status"]["readyWorkers"],
-            3);
+  EXPECT_EQ(
+      json::parse(cli.Run("status", {"mnist", "-o", "json"}).output)["status"]["readyWorkers"], 3);
   CommandResult shrunk = cli.Run("scale", {"mnist", "--replicas", "1"});
   ASSERT_EQ(shrunk.exit_code, 0) << shrunk.output;
   EXPECT_TRUE(Grid::WaitUntil([&] { return LiveNames(grid).size() == 2u; }, seconds(10)));
@@ -213,12 +211,13 @@ TEST(StandaloneTest, KillNineAnywhereDuringUpNeverDuplicatesAndTheNextUpIsReady)
     std::map<std::string, int> owned;
     for (const auto& [name, count] : LiveNames(grid))
       if (name.rfind(prefix + "-", 0) == 0) owned[name] = count;
-    EXPECT_EQ(owned, (std::map<std::string, int>{{prefix + "-gateway", 1},
-                                                 {prefix + "-worker-0", 1},
-                                                 {prefix + "-worker-1", 1}}));
+    EXPECT_EQ(owned,
+              (std::map<std::string, int>{
+                  {prefix + "-gateway", 1}, {prefix + "-worker-0", 1}, {prefix + "-worker-1", 1}}));
   };
   auto count_duplicates = [&] {
-    for (const auto& [name, count] : LiveNames(grid)) max_duplicates = std::max(max_duplicates, count);
+    for (const auto& [name, count] : LiveNames(grid))
+      max_duplicates = std::max(max_duplicates, count);
   };
   // Ups killed at random points. One that gets to Ready first ends a cycle: the grid is checked,
   // taken down, and created again from nothing under the next kills.
@@ -273,12 +272,13 @@ TEST(StandaloneTest, AKillWhileACreateIsInFlightIsAdoptedNotSentAgain) {
   Standalone cli(grid);
   const std::string file = cli.WriteGrid(ClusterYaml("mnist", 2));
   ASSERT_FALSE(grid.SimPost("/_sim/faults", {{"method", "POST"},
-                                            {"path", "^/compute/v1/instances$"},
-                                            {"delay_ms", 1500},
-                                            {"count", 1}})
+                                             {"path", "^/compute/v1/instances$"},
+                                             {"delay_ms", 1500},
+                                             {"count", 1}})
                    .is_null());
   std::unique_ptr<testing::ChildProcess> first = cli.Start("up", {"-f", file});
-  ASSERT_TRUE(Grid::WaitUntil([&] { return !UnansweredCreates(cli.Stored()).empty(); }, seconds(30)));
+  ASSERT_TRUE(
+      Grid::WaitUntil([&] { return !UnansweredCreates(cli.Stored()).empty(); }, seconds(30)));
   first->Kill();  // the gateway's POST is inside genesis-sim now
   CommandResult held = cli.Run("up", {"-f", file, "--detach"});
   EXPECT_EQ(held.exit_code, 0) << held.output;
@@ -295,11 +295,13 @@ TEST(StandaloneTest, InvalidOrHostileFilesExitTwoWithTheFieldAndNoCloudCall) {
   Grid grid({/*boot_seconds=*/0.5, /*sshd=*/false, /*kube_sim=*/false});
   Standalone cli(grid);
   grid.SimDelete("/_sim/requests");
-  std::string laughs = "apiVersion: distributor.pygrid.dev/v1alpha1\nkind: PyGridCluster\n"
-                       "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  std::string laughs =
+      "apiVersion: distributor.pygrid.dev/v1alpha1\nkind: PyGridCluster\n"
+      "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 9; ++i) {
     laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
-    for (int j = 0; j < 10; ++j) laughs += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    for (int j = 0; j < 10; ++j)
+      laughs += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
     laughs += "]\n";
   }
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -349,8 +351,7 @@ TEST(StandaloneTest, ASecondCommandOnABusyStateDirectoryIsRefused) {
                !StatusOf(stored).value("gateway", json::object()).value("instanceID", "").empty();
       },
       seconds(30)));
-  for (const auto& [command, args] :
-       std::vector<std::pair<std::string, std::vector<std::string>>>{
+  for (const auto& [command, args] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"up", {"-f", file}}, {"down", {"mnist"}}, {"scale", {"mnist", "--replicas", "2"}}}) {
     CommandResult refused = cli.Run(command, args);
     EXPECT_EQ(refused.exit_code, 3) << command << ": " << refused.output;

@@ -45,8 +45,8 @@ int Mode(const std::string& path) {
 }
 
 TEST(GridFileTest, AValidFileIsDefaultedAndKeepsOnlyNameLabelsAndSpec) {
-  const std::string hostile = std::string(kGrid) +
-                              "status: {gateway: {name: x, instanceID: someone-elses}}\n";
+  const std::string hostile =
+      std::string(kGrid) + "status: {gateway: {name: x, instanceID: someone-elses}}\n";
   std::string text = hostile;
   text.replace(text.find("  labels"), 0, "  uid: 11111111-2222\n  finalizers: [x]\n");
   StatusOr<GridManifest> grid = ParseGridFile(text);
@@ -66,8 +66,9 @@ TEST(GridFileTest, InvalidFieldsAreReportedWithTheirPaths) {
   text.replace(text.find("203.0.113.0/24"), 14, "everyone");
   StatusOr<GridManifest> grid = ParseGridFile(text);
   ASSERT_FALSE(grid.ok());
-  EXPECT_EQ(Fields(grid.status()), (std::vector<std::string>{
-                                       "spec.workers.replicas", "spec.network.allowedSourceCIDRs[0]"}));
+  EXPECT_EQ(
+      Fields(grid.status()),
+      (std::vector<std::string>{"spec.workers.replicas", "spec.network.allowedSourceCIDRs[0]"}));
   std::string wrong_type = kGrid;
   wrong_type.replace(wrong_type.find("replicas: 2"), 11, "replicas: many");
   EXPECT_EQ(Fields(ParseGridFile(wrong_type).status()),
@@ -83,7 +84,8 @@ TEST(GridFileTest, HostileYamlIsRefusedBeforeItIsExpanded) {
   std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 12; ++i) {  // 10^12 values once expanded
     laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
-    for (int j = 0; j < 10; ++j) laughs += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    for (int j = 0; j < 10; ++j)
+      laughs += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
     laughs += "]\n";
   }
   StatusOr<GridManifest> bomb = ParseGridFile(laughs);
@@ -157,7 +159,8 @@ TEST(StandaloneFlagsTest, StateDirectoryDefaultsToXdgThenHome) {
 
 TEST(StandaloneFlagsTest, FlagsComeFromTheEnvironmentAndUsageErrorsNameTheFlag) {
   setenv("PYGRID_POLL_INTERVAL", "250ms", 1);
-  StatusOr<StandaloneFlags> flags = ParseStandaloneFlags("up", {"-f", "grid.yaml", "--state-dir=/s"});
+  StatusOr<StandaloneFlags> flags =
+      ParseStandaloneFlags("up", {"-f", "grid.yaml", "--state-dir=/s"});
   unsetenv("PYGRID_POLL_INTERVAL");
   ASSERT_TRUE(flags.ok()) << flags.status().ToString();
   EXPECT_EQ(flags->op.poll_interval, std::chrono::milliseconds(250));
@@ -206,7 +209,8 @@ api::ClusterStatus Provisioning() {
   starting.instance_id = "i-4";
   starting.state = "active";
   status.workers = {booting, requested, starting};
-  status.conditions.push_back({"Ready", "False", 1, "", "WorkersNotReady", "0/3 workers registered"});
+  status.conditions.push_back(
+      {"Ready", "False", 1, "", "WorkersNotReady", "0/3 workers registered"});
   return status;
 }
 
@@ -236,7 +240,8 @@ TEST(GridProgressTest, PipedOutputPrintsEachChangeOnceAsAPlainLine) {
   const std::string text = out.str();
   EXPECT_EQ(text.find('\033'), std::string::npos) << "no terminal control codes when piped";
   EXPECT_NE(text.find("    0.0s  mnist-0a1b2c3d-worker-0  booting\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("    2.5s  mnist-0a1b2c3d-worker-0  registered\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    2.5s  mnist-0a1b2c3d-worker-0  registered\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("    2.5s  mnist-0a1b2c3d-worker-2  gone\n"), std::string::npos) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7) << text;
 }

@@ -72,7 +72,8 @@ TEST(FileKubeClientTest, CreateSavesOneFileHoldingTheWholeObject) {
   object["status"] = {{"phase", "Provisioning"}};
   ASSERT_TRUE(store->UpdateStatus(kClusters, "default", object).ok());
 
-  const std::string path = dir + "/pygridclusters.v1alpha1.distributor.pygrid.dev/default/mnist.json";
+  const std::string path =
+      dir + "/pygridclusters.v1alpha1.distributor.pygrid.dev/default/mnist.json";
   EXPECT_EQ(store->PathOf(kClusters, "default", "mnist"), path);
   const json saved = json::parse(ReadAll(path));
   EXPECT_EQ(saved["spec"]["workers"]["replicas"], 2);
@@ -87,8 +88,10 @@ TEST(FileKubeClientTest, UidsAreRandomVersionFourUuids) {
   testing::TempDir one, two;
   auto a = OpenStore(one.path());
   auto b = OpenStore(two.path());
-  const std::string uid_a = (*a->Create(kClusters, "default", Cluster("mnist", 1)))["metadata"]["uid"];
-  const std::string uid_b = (*b->Create(kClusters, "default", Cluster("mnist", 1)))["metadata"]["uid"];
+  const std::string uid_a =
+      (*a->Create(kClusters, "default", Cluster("mnist", 1)))["metadata"]["uid"];
+  const std::string uid_b =
+      (*b->Create(kClusters, "default", Cluster("mnist", 1)))["metadata"]["uid"];
   EXPECT_NE(uid_a, uid_b) << "instance names derive from the uid: two stores must differ";
   EXPECT_EQ(uid_a.size(), 36u);
   EXPECT_EQ(uid_a[14], '4');
@@ -190,8 +193,8 @@ TEST(FileKubeClientTest, SecretsAreNeverWritten) {
   ASSERT_TRUE(store->Delete(kSecrets, "default", "creds").ok());
   // A secrets folder put there by hand is not loaded either.
   fs::create_directories(tmp.path() + "/secrets.v1/default");
-  std::ofstream(tmp.path() + "/secrets.v1/default/planted.json")
-      << json({{"metadata", {{"name", "planted"}, {"namespace", "default"}, {"resourceVersion", "1"}}}});
+  std::ofstream(tmp.path() + "/secrets.v1/default/planted.json") << json(
+      {{"metadata", {{"name", "planted"}, {"namespace", "default"}, {"resourceVersion", "1"}}}});
   EXPECT_FALSE(OpenStore(tmp.path())->Find(kSecrets, "default", "planted").has_value());
 }
 
