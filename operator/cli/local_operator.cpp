@@ -157,9 +157,12 @@ bool Reached(const std::optional<json>& object, Goal goal, std::string& stalled)
   if (goal == Goal::kGone) return false;
   const int64_t generation = (*object)["metadata"].value("generation", int64_t{0});
   if (status.observed_generation != generation) return false;
-  if (goal == Goal::kObserved) return true;
-  const api::Condition* ready = api::FindCondition(status.conditions, "Ready");
-  return ready != nullptr && ready->status == "True";
+  if (goal == Goal::kSuspended) {
+    return api::IsConditionTrue(status.conditions, api::kConditionSuspended);
+  }
+  const api::Condition* up_to_date = api::FindCondition(status.conditions, api::kConditionUpToDate);
+  if (up_to_date != nullptr && up_to_date->status == "False") return false;  // still rolling out
+  return api::IsConditionTrue(status.conditions, api::kConditionReady);
 }
 
 }  // namespace

@@ -84,10 +84,10 @@ class LocalOperator {
 
 // What Drive waits for.
 enum class Goal {
-  kReady,     // Ready=True for the current generation
-  kObserved,  // the current generation is observed (suspend: nothing else will happen)
-  kGone,      // the object is gone (deletion finished)
-  kOneRound,  // one reconcile round (--detach)
+  kReady,      // Ready=True and not rolling out (UpToDate not False) for the current generation
+  kSuspended,  // Suspended=True (every instance stopped) for the current generation
+  kGone,       // the object is gone (deletion finished)
+  kOneRound,   // one reconcile round (--detach)
 };
 
 struct DriveOutcome {

@@ -90,7 +90,10 @@ int Converge(Session& session, const StandaloneFlags& flags, const std::string& 
     out << "detached: the creates that could be sent are sent; `pygrid-operator status " << name
         << "` shows the last recorded state and `" << again << "` continues.\n";
   }
-  if (goal == Goal::kObserved) out << name << " is suspended: nothing is created or deleted.\n";
+  if (goal == Goal::kSuspended) {
+    out << name << " is suspended: every instance is stopped; `pygrid-operator resume " << name
+        << "` starts them again.\n";
+  }
   return kExitOk;
 }
 
@@ -114,6 +117,19 @@ int RunUp(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
       err << "pygrid-operator up: grid " << name << " is being deleted; run `pygrid-operator down "
           << name << "` to finish that first\n";
       return kExitFailed;
+    }
+    // The CRD's transition rule: the region of a grid never changes.
+    StatusOr<api::PyGridCluster> stored = api::ClusterFromJson(*existing);
+    if (stored.ok()) {
+      api::ApplyDefaults(stored->spec);
+      if (stored->spec.region != manifest->cluster.spec.region) {
+        PrintCauses(err, flags.file,
+                    Status::Invalid("", {{"spec.region",
+                                          "cannot change (from " + stored->spec.region +
+                                              "); take the grid down and up again instead",
+                                          "FieldValueInvalid"}}));
+        return kExitInvalid;
+      }
     }
     json updated = *existing;
     updated["spec"] = manifest->object["spec"];
@@ -149,7 +165,7 @@ int RunUp(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
   // A failure here shows again, with its condition, in the first round.
   (void)session->op->WarmUp(manifest->cluster.spec);
   const Goal goal = flags.detach                     ? Goal::kOneRound
-                    : manifest->cluster.spec.suspend ? Goal::kObserved
+                    : manifest->cluster.spec.suspend ? Goal::kSuspended
                                                      : Goal::kReady;
   return Converge(*session, flags, name, goal, "pygrid-operator up -f " + flags.file, out, err);
 }
@@ -196,7 +212,7 @@ int RunEdit(StandaloneFlags& flags, std::ostream& out, std::ostream& err) {
     out << flags.name << " is suspended: the new size applies on `pygrid-operator resume "
         << flags.name << "`.\n";
   }
-  const Goal goal = flags.detach ? Goal::kOneRound : suspended ? Goal::kObserved : Goal::kReady;
+  const Goal goal = flags.detach ? Goal::kOneRound : suspended ? Goal::kSuspended : Goal::kReady;
   const std::string again =
       "pygrid-operator " + flags.command + " " + flags.name +
       (flags.command == "scale" ? " --replicas " + std::to_string(flags.replicas) : "");

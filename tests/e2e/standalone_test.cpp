@@ -183,6 +183,26 @@ TEST(StandaloneTest, UpReachesReadyThenScaleAndDownLeaveExactlyWhatWasAskedFor) 
   ASSERT_EQ(shrunk.exit_code, 0) << shrunk.output;
   EXPECT_TRUE(Grid::WaitUntil([&] { return LiveNames(grid).size() == 2u; }, seconds(10)));
   EXPECT_EQ(cli.Run("scale", {"mnist", "--replicas", "101"}).exit_code, 2);
+  CommandResult moved =
+      cli.Run("up", {"-f", cli.WriteGrid(ClusterYaml("mnist", 1, "  region: NORD-NO-KRS-1\n"))});
+  EXPECT_EQ(moved.exit_code, 2) << moved.output;
+  EXPECT_NE(moved.output.find("spec.region"), std::string::npos) << moved.output;
+
+  // suspend stops every instance; a scale meanwhile waits for resume, which starts them again.
+  CommandResult suspended = cli.Run("suspend", {"mnist"});
+  ASSERT_EQ(suspended.exit_code, 0) << suspended.output;
+  for (const json& instance : grid.Instances()) {
+    if (instance.value("status", "") == "deleting") continue;
+    EXPECT_EQ(instance.value("status", ""), "shutoff") << instance.value("name", "");
+  }
+  CommandResult later = cli.Run("scale", {"mnist", "--replicas", "2"});
+  EXPECT_EQ(later.exit_code, 0) << later.output;
+  EXPECT_NE(later.output.find("applies on `pygrid-operator resume mnist`"), std::string::npos);
+  EXPECT_EQ(LiveNames(grid).size(), 2u);
+  CommandResult resumed = cli.Run("resume", {"mnist"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("mnist is Ready"), std::string::npos) << resumed.output;
+  EXPECT_EQ(LiveNames(grid).size(), 3u);
 
   CommandResult down = cli.Run("down", {"mnist"});
   ASSERT_EQ(down.exit_code, 0) << down.output;
@@ -279,7 +299,10 @@ TEST(StandaloneTest, AKillWhileACreateIsInFlightIsAdoptedNotSentAgain) {
   std::unique_ptr<testing::ChildProcess> first = cli.Start("up", {"-f", file});
   ASSERT_TRUE(
       Grid::WaitUntil([&] { return !UnansweredCreates(cli.Stored()).empty(); }, seconds(30)));
-  first->Kill();  // the gateway's POST is inside genesis-sim now
+  // The kill point: the POST leaves a few ms after the intent is on disk, and genesis-sim holds
+  // it for 1.5 s; it cannot show a request it is still holding, so this waits a fixed 300 ms.
+  std::this_thread::sleep_for(milliseconds(300));
+  first->Kill();
   CommandResult held = cli.Run("up", {"-f", file, "--detach"});
   EXPECT_EQ(held.exit_code, 0) << held.output;
   EXPECT_NE(held.output.find("an earlier create may still land"), std::string::npos) << held.output;
