@@ -151,7 +151,9 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
     return 2;
   }
   if (parsed->help) {
-    out << "usage: pygrid-operator [run] [flags]\n       pygrid-operator render --help\n\n"
+    out << "usage: pygrid-operator [run] [flags]\n       pygrid-operator render --help\n"
+        << "       pygrid-operator up|status|scale|suspend|resume|down --help   (without "
+           "Kubernetes)\n\n"
         << parsed->usage;
     return 0;
   }

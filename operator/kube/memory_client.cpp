@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <ctime>
 
 namespace pygrid::kube {
@@ -71,6 +72,47 @@ void MemoryKubeClient::FailNext(const std::string& verb, const std::string& reso
 int MemoryKubeClient::writes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return writes_;
+}
+
+void MemoryKubeClient::SetUidSource(std::function<std::string()> source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uid_source_ = std::move(source);
+}
+
+Status MemoryKubeClient::Restore(const ResourceRef& resource, const Json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return Status::Invalid("restored object has no metadata");
+  }
+  const Json& metadata = object["metadata"];
+  const std::string name = metadata.value("name", "");
+  if (name.empty()) return Status::Invalid("restored object has no metadata.name");
+  const std::string version = metadata.value("resourceVersion", "");
+  int64_t number = 0;
+  size_t used = 0;
+  try {
+    number = std::stoll(version, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (version.empty() || used != version.size() || number < 0) {
+    return Status::Invalid("restored object " + name + " has no numeric resourceVersion");
+  }
+  const std::string ns = resource.namespaced ? metadata.value("namespace", "") : "";
+  std::lock_guard<std::mutex> lock(mu_);
+  resources_[resource.resource] = resource;
+  objects_[resource.resource][Key(ns, name)] = object;
+  version_ = std::max(version_, number);
+  return Status::Ok();
+}
+
+void MemoryKubeClient::ReserveVersionsThrough(int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  version_ = std::max(version_, version);
+}
+
+int64_t MemoryKubeClient::LatestVersion() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version_;
 }
 
 Status MemoryKubeClient::Injected(const std::string& verb, const ResourceRef& resource) {
@@ -171,7 +213,7 @@ StatusOr<Json> MemoryKubeClient::Create(const ResourceRef& resource, const std::
     std::snprintf(uid, sizeof uid, "%08llx-0000-4000-8000-%012llx",
                   static_cast<unsigned long long>(uids_ * 2654435761ULL % 0xffffffffULL),
                   static_cast<unsigned long long>(uids_));
-    metadata["uid"] = uid;
+    metadata["uid"] = uid_source_ ? uid_source_() : std::string(uid);
     metadata["generation"] = 1;
     metadata["creationTimestamp"] = Timestamp(clock_);
     metadata.erase("deletionTimestamp");

@@ -14,6 +14,9 @@
 //   kube.OnChange([&](const ResourceRef& r, const std::string& key) { queue.Add(key); });
 //   kube.FailNext("update", "pygridclusters", Status::Conflict("injected"));
 //
+// FileKubeClient (kube/file_client.h) keeps these objects on disk: it restores saved objects
+// with Restore and ReserveVersionsThrough, and gives new objects random uids (SetUidSource).
+//
 // Watch is not offered (it answers Invalid): callers subscribe with OnChange instead.
 // Thread-safety: every method is safe from any thread; callbacks run on the calling thread
 // with no lock held.
@@ -49,6 +52,17 @@ class MemoryKubeClient final : public KubeClient {
                            const std::string& name) const;
   // How many write calls (create, update, patch, delete) reached the store.
   int writes() const;
+  // New objects' metadata.uid comes from `source` instead of the default counter (which gives
+  // every store the same sequence of uids, for reproducible tests).
+  void SetUidSource(std::function<std::string()> source);
+  // Stores `object` as it is (uid, generation, resourceVersion, timestamps, finalizers), as a
+  // saved object is loaded back; no callbacks run. Later resourceVersions are greater than its.
+  // Invalid when metadata.name is missing or metadata.resourceVersion is not a number.
+  Status Restore(const ResourceRef& resource, const Json& object);
+  // Makes every resourceVersion handed out from now on greater than `version`.
+  void ReserveVersionsThrough(int64_t version);
+  // The last resourceVersion handed out (also a list's resourceVersion).
+  int64_t LatestVersion() const;
 
   StatusOr<Json> Get(const ResourceRef& resource, const std::string& ns,
                      const std::string& name) override;
@@ -85,6 +99,7 @@ class MemoryKubeClient final : public KubeClient {
   std::map<std::string, ResourceRef> resources_;
   int64_t version_ = 0;
   int64_t uids_ = 0;
+  std::function<std::string()> uid_source_;
   int writes_ = 0;
   std::map<std::pair<std::string, std::string>, std::deque<Status>> failures_;
   std::vector<ChangeCallback> callbacks_;

@@ -57,15 +57,19 @@ bool Grid::WaitUntil(const std::function<bool()>& condition, std::chrono::millis
   return condition();
 }
 
+std::string Grid::SshUser() { return CurrentUser(); }
+
 std::string Grid::Bin(const std::string& name) const {
   return std::string(PYGRID_BIN_DIR) + "/" + name;
 }
 
 Grid::Grid(GridOptions options) {
   kubeconfig_ = dir_.path() + "/kubeconfig";
-  kube_sim_ = std::make_unique<testing::ChildProcess>(
-      std::vector<std::string>{Bin("kube-sim"), "--port", "0", "--kubeconfig-out", kubeconfig_},
-      dir_.path() + "/kube-sim.log", false);
+  if (options.kube_sim) {
+    kube_sim_ = std::make_unique<testing::ChildProcess>(
+        std::vector<std::string>{Bin("kube-sim"), "--port", "0", "--kubeconfig-out", kubeconfig_},
+        dir_.path() + "/kube-sim.log", false);
+  }
   const std::string url_file = dir_.path() + "/genesis-url";
   ssh_port_ = FreePort();
   std::vector<std::string> genesis_argv = {Bin("genesis-sim"),
@@ -93,7 +97,10 @@ Grid::Grid(GridOptions options) {
   genesis_sim_ = std::make_unique<testing::ChildProcess>(genesis_argv,
                                                          dir_.path() + "/genesis-sim.log", false);
   if (!WaitUntil(
-          [&] { return std::filesystem::exists(kubeconfig_) && std::filesystem::exists(url_file); },
+          [&] {
+            return (!options.kube_sim || std::filesystem::exists(kubeconfig_)) &&
+                   std::filesystem::exists(url_file);
+          },
           std::chrono::seconds(30))) {
     throw std::runtime_error("the simulators did not start; see " + dir_.path());
   }

@@ -26,6 +26,7 @@ inline constexpr char kGenesisToken[] = "e2e-genesis-token-5f1c9a77";
 struct GridOptions {
   double boot_seconds = 1.0;
   bool sshd = true;  // a real sshd per instance (benchmarks with many instances turn it off)
+  bool kube_sim = true;  // the standalone commands' tests need no Kubernetes API
 };
 
 class Grid {
@@ -69,6 +70,10 @@ class Grid {
   std::vector<nlohmann::json> Instances() const;
   // GET of a URL (e.g. the endpoint) through curl; "" on failure.
   std::string HttpGet(const std::string& url) const;
+
+  // The port and login user of the emulated instances' sshd (for the operator's SSH probe).
+  int ssh_port() const { return ssh_port_; }
+  static std::string SshUser();
 
   // Polls `condition` every 100 ms until it holds or `timeout` passes.
   static bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
