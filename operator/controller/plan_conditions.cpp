@@ -197,6 +197,18 @@ bool MayStillLand(const Observations& seen, const std::string& requested_at) {
   return !at || seen.now - *at < kCreateLandingWindow;  // unreadable: assume it may
 }
 
+bool LandedFrom(const cloud::Instance& instance, const std::string& requested_at) {
+  constexpr std::chrono::seconds kClockSkew{10};
+  std::optional<std::chrono::system_clock::time_point> requested = api::ParseTime(requested_at);
+  std::optional<std::chrono::system_clock::time_point> created = api::ParseTime(instance.created_at);
+  return requested && created && *created + kClockSkew >= *requested;
+}
+
+void ClearLandedRecord(const Observations& seen, const cloud::Instance& instance,
+                       std::string& requested_at) {
+  if (!MayStillLand(seen, requested_at) || LandedFrom(instance, requested_at)) requested_at.clear();
+}
+
 bool WasUp(const api::ClusterStatus& status) {
   return status.phase == api::Phase::kReady || status.phase == api::Phase::kDegraded;
 }

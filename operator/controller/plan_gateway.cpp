@@ -54,7 +54,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     gateway.instance_id = gw->id;
     // An instance with the name shows, but it may not be the one an unanswered create sent:
     // the record stays for the landing window (deletion waits for it).
-    if (!MayStillLand(seen, gateway.create_requested_at)) gateway.create_requested_at.clear();
+    ClearLandedRecord(seen, *gw, gateway.create_requested_at);
     gateway.public_ip = gw->public_ip.value_or("");
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);

@@ -122,7 +122,7 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       const cloud::Instance& instance = observed->second;
       Observe(worker, instance);
       // As for the gateway: the record stays for the landing window.
-      if (!MayStillLand(seen, worker.create_requested_at)) worker.create_requested_at.clear();
+      ClearLandedRecord(seen, instance, worker.create_requested_at);
       worker.registered =
           !worker.node_id.empty() && seen.probes.connected_nodes.count(worker.node_id) > 0;
       worker.ready = worker.registered && IsRunning(instance) && gateway_ready;

@@ -358,20 +358,24 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
   Conclusion done{plan.status, plan.events, plan.next};
   api::ClusterStatus& status = done.status;
   // `answered`: the create itself returned the instance, so nothing of it can land later. An
-  // instance found by name after an ambiguous failure may be another's (a second operator's, an
-  // earlier attempt's): the record stays until the landing window has passed.
+  // instance found by name after an ambiguous failure clears the record only if it was made by
+  // this create (internal::LandedFrom); an older one is another writer's, and this create may
+  // still land.
   auto created = [&](const std::string& name, const cloud::Instance& instance, bool answered) {
     const char* state = InstanceStateName(StateOf(instance));
+    auto record = [&](std::string& requested_at) {
+      if (answered || internal::LandedFrom(instance, requested_at)) requested_at.clear();
+    };
     if (status.gateway && status.gateway->name == name) {
       status.gateway->instance_id = instance.id;
       status.gateway->state = state;
-      if (answered) status.gateway->create_requested_at.clear();
+      record(status.gateway->create_requested_at);
     }
     for (api::WorkerStatus& worker : status.workers) {
       if (worker.name != name) continue;
       worker.instance_id = instance.id;
       worker.state = state;
-      if (answered) worker.create_requested_at.clear();
+      record(worker.create_requested_at);
     }
   };
   auto set_state = [&](const std::string& id, const char* state) {

@@ -78,6 +78,15 @@ std::string StartupVerdict(const Observations& seen, const cloud::Instance& inst
 // True when a create sent at `requested_at` (RFC 3339, "" for none) may still land.
 bool MayStillLand(const Observations& seen, const std::string& requested_at);
 
+// True when `instance` was made by the create sent at `requested_at` or a later one (its
+// creation time is not before the request, allowing kClockSkew between operator and cloud),
+// so that create has landed. An older instance with the name is another writer's.
+bool LandedFrom(const cloud::Instance& instance, const std::string& requested_at);
+
+// Forgets an unanswered create's record once it cannot land any more (see LandedFrom).
+void ClearLandedRecord(const Observations& seen, const cloud::Instance& instance,
+                       std::string& requested_at);
+
 // True when the phase says the grid was up before (Ready or Degraded).
 bool WasUp(const api::ClusterStatus& status);
 
