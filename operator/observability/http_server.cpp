@@ -1,20 +1,27 @@
 #include "observability/http_server.h"
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
+
+#include "observability/serving_certificate.h"
 
 namespace pygrid::observability {
 namespace {
 
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
@@ -82,24 +89,47 @@ HttpResponse Answer(const HttpHandler& handler, const http::request<http::string
   }
 }
 
-// One connection: one request, one answer, close.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: (TLS handshake,) one request, one answer, close. `Stream` is
+// beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(beast::tcp_stream stream, std::shared_ptr<ServerState> state)
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(Stream stream, std::shared_ptr<ServerState> state)
       : stream_(std::move(stream)), state_(std::move(state)) {}
   ~Session() { --state_->open_connections; }
 
   void Run() {
-    stream_.expires_after(state_->deadline);
+    auto self = this->shared_from_this();
+    Transport().expires_after(state_->deadline);  // handshake and request together
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+        if (!ec) self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  beast::tcp_stream& Transport() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void Read() {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(kMaxBodyBytes);
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
- private:
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset) {
@@ -116,17 +146,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(Response response) {
     response_ = std::move(response);
-    // The handler may have taken a while: the answer gets a fresh deadline.
-    stream_.expires_after(state_->deadline);
+    // The handler may have taken a while (an API review): the answer gets a fresh deadline.
+    Transport().expires_after(state_->deadline);
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        beast::error_code ignored;
-                        if (!ec)
-                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (!ec) self->Finish();
                       });
   }
 
-  beast::tcp_stream stream_;
+  void Finish() {
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  Stream stream_;
   std::shared_ptr<ServerState> state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -173,6 +210,9 @@ std::vector<std::string> QueryValues(const std::string& query, const std::string
 }
 
 struct HttpServer::Impl {
+  // Declared before the io_context: TLS streams still open when it is destroyed use it.
+  std::optional<ssl::context> tls;
+  std::shared_ptr<ServingCertificate> certificate;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   net::steady_timer retry_timer{ioc};
@@ -196,7 +236,14 @@ struct HttpServer::Impl {
         socket.close(ignored);
       } else {
         ++state->open_connections;
-        std::make_shared<Session>(beast::tcp_stream(std::move(socket)), state)->Run();
+        beast::tcp_stream stream(std::move(socket));
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls), state)
+              ->Run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->Run();
+        }
       }
       Accept();
     });
@@ -220,6 +267,19 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions option
     return Status::Invalid("bind address \"" + address + "\" is not host:port");
   }
   auto impl = std::make_unique<Impl>();
+  if (options.certificate) {
+    try {
+      impl->tls.emplace(ssl::context::tls_server);
+      impl->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("TLS setup: ") + e.what());
+    }
+    SSL_CTX_set_min_proto_version(impl->tls->native_handle(), TLS1_2_VERSION);
+    options.certificate->InstallOn(impl->tls->native_handle());
+    impl->certificate = options.certificate;
+  }
   const auto port_number = static_cast<uint16_t>(std::stoul(port));
   beast::error_code ec;
   if (host.empty()) {

@@ -1,6 +1,6 @@
 // Provides HttpServer: the server behind the operator's own endpoints (/metrics, /healthz,
-// /readyz). Boost.Beast reads and writes the HTTP/1.1 messages and Boost.Asio does the
-// sockets; this file only maps a request to an
+// /readyz), plain HTTP or HTTPS. Boost.Beast reads and writes the HTTP/1.1 messages and
+// Boost.Asio (with OpenSSL for TLS) does the sockets; this file only maps a request to an
 // HttpRequest, the handler's HttpResponse back, and bounds what a client may cost (a deadline
 // per connection, a header size limit, a connection cap). One request per connection
 // ("Connection: close"), GET and HEAD only.
@@ -24,6 +24,8 @@
 #include "core/status.h"
 
 namespace pygrid::observability {
+
+class ServingCertificate;
 
 struct HttpRequest {
   std::string method;         // "GET" or "HEAD"
@@ -50,9 +52,12 @@ struct HttpServerOptions {
   // "localhost:0"); "0" and "" disable the server.
   std::string bind_address;
   HttpHandler handler;
+  // Serve HTTPS with this certificate (TLS 1.2 or later; HTTP/1.1 only, no ALPN "h2", so
+  // HTTP/2 rapid reset, CVE-2023-44487, does not apply); null serves plain HTTP.
+  std::shared_ptr<ServingCertificate> certificate;
   // Threads running the handler; a handler that blocks (an API call) holds one.
   int threads = 2;
-  // A connection must send its request and take the answer within
+  // A connection must finish its TLS handshake, send its request and take the answer within
   // this time (kubelet's default probe timeout is 1 s; a stuck client costs no more).
   std::chrono::milliseconds connection_deadline{2000};
   // Connections beyond this many open ones are closed at once.

@@ -24,7 +24,8 @@ int LoggedPort(const std::string& log, const std::string& what) {
 TEST(ObservabilityTest, MetricsProbesAndNoSecretsAfterARealRun) {
   Grid grid;
   grid.InstallCrdAndSecret();
-  const int op = grid.StartOperator();
+  // Plain HTTP (--metrics-secure=false), so the scrape needs no token.
+  const int op = grid.StartOperator({"--metrics-secure=false"});
   ASSERT_EQ(grid.Apply(ClusterYaml("watched", 1)).exit_code, 0);
   ASSERT_TRUE(grid.WaitForCondition("watched", "Ready", "True", seconds(120)))
       << grid.OperatorLog(op);
