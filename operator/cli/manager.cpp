@@ -5,9 +5,9 @@
 #include <thread>
 
 #include "bootstrap/templates.h"
-#include "cloud/genesis/genesis_client.h"
 #include "cli/kube_metrics.h"
 #include "cli/operator_identity.h"
+#include "cloud/genesis/genesis_client.h"
 #include "controller/cloud_accounts.h"
 #include "controller/reconciler.h"
 #include "controller/resources.h"
@@ -19,11 +19,14 @@
 #include "kube/leader_election.h"
 #include "kube/rest_client.h"
 #include "kube/workqueue.h"
+#include "observability/access_review.h"
 #include "observability/endpoints.h"
 #include "observability/http_server.h"
 #include "observability/log.h"
 #include "observability/metrics.h"
 #include "observability/redact.h"
+#include "observability/scrape_authorizer.h"
+#include "observability/serving_certificate.h"
 #include "probe/prober.h"
 
 namespace pygrid::cli {
@@ -80,9 +83,48 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   kube::KubeClient& kube = **client;
 
   observability::HealthChecks health;
+  observability::HttpServerOptions metrics_serving;
+  metrics_serving.bind_address = options.metrics_bind_address;
+  metrics_serving.handler = observability::MetricsHandler(metrics);
+  metrics_serving.threads = 4;  // a scrape may wait for its reviews
+  // Prometheus' default scrape timeout; connections stay capped.
+  metrics_serving.connection_deadline = std::chrono::seconds(10);
+  std::unique_ptr<kube::RestClient> review_client;
+  std::unique_ptr<observability::KubeAccessReviews> reviews;
+  std::unique_ptr<observability::ScrapeAuthorizer> scrape_authorizer;
+  const bool metrics_enabled =
+      !options.metrics_bind_address.empty() && options.metrics_bind_address != "0";
+  if (options.metrics_secure && metrics_enabled) {
+    StatusOr<std::shared_ptr<observability::ServingCertificate>> certificate =
+        options.metrics_cert_dir.empty()
+            ? observability::ServingCertificate::SelfSigned({options.pod_name})
+            : observability::ServingCertificate::FromDirectory(options.metrics_cert_dir,
+                                                               RealClock::Instance());
+    if (!certificate.ok()) {
+      Log().Error("cannot set up the metrics server's certificate", certificate.status());
+      return 1;
+    }
+    // Reviews time out after 10 s, as controller-runtime's filter's do.
+    kube::RestConfig review_config = *config;
+    review_config.request_timeout = std::chrono::seconds(10);
+    StatusOr<std::unique_ptr<kube::RestClient>> created_review_client =
+        kube::RestClient::Create(review_config, {kube_metrics.NewRestClientMetrics(), nullptr});
+    if (!created_review_client.ok()) {
+      Log().Error("cannot build the metrics authentication client", created_review_client.status());
+      return 1;
+    }
+    review_client = std::move(*created_review_client);
+    reviews = std::make_unique<observability::KubeAccessReviews>(*review_client);
+    scrape_authorizer =
+        std::make_unique<observability::ScrapeAuthorizer>(*reviews, RealClock::Instance());
+    metrics_serving.handler = scrape_authorizer->Protect(std::move(metrics_serving.handler));
+    metrics_serving.certificate = std::move(*certificate);
+  }
+  if (options.enable_http2) {
+    Log().Info("--enable-http2 has no effect: the metrics and probe servers speak HTTP/1.1 only");
+  }
   StatusOr<std::unique_ptr<observability::HttpServer>> metrics_server =
-      observability::HttpServer::Start(options.metrics_bind_address,
-                                       observability::MetricsHandler(metrics));
+      observability::HttpServer::Start(std::move(metrics_serving));
   StatusOr<std::unique_ptr<observability::HttpServer>> probe_server =
       observability::HttpServer::Start(options.health_probe_bind_address, health.Handler());
   if (!metrics_server.ok() || !probe_server.ok()) {
@@ -91,6 +133,7 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
     return 1;
   }
   Log().Info("serving", {{"metrics", *metrics_server ? (*metrics_server)->port() : 0},
+                         {"metricsSecure", options.metrics_secure},
                          {"healthProbe", *probe_server ? (*probe_server)->port() : 0}});
 
   StatusOr<bootstrap::SshKeyPair> operator_key =

@@ -1,7 +1,8 @@
 // Provides RunManager: the operator process. Loads the Kubernetes config, makes sure the
-// operator's SSH identity exists, serves /metrics and /healthz /readyz, runs the informers
-// (PyGridClusters and Secrets), campaigns for the lease when asked, runs the controller while
-// leading, and shuts down gracefully (stop taking work, finish in-flight reconciles, release
+// operator's SSH identity exists, serves /metrics (HTTPS behind TokenReview and
+// SubjectAccessReview by default, as kubebuilder v4 projects do) and /healthz /readyz, runs the
+// informers (PyGridClusters and Secrets), campaigns for the lease when asked, runs the controller
+// while leading, and shuts down gracefully (stop taking work, finish in-flight reconciles, release
 // the lease) when `stop` is set.
 //
 //   ManagerOptions options = ParseFlags(argc, argv);
@@ -22,8 +23,12 @@ namespace pygrid::cli {
 
 struct ManagerOptions {
   std::string kubeconfig;
-  std::string watch_namespace;  // "" = every namespace
-  std::string metrics_bind_address = ":8080";
+  std::string watch_namespace;                 // "" = every namespace
+  std::string metrics_bind_address = ":8443";  // ":8080" is the usual plain-HTTP one
+  // HTTPS, every scrape authenticated (TokenReview) and authorized (SubjectAccessReview).
+  bool metrics_secure = true;
+  std::string metrics_cert_dir;  // tls.crt + tls.key; "" = self-signed, generated at start
+  bool enable_http2 = false;     // accepted for kubebuilder compatibility; HTTP/1.1 only
   std::string health_probe_bind_address = ":8081";
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the operator's namespace

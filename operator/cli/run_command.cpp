@@ -60,8 +60,17 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
       "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")(
       "namespace", po::value(&m.watch_namespace), "watch only this namespace (default: all)")(
       "metrics-bind-address",
-      po::value(&m.metrics_bind_address)->default_value(m.metrics_bind_address),
+      po::value(&m.metrics_bind_address)
+          ->default_value(m.metrics_bind_address, ":8443 (:8080 with --metrics-secure=false)"),
       "address of /metrics; 0 disables it")(
+      "metrics-secure", po::value(&m.metrics_secure)->default_value(true)->implicit_value(true),
+      "serve /metrics over HTTPS and let only users the API server authenticates "
+      "(TokenReview) and authorizes for get /metrics (SubjectAccessReview) scrape it")(
+      "metrics-cert-dir", po::value(&m.metrics_cert_dir),
+      "directory with tls.crt and tls.key for the HTTPS metrics server, reloaded when they "
+      "change (default: a self-signed certificate generated at start)")(
+      "enable-http2", po::value(&m.enable_http2)->default_value(false)->implicit_value(true),
+      "accepted for compatibility; the servers speak HTTP/1.1 only")(
       "health-probe-bind-address",
       po::value(&m.health_probe_bind_address)->default_value(m.health_probe_bind_address),
       "address of /healthz and /readyz; 0 disables it")(
@@ -122,6 +131,9 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
     return Status::Invalid(error.what());
   }
   parsed.help = vars.count("help") > 0;
+  if (vars["metrics-bind-address"].defaulted() && !m.metrics_secure) {
+    m.metrics_bind_address = ":8080";
+  }
   for (auto [text, target] :
        {std::pair<std::string*, std::chrono::milliseconds*>{&poll, &m.poll_interval},
         {&resync, &m.resync_interval},

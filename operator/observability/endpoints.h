@@ -11,7 +11,7 @@
 //   auto scrape = HttpServer::Start(flags.metrics_bind_address, MetricsHandler(metrics));
 //
 // Thread-safety: checks may be added from any thread at any time; checks run on the probe
-// server's thread and must be thread-safe themselves.
+// server's threads, possibly concurrently, and must be thread-safe themselves.
 #pragma once
 
 #include <functional>

@@ -1,53 +1,35 @@
 #include "observability/http_server.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
+#include <openssl/ssl.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
-#include <vector>
+
+#include "observability/serving_certificate.h"
 
 namespace pygrid::observability {
 namespace {
 
-constexpr size_t kMaxRequestBytes = 16 * 1024;
-// A stuck client must not block the probes for long: kubelet's default probe timeout is 1 s.
-constexpr int kIoTimeoutSeconds = 2;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
 
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 500:
-      return "Internal Server Error";
-    default:
-      return "Unknown";
-  }
-}
-
-void WriteAll(int fd, const std::string& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    sent += static_cast<size_t>(n);
-  }
-}
+constexpr const char* kText = "text/plain; charset=utf-8";
+// A probe or scrape request is one line and a few headers; nothing legitimate comes close.
+constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+constexpr uint64_t kMaxBodyBytes = 16 * 1024;
 
 // Splits Go's "host:port" (host may be empty or a bracketed IPv6 literal).
 bool SplitHostPort(const std::string& address, std::string* host, std::string* port) {
@@ -58,37 +40,150 @@ bool SplitHostPort(const std::string& address, std::string* host, std::string* p
   if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
     *host = host->substr(1, host->size() - 2);
   }
-  if (port->empty()) return false;
+  if (port->empty() || port->size() > 5) return false;
   for (char c : *port) {
     if (c < '0' || c > '9') return false;
   }
   return std::stoul(*port) <= 65535;
 }
 
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+// What every connection of one server shares.
+struct ServerState {
+  HttpHandler handler;
+  std::chrono::milliseconds deadline;
+  std::atomic<int> open_connections{0};
+};
+
+using Response = http::response<http::string_body>;
+
+Response ToBeast(const HttpResponse& answer, unsigned version, bool head) {
+  Response res{static_cast<http::status>(answer.status), version};
+  res.set(http::field::content_type, answer.content_type);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(false);
+  if (head) {
+    res.content_length(answer.body.size());  // what GET would send, without the body
+  } else {
+    res.body() = answer.body;
+    res.prepare_payload();
+  }
+  return res;
 }
 
-int ListenOn(const sockaddr* addr, socklen_t len, int family, bool dual_stack) {
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (family == AF_INET6) {
-    int v6only = dual_stack ? 0 : 1;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+HttpResponse Answer(const HttpHandler& handler, const http::request<http::string_body>& req) {
+  const std::string target(req.target());
+  if (target.empty() || target[0] != '/') return {400, kText, "bad request\n"};
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    return {405, kText, "method not allowed\n"};
   }
-  if (bind(fd, addr, len) != 0 || listen(fd, 64) != 0) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
+  HttpRequest request;
+  request.method = std::string(req.method_string());
+  const size_t q = target.find('?');
+  request.path = target.substr(0, q);
+  if (q != std::string::npos) request.query = target.substr(q + 1);
+  request.authorization = std::string(req[http::field::authorization]);
+  try {
+    return handler(request);
+  } catch (const std::exception&) {
+    return {500, kText, "internal server error\n"};
   }
-  return fd;
+}
+
+// One connection: (TLS handshake,) one request, one answer, close. `Stream` is
+// beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(Stream stream, std::shared_ptr<ServerState> state)
+      : stream_(std::move(stream)), state_(std::move(state)) {}
+  ~Session() { --state_->open_connections; }
+
+  void Run() {
+    auto self = this->shared_from_this();
+    Transport().expires_after(state_->deadline);  // handshake and request together
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+        if (!ec) self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  beast::tcp_stream& Transport() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(kMaxBodyBytes);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return;  // gone or too slow: nothing to answer
+    }
+    if (ec) {  // malformed or over the limits
+      Write(ToBeast({400, kText, "bad request\n"}, 11, false));
+      return;
+    }
+    const auto& req = parser_->get();
+    const HttpResponse answer = Answer(state_->handler, req);
+    Write(ToBeast(answer, req.version() == 10 ? 10 : 11, req.method() == http::verb::head));
+  }
+
+  void Write(Response response) {
+    response_ = std::move(response);
+    // The handler may have taken a while (an API review): the answer gets a fresh deadline.
+    Transport().expires_after(state_->deadline);
+    http::async_write(stream_, response_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (!ec) self->Finish();
+                      });
+  }
+
+  void Finish() {
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  Stream stream_;
+  std::shared_ptr<ServerState> state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Response response_;
+};
+
+beast::error_code Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, bool dual_stack) {
+  beast::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return ec;
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (endpoint.address().is_v6()) acceptor.set_option(net::ip::v6_only(!dual_stack), ec);
+  ec = {};
+  acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
 }
 
 }  // namespace
@@ -114,144 +209,124 @@ std::vector<std::string> QueryValues(const std::string& query, const std::string
   return values;
 }
 
-struct HttpServer::Thread {
-  std::thread thread;
+struct HttpServer::Impl {
+  // Declared before the io_context: TLS streams still open when it is destroyed use it.
+  std::optional<ssl::context> tls;
+  std::shared_ptr<ServingCertificate> certificate;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer retry_timer{ioc};
+  std::shared_ptr<ServerState> state;
+  int max_connections = 64;
+  std::vector<std::thread> threads;
+
+  void Accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (ec) {
+        // Out of descriptors or similar: try again shortly rather than spin.
+        retry_timer.expires_after(std::chrono::milliseconds(100));
+        retry_timer.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) Accept();
+        });
+        return;
+      }
+      if (state->open_connections.load() >= max_connections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        ++state->open_connections;
+        beast::tcp_stream stream(std::move(socket));
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls), state)
+              ->Run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->Run();
+        }
+      }
+      Accept();
+    });
+  }
 };
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& bind_address,
                                                         HttpHandler handler) {
-  if (bind_address.empty() || bind_address == "0") return std::unique_ptr<HttpServer>();
+  HttpServerOptions options;
+  options.bind_address = bind_address;
+  options.handler = std::move(handler);
+  return Start(std::move(options));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options) {
+  const std::string& address = options.bind_address;
+  if (address.empty() || address == "0") return std::unique_ptr<HttpServer>();
   std::string host;
   std::string port;
-  if (!SplitHostPort(bind_address, &host, &port)) {
-    return Status::Invalid("bind address \"" + bind_address + "\" is not host:port");
+  if (!SplitHostPort(address, &host, &port)) {
+    return Status::Invalid("bind address \"" + address + "\" is not host:port");
   }
-  int fd = -1;
-  int last_errno = 0;
+  auto impl = std::make_unique<Impl>();
+  if (options.certificate) {
+    try {
+      impl->tls.emplace(ssl::context::tls_server);
+      impl->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("TLS setup: ") + e.what());
+    }
+    SSL_CTX_set_min_proto_version(impl->tls->native_handle(), TLS1_2_VERSION);
+    options.certificate->InstallOn(impl->tls->native_handle());
+    impl->certificate = options.certificate;
+  }
+  const auto port_number = static_cast<uint16_t>(std::stoul(port));
+  beast::error_code ec;
   if (host.empty()) {
     // Go's ":port" listens on every IPv4 and IPv6 address; fall back to IPv4 without IPv6.
-    sockaddr_in6 any6{};
-    any6.sin6_family = AF_INET6;
-    any6.sin6_addr = in6addr_any;
-    any6.sin6_port = htons(static_cast<uint16_t>(std::stoul(port)));
-    fd = ListenOn(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), AF_INET6, true);
-    if (fd < 0) {
-      sockaddr_in any4{};
-      any4.sin_family = AF_INET;
-      any4.sin_addr.s_addr = htonl(INADDR_ANY);
-      any4.sin_port = any6.sin6_port;
-      fd = ListenOn(reinterpret_cast<sockaddr*>(&any4), sizeof(any4), AF_INET, false);
-    }
-    last_errno = errno;
+    ec = Listen(impl->acceptor, tcp::endpoint(net::ip::address_v6::any(), port_number), true);
+    if (ec)
+      ec = Listen(impl->acceptor, tcp::endpoint(net::ip::address_v4::any(), port_number), false);
   } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
-    if (rc != 0) {
-      return Status::Invalid("cannot resolve bind address \"" + bind_address +
-                             "\": " + gai_strerror(rc));
+    tcp::resolver resolver(impl->ioc);
+    auto found =
+        resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec) {
+      return Status::Invalid("cannot resolve bind address \"" + address + "\": " + ec.message());
     }
-    for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
-      fd = ListenOn(ai->ai_addr, ai->ai_addrlen, ai->ai_family, false);
-      last_errno = errno;
+    ec = net::error::host_not_found;
+    for (const auto& entry : found) {
+      ec = Listen(impl->acceptor, entry.endpoint(), false);
+      if (!ec) break;
     }
-    freeaddrinfo(found);
   }
-  if (fd < 0) {
-    return Status::Unavailable("cannot listen on \"" + bind_address +
-                               "\": " + std::strerror(last_errno));
+  if (ec) return Status::Unavailable("cannot listen on \"" + address + "\": " + ec.message());
+  const int bound_port = impl->acceptor.local_endpoint(ec).port();
+
+  impl->state = std::make_shared<ServerState>();
+  impl->state->handler = std::move(options.handler);
+  impl->state->deadline = options.connection_deadline;
+  impl->max_connections = std::max(1, options.max_connections);
+  impl->Accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
   }
-  std::unique_ptr<HttpServer> server(new HttpServer(fd, BoundPort(fd), std::move(handler)));
-  if (pipe2(server->wake_pipe_, O_CLOEXEC) != 0) {
-    return Status::Internal(std::string("pipe: ") + std::strerror(errno));
-  }
-  server->thread_ = std::make_unique<Thread>();
-  server->thread_->thread = std::thread([s = server.get()] { s->Serve(); });
-  return server;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl), bound_port));
 }
 
-HttpServer::HttpServer(int listen_fd, int port, HttpHandler handler)
-    : listen_fd_(listen_fd), port_(port), handler_(std::move(handler)) {}
+HttpServer::HttpServer(std::unique_ptr<Impl> impl, int port)
+    : impl_(std::move(impl)), port_(port) {}
 
-HttpServer::~HttpServer() {
-  Stop();
-  if (listen_fd_ >= 0) close(listen_fd_);
-  for (int fd : wake_pipe_) {
-    if (fd >= 0) close(fd);
-  }
-}
+HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
-  if (!thread_ || !thread_->thread.joinable()) return;
-  char byte = 1;
-  ssize_t ignored = write(wake_pipe_[1], &byte, 1);
-  (void)ignored;
-  thread_->thread.join();
+  if (impl_->threads.empty()) return;
+  impl_->ioc.stop();
+  for (auto& thread : impl_->threads) thread.join();
+  impl_->threads.clear();
   // Closing now (not in the destructor) makes new connections fail fast instead of queueing.
-  close(listen_fd_);
-  listen_fd_ = -1;
-}
-
-void HttpServer::Serve() {
-  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-  while (true) {
-    int n = poll(fds, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || (fds[1].revents & POLLIN) != 0) return;
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn < 0) continue;
-    HandleConnection(conn);
-    close(conn);
-  }
-}
-
-void HttpServer::HandleConnection(int fd) {
-  timeval timeout{kIoTimeoutSeconds, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  std::string request;
-  char buf[4096];
-  // A client trickling bytes must not hold the (single) serving thread beyond this deadline.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kIoTimeoutSeconds);
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes &&
-         std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    request.append(buf, static_cast<size_t>(n));
-  }
-  HttpRequest req;
-  HttpResponse resp;
-  std::istringstream line(request.substr(0, request.find("\r\n")));
-  std::string target;
-  std::string version;
-  if (!(line >> req.method >> target >> version) || target.empty() || target[0] != '/') {
-    resp = {400, "text/plain; charset=utf-8", "bad request\n"};
-  } else if (req.method != "GET" && req.method != "HEAD") {
-    resp = {405, "text/plain; charset=utf-8", "method not allowed\n"};
-  } else {
-    size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    try {
-      resp = handler_(req);
-    } catch (const std::exception&) {
-      resp = {500, "text/plain; charset=utf-8", "internal server error\n"};
-    }
-  }
-  std::ostringstream out;
-  out << "HTTP/1.1 " << resp.status << ' ' << Reason(resp.status) << "\r\n"
-      << "Content-Type: " << resp.content_type << "\r\n"
-      << "Content-Length: " << resp.body.size() << "\r\n"
-      << "X-Content-Type-Options: nosniff\r\n"
-      << "Connection: close\r\n\r\n";
-  if (req.method != "HEAD") out << resp.body;
-  WriteAll(fd, out.str());
-  shutdown(fd, SHUT_WR);
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
 }
 
 }  // namespace pygrid::observability

@@ -1,9 +1,16 @@
 // End to end: the real operator's /metrics after a grid came up (every family the dashboards
-// and alerts use, clean for promtool), its health probes, and no secret in any log or event.
+// and alerts use, clean for promtool), its health probes, and no secret in any log or event;
+// and the secure endpoint (the default): HTTPS scraped by the real Prometheus with a token
+// kube-sim's TokenReview knows and its SubjectAccessReview allows, 403 and 401 otherwise.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "e2e/grid_fixture.h"
 
@@ -24,7 +31,8 @@ int LoggedPort(const std::string& log, const std::string& what) {
 TEST(ObservabilityTest, MetricsProbesAndNoSecretsAfterARealRun) {
   Grid grid;
   grid.InstallCrdAndSecret();
-  const int op = grid.StartOperator();
+  // Plain HTTP (--metrics-secure=false), so the scrape needs no token.
+  const int op = grid.StartOperator({"--metrics-secure=false"});
   ASSERT_EQ(grid.Apply(ClusterYaml("watched", 1)).exit_code, 0);
   ASSERT_TRUE(grid.WaitForCondition("watched", "Ready", "True", seconds(120)))
       << grid.OperatorLog(op);
@@ -117,6 +125,217 @@ TEST(ObservabilityTest, MetricsProbesAndNoSecretsAfterARealRun) {
   for (const std::string& haystack : {grid.AllOperatorLogs(), events, status}) {
     EXPECT_EQ(haystack.find(kGenesisToken), std::string::npos);
     EXPECT_EQ(haystack.find(key_line), std::string::npos);
+  }
+}
+
+// A loopback port that was free a moment ago (Prometheus cannot report a port-0 binding).
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// kube-sim's base URL, from the kubeconfig it wrote.
+std::string KubeSimUrl(const Grid& grid) {
+  std::ifstream in(grid.kubeconfig());
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::smatch match;
+  return std::regex_search(text, match, std::regex("server: (https://[0-9.:]+)")) ? match[1].str()
+                                                                                  : "";
+}
+
+// POST of `body` to kube-sim's control API; the HTTP status.
+int KubeSimPost(const std::string& base, const std::string& path, const json& body) {
+  return std::atoi(testing::RunCommand("curl -sk -o /dev/null -w '%{http_code}' -X POST -d " +
+                                       testing::ShellQuote(body.dump()) + " " + base + path)
+                       .output.c_str());
+}
+
+struct Scrape {
+  int status = 0;
+  std::string body;
+};
+
+// GET https://127.0.0.1:<port>/metrics with `token` ("" = no Authorization header),
+// certificate not verified (it is self-signed, as the chart's ServiceMonitor accepts).
+Scrape ScrapeMetrics(int port, const std::string& token) {
+  const std::string header =
+      token.empty() ? "" : " -H " + testing::ShellQuote("Authorization: Bearer " + token);
+  testing::CommandResult got =
+      testing::RunCommand("curl -sk --max-time 10 -w '\\n%{http_code}'" + header +
+                          " https://127.0.0.1:" + std::to_string(port) + "/metrics");
+  Scrape scrape;
+  const size_t last = got.output.rfind('\n');
+  if (last == std::string::npos) return scrape;
+  scrape.status = std::atoi(got.output.c_str() + last + 1);
+  scrape.body = got.output.substr(0, last);
+  return scrape;
+}
+
+// The reviews the operator asked kube-sim for (POSTs to `resource`).
+int ReviewCount(const std::string& base, const std::string& resource) {
+  json log = json::parse(testing::RunCommand("curl -sk " + base + "/_sim/requests").output, nullptr,
+                         false);
+  int count = 0;
+  if (!log.is_object()) return -1;
+  for (const json& request : log["requests"]) {
+    count += request.value("resource", "") == resource && request.value("verb", "") == "create";
+  }
+  return count;
+}
+
+TEST(ObservabilityTest, SecureMetricsAreServedOnlyToWhomTheApiServerAllows) {
+  constexpr char kPrometheusUser[] = "system:serviceaccount:monitoring:prometheus";
+  constexpr char kPrometheusToken[] = "e2e-prometheus-token-3c1d";
+  constexpr char kIntruderToken[] = "e2e-intruder-token-77aa";
+  Grid grid;
+  grid.InstallCrdAndSecret();
+  const std::string kube_sim = KubeSimUrl(grid);
+  ASSERT_FALSE(kube_sim.empty());
+  // What a real cluster holds: two ServiceAccount tokens, and a binding of the chart's
+  // metrics-reader role (get /metrics) for one of them.
+  ASSERT_EQ(KubeSimPost(kube_sim, "/_sim/identities",
+                        {{"token", kPrometheusToken}, {"username", kPrometheusUser}}),
+            201);
+  ASSERT_EQ(KubeSimPost(kube_sim, "/_sim/identities",
+                        {{"token", kIntruderToken},
+                         {"username", "system:serviceaccount:default:intruder"}}),
+            201);
+  ASSERT_EQ(KubeSimPost(
+                kube_sim, "/_sim/grants",
+                {{"user", kPrometheusUser}, {"verbs", {"get"}}, {"nonResourceURLs", {"/metrics"}}}),
+            201);
+
+  const int op = grid.StartOperator();  // the defaults: --metrics-secure, self-signed
+  int port = 0;
+  ASSERT_TRUE(Grid::WaitUntil(
+      [&] { return (port = LoggedPort(grid.OperatorLog(op), "metrics")) > 0; }, seconds(30)))
+      << grid.OperatorLog(op);
+  EXPECT_NE(grid.OperatorLog(op).find("\"metricsSecure\":true"), std::string::npos);
+
+  // No token, a token the API server does not know: 401. A known user without the role: 403.
+  Scrape anonymous = ScrapeMetrics(port, "");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.body, "Unauthorized\n");
+  EXPECT_EQ(ScrapeMetrics(port, "not-a-token-anyone-issued").status, 401);
+  Scrape intruder = ScrapeMetrics(port, kIntruderToken);
+  EXPECT_EQ(intruder.status, 403);
+  EXPECT_EQ(intruder.body,
+            "Authorization denied for user system:serviceaccount:default:intruder\n");
+  // Plain HTTP on the HTTPS port gets nothing.
+  EXPECT_EQ(grid.HttpGet("http://127.0.0.1:" + std::to_string(port) + "/metrics"), "");
+
+  // The allowed token gets the metrics, clean for promtool.
+  Scrape allowed = ScrapeMetrics(port, kPrometheusToken);
+  ASSERT_EQ(allowed.status, 200) << allowed.body;
+  EXPECT_NE(allowed.body.find("controller_runtime_reconcile_total{controller=\"pygridcluster\""),
+            std::string::npos);
+  const std::string scrape_file = grid.dir() + "/secure-scrape.txt";
+  std::ofstream(scrape_file) << allowed.body;
+  testing::CommandResult lint =
+      testing::RunCommand("promtool check metrics < " + testing::ShellQuote(scrape_file));
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+  EXPECT_EQ(lint.output, "") << lint.output;
+
+  // The real Prometheus, configured as the chart's ServiceMonitor configures it: https, a
+  // bearer token from a file, the self-signed certificate accepted. A second job scrapes with
+  // the token that lacks the role.
+  const std::string prometheus = testing::RunCommand("command -v prometheus").output;
+  ASSERT_FALSE(prometheus.empty()) << "prometheus is not installed";
+  std::ofstream(grid.dir() + "/prometheus.token") << kPrometheusToken;
+  std::ofstream(grid.dir() + "/intruder.token") << kIntruderToken;
+  const std::string target = "['127.0.0.1:" + std::to_string(port) + "']";
+  std::ofstream(grid.dir() + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+      << "  - job_name: pygrid-operator\n    scheme: https\n"
+      << "    authorization:\n      credentials_file: " << grid.dir() << "/prometheus.token\n"
+      << "    tls_config:\n      insecure_skip_verify: true\n"
+      << "    static_configs:\n      - targets: " << target << "\n"
+      << "  - job_name: intruder\n    scheme: https\n"
+      << "    authorization:\n      credentials_file: " << grid.dir() << "/intruder.token\n"
+      << "    tls_config:\n      insecure_skip_verify: true\n"
+      << "    static_configs:\n      - targets: " << target << "\n";
+  std::unique_ptr<testing::ChildProcess> server;
+  int prom_port = 0;
+  // The free port may be taken again before Prometheus binds it: retry with another.
+  for (int attempt = 0; attempt < 5 && prom_port == 0; ++attempt) {
+    const int candidate = FreeLoopbackPort();
+    auto process = std::make_unique<testing::ChildProcess>(
+        std::vector<std::string>{prometheus.substr(0, prometheus.find('\n')),
+                                 "--config.file=" + grid.dir() + "/prometheus.yml",
+                                 "--storage.tsdb.path=" + grid.dir() + "/prometheus-data",
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(candidate),
+                                 "--log.level=warn"},
+        grid.dir() + "/prometheus.log", false);
+    if (Grid::WaitUntil(
+            [&] {
+              return !process->Running() ||
+                     grid.HttpGet("http://127.0.0.1:" + std::to_string(candidate) + "/-/ready") !=
+                         "";
+            },
+            seconds(30)) &&
+        process->Running()) {
+      prom_port = candidate;
+      server = std::move(process);
+    }
+  }
+  ASSERT_NE(prom_port, 0) << "prometheus did not start";
+  const std::string api = "http://127.0.0.1:" + std::to_string(prom_port) + "/api/v1/";
+  auto query = [&](const std::string& expr) {
+    return json::parse(
+        testing::RunCommand("curl -sS -G --data-urlencode " + testing::ShellQuote("query=" + expr) +
+                            " " + api + "query")
+            .output,
+        nullptr, false);
+  };
+  auto has_result = [&](const std::string& expr) {
+    json answer = query(expr);
+    return answer.is_object() && answer.value("status", "") == "success" &&
+           !answer["data"]["result"].empty();
+  };
+  // Several successful scrapes, and the reconcile counters stored from them.
+  ASSERT_TRUE(Grid::WaitUntil(
+      [&] {
+        return has_result(
+            "count_over_time(up{job=\"pygrid-operator\"}[1m]) >= 5 and "
+            "min_over_time(up{job=\"pygrid-operator\"}[1m]) == 1");
+      },
+      seconds(60)))
+      << testing::RunCommand("curl -sS " + api + "targets").output;
+  EXPECT_TRUE(
+      has_result("controller_runtime_reconcile_total{job=\"pygrid-operator\","
+                 "result=\"success\"}"));
+  // The intruder's job is down with the 403 as its error.
+  json targets =
+      json::parse(testing::RunCommand("curl -sS " + api + "targets").output, nullptr, false);
+  ASSERT_TRUE(targets.is_object());
+  bool intruder_seen = false;
+  for (const json& t : targets["data"]["activeTargets"]) {
+    if (t["labels"].value("job", "") != "intruder" ||
+        t.value("lastScrape", "").rfind("0001", 0) == 0)
+      continue;
+    intruder_seen = true;
+    EXPECT_EQ(t.value("health", ""), "down");
+    EXPECT_NE(t.value("lastError", "").find("403"), std::string::npos) << t.dump();
+  }
+  EXPECT_TRUE(intruder_seen) << targets.dump();
+
+  // Each token was reviewed once, not once per scrape (cached for a minute), and no token
+  // reached a log.
+  EXPECT_LE(ReviewCount(kube_sim, "tokenreviews"), 4);
+  EXPECT_GE(ReviewCount(kube_sim, "tokenreviews"), 3);
+  EXPECT_LE(ReviewCount(kube_sim, "subjectaccessreviews"), 3);
+  for (const char* token : {kPrometheusToken, kIntruderToken}) {
+    EXPECT_EQ(grid.AllOperatorLogs().find(token), std::string::npos);
   }
 }
 

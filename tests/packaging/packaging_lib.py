@@ -174,8 +174,9 @@ def one(objects, kind, name=None):
 
 
 def normalized_rules(rules):
-    """RBAC rules as a set of (apiGroup, resource, resourceName or '*', verb) tuples, so that two
-    rule lists granting the same rights compare equal however they are grouped."""
+    """RBAC rules as a set of (apiGroup, resource, resourceName or '*', verb) tuples, and
+    (None, nonResourceURL, '*', verb) for non-resource rules, so that two rule lists granting
+    the same rights compare equal however they are grouped."""
     out = set()
     for rule in rules or []:
         for group in rule.get("apiGroups", []):
@@ -183,6 +184,9 @@ def normalized_rules(rules):
                 for name in rule.get("resourceNames") or ["*"]:
                     for verb in rule.get("verbs", []):
                         out.add((group, resource, name, verb))
+        for url in rule.get("nonResourceURLs", []):
+            for verb in rule.get("verbs", []):
+                out.add((None, url, "*", verb))
     return out
 
 

@@ -30,6 +30,12 @@ SELF_RULES = normalized_rules([
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get", "update", "delete"]},
 ])
+METRICS_AUTH_RULES = normalized_rules([
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
+     "verbs": ["create"]},
+])
+METRICS_ROLES = {"pygrid-operator-metrics-auth", "pygrid-operator-metrics-reader"}
 RBAC_KINDS = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition"}
 
@@ -47,7 +53,8 @@ class DefaultsTest(unittest.TestCase):
 
     def test_kinds(self):
         self.assertEqual(kinds(self.objects), sorted([
-            "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
+            "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
+            "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
             "ServiceAccount"]))
 
     def test_standard_labels_and_namespaces(self):
@@ -69,7 +76,8 @@ class DefaultsTest(unittest.TestCase):
         self.assertEqual(deployment["spec"]["replicas"], 2)
         self.assertEqual(container(self.objects)["args"], [
             "--leader-elect", "--leader-election-namespace=pygrid-system",
-            "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
+            "--metrics-bind-address=:8443", "--metrics-secure=true",
+            "--health-probe-bind-address=:8081",
             "--max-concurrent-reconciles=4",
             "--genesis-api-url=https://api.genesiscloud.com/compute/v1",
             "--ssh-port=22", "--ssh-key-secret=pygrid-operator-ssh",
@@ -85,7 +93,7 @@ class DefaultsTest(unittest.TestCase):
     def test_probes_and_ports(self):
         c = container(self.objects)
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-        self.assertEqual(ports, {"metrics": 8080, "health": 8081})
+        self.assertEqual(ports, {"metrics": 8443, "health": 8081})
         self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "health"})
         self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "health"})
 
@@ -120,13 +128,13 @@ class DefaultsTest(unittest.TestCase):
         service = one(self.objects, "Service")
         self.assertEqual(service["spec"]["selector"], SELECTOR)
         self.assertEqual(service["spec"]["ports"],
-                         [{"name": "metrics", "port": 8080, "targetPort": "metrics",
+                         [{"name": "metrics", "port": 8443, "targetPort": "metrics",
                            "protocol": "TCP"}])
 
     def test_cluster_rbac_is_least_privilege(self):
-        role = one(self.objects, "ClusterRole")
+        role = one(self.objects, "ClusterRole", "pygrid-operator-manager")
         self.assertEqual(normalized_rules(role["rules"]), MANAGER_RULES)
-        binding = one(self.objects, "ClusterRoleBinding")
+        binding = one(self.objects, "ClusterRoleBinding", "pygrid-operator-manager")
         self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
         self.assertEqual(binding["subjects"], [
             {"kind": "ServiceAccount", "name": "pygrid-operator", "namespace": NAMESPACE}])
@@ -144,9 +152,26 @@ class DefaultsTest(unittest.TestCase):
             for rule in obj.get("rules", []):
                 for field in ("apiGroups", "resources", "verbs"):
                     self.assertNotIn("*", rule.get(field, []), obj["metadata"]["name"])
-        cluster = normalized_rules(one(self.objects, "ClusterRole")["rules"])
+        cluster = normalized_rules(
+            one(self.objects, "ClusterRole", "pygrid-operator-manager")["rules"])
         self.assertEqual({r[3] for r in cluster if r[1] == "secrets"},
                          {"get", "list", "watch"})
+
+    def test_secure_metrics_rbac(self):
+        # The operator may create the two reviews (system:auth-delegator's rules), nothing more.
+        auth = one(self.objects, "ClusterRole", "pygrid-operator-metrics-auth")
+        self.assertEqual(normalized_rules(auth["rules"]), METRICS_AUTH_RULES)
+        binding = one(self.objects, "ClusterRoleBinding", "pygrid-operator-metrics-auth")
+        self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+                                              "kind": "ClusterRole",
+                                              "name": "pygrid-operator-metrics-auth"})
+        self.assertEqual(binding["subjects"], [
+            {"kind": "ServiceAccount", "name": "pygrid-operator", "namespace": NAMESPACE}])
+        # Scrapers get kubebuilder's metrics-reader role; nobody is bound to it by default.
+        reader = one(self.objects, "ClusterRole", "pygrid-operator-metrics-reader")
+        self.assertEqual(normalized_rules(reader["rules"]), {(None, "/metrics", "*", "get")})
+        self.assertEqual([b for b in by_kind(self.objects, "ClusterRoleBinding")
+                          if b["roleRef"]["name"] == "pygrid-operator-metrics-reader"], [])
 
     def test_service_account(self):
         sa = one(self.objects, "ServiceAccount")
@@ -160,7 +185,9 @@ class DefaultsTest(unittest.TestCase):
         self.assertIn("kubectl apply -f manifests/examples/pygridcluster.yaml", notes)
         self.assertIn("--from-literal=token=", notes)
         self.assertIn("kubectl apply --server-side -f crds/", notes)
-        self.assertIn("pygrid-operator-metrics", notes)
+        self.assertIn("pygrid-operator-metrics, port 8443, path /metrics (HTTPS)", notes)
+        self.assertIn("ClusterRole pygrid-operator-metrics-reader", notes)
+        self.assertIn("self-signed", notes)
 
 
 class WatchNamespaceTest(unittest.TestCase):
@@ -170,9 +197,17 @@ class WatchNamespaceTest(unittest.TestCase):
     def setUpClass(cls):
         cls.objects = render(sets=["watchNamespace=team-a"])
 
-    def test_no_cluster_scoped_rbac(self):
-        self.assertEqual(by_kind(self.objects, "ClusterRole"), [])
-        self.assertEqual(by_kind(self.objects, "ClusterRoleBinding"), [])
+    def test_only_the_metrics_review_rbac_is_cluster_scoped(self):
+        # TokenReviews and SubjectAccessReviews are cluster-scoped; the reconciler's rights are
+        # not. With plain metrics nothing is cluster-scoped.
+        self.assertEqual({r["metadata"]["name"] for r in by_kind(self.objects, "ClusterRole")},
+                         METRICS_ROLES)
+        self.assertEqual(
+            [b["metadata"]["name"] for b in by_kind(self.objects, "ClusterRoleBinding")],
+            ["pygrid-operator-metrics-auth"])
+        plain = render(sets=["watchNamespace=team-a", "metrics.secure=false"])
+        self.assertEqual(by_kind(plain, "ClusterRole"), [])
+        self.assertEqual(by_kind(plain, "ClusterRoleBinding"), [])
 
     def test_manager_role_in_watched_namespace(self):
         role = one(self.objects, "Role", "pygrid-operator-manager")
@@ -264,6 +299,47 @@ class OptionsTest(unittest.TestCase):
         objects = render(sets=["metrics.enabled=false", "metrics.serviceMonitor.enabled=true"])
         self.assertEqual(by_kind(objects, "Service"), [])
         self.assertEqual(by_kind(objects, "ServiceMonitor"), [])
+        self.assertEqual({r["metadata"]["name"] for r in by_kind(objects, "ClusterRole")},
+                         {"pygrid-operator-manager"})
+
+    def test_plain_metrics(self):
+        objects = render(sets=["metrics.secure=false", "metrics.port=8080"])
+        args = container(objects)["args"]
+        self.assertIn("--metrics-secure=false", args)
+        self.assertIn("--metrics-bind-address=:8080", args)
+        self.assertFalse([a for a in args if a.startswith("--metrics-cert-dir")])
+        self.assertEqual({r["metadata"]["name"] for r in by_kind(objects, "ClusterRole")},
+                         {"pygrid-operator-manager"})
+        notes = render(sets=["metrics.secure=false"], notes=True)
+        self.assertIn("(plain HTTP, no authentication)", notes)
+
+    def test_metrics_certificate_from_a_secret(self):
+        objects = render(sets=["metrics.certSecret=metrics-tls"])
+        c = container(objects)
+        self.assertIn("--metrics-cert-dir=/tmp/k8s-metrics-server/metrics-certs", c["args"])
+        self.assertIn({"name": "metrics-certs",
+                       "mountPath": "/tmp/k8s-metrics-server/metrics-certs",
+                       "readOnly": True}, c["volumeMounts"])
+        pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+        volume = [v for v in pod["volumes"] if v["name"] == "metrics-certs"][0]
+        self.assertEqual(volume["secret"], {"secretName": "metrics-tls", "items": [
+            {"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]})
+        self.assertNotIn("self-signed", render(sets=["metrics.certSecret=metrics-tls"],
+                                               notes=True))
+        # Ignored for plain HTTP.
+        plain = render(sets=["metrics.certSecret=metrics-tls", "metrics.secure=false"])
+        self.assertEqual([m["name"] for m in container(plain)["volumeMounts"]], ["tmp"])
+
+    def test_metrics_readers_are_bound(self):
+        objects = render(values={"metrics": {"port": 8443, "readers": [
+            {"name": "kube-prometheus-stack-prometheus", "namespace": "monitoring"},
+            {"name": "grafana-agent", "namespace": "agents"}]}})
+        binding = one(objects, "ClusterRoleBinding", "pygrid-operator-metrics-reader")
+        self.assertEqual(binding["roleRef"]["name"], "pygrid-operator-metrics-reader")
+        self.assertEqual(binding["subjects"], [
+            {"kind": "ServiceAccount", "name": "kube-prometheus-stack-prometheus",
+             "namespace": "monitoring"},
+            {"kind": "ServiceAccount", "name": "grafana-agent", "namespace": "agents"}])
 
     def test_release_name_shapes_full_name(self):
         objects = render(release="ops")
@@ -308,13 +384,38 @@ class MonitoringTest(unittest.TestCase):
         objects = render(sets=ALL_ON)
         monitor = one(objects, "ServiceMonitor")
         self.assertEqual(monitor["metadata"]["labels"]["release"], "kps")
+        # kubebuilder's scaffolded monitor: HTTPS, Prometheus' own token, self-signed accepted.
         self.assertEqual(monitor["spec"]["endpoints"],
-                         [{"port": "metrics", "path": "/metrics", "scheme": "http",
+                         [{"port": "metrics", "path": "/metrics", "scheme": "https",
+                           "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                           "tlsConfig": {"insecureSkipVerify": True},
                            "honorLabels": True, "interval": "30s"}])
         service = one(objects, "Service")
         self.assertLessEqual(monitor["spec"]["selector"]["matchLabels"].items(),
                              service["metadata"]["labels"].items())
         self.assertEqual(monitor["spec"]["namespaceSelector"]["matchNames"], [NAMESPACE])
+
+    def test_service_monitor_authorization_and_tls_from_values(self):
+        objects = render(values={"metrics": {"port": 8443, "certSecret": "metrics-tls",
+                                             "serviceMonitor": {
+            "enabled": True, "insecureSkipVerify": False,
+            "authorization": {"type": "Bearer",
+                              "credentials": {"name": "prom-token", "key": "token"}},
+            "tlsConfig": {"ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}},
+                          "serverName": "pygrid-operator-metrics.pygrid-system.svc"}}}})
+        endpoint = one(objects, "ServiceMonitor")["spec"]["endpoints"][0]
+        self.assertEqual(endpoint["authorization"],
+                         {"type": "Bearer", "credentials": {"name": "prom-token", "key": "token"}})
+        self.assertNotIn("bearerTokenFile", endpoint)
+        self.assertEqual(endpoint["tlsConfig"]["serverName"],
+                         "pygrid-operator-metrics.pygrid-system.svc")
+        self.assertNotIn("insecureSkipVerify", endpoint["tlsConfig"])
+
+    def test_plain_service_monitor(self):
+        objects = render(sets=ALL_ON + ["metrics.secure=false"])
+        self.assertEqual(one(objects, "ServiceMonitor")["spec"]["endpoints"],
+                         [{"port": "metrics", "path": "/metrics", "scheme": "http",
+                           "honorLabels": True, "interval": "30s"}])
 
     def test_dashboard_and_rules_from_chart_files(self):
         with tempfile.TemporaryDirectory() as tmp:

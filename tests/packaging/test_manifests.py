@@ -29,7 +29,8 @@ class ManifestsTest(unittest.TestCase):
     def test_kinds(self):
         self.assertEqual(sorted(o["kind"] for o in self.manifests), sorted([
             "Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
-            "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"]))
+            "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Role",
+            "RoleBinding", "Deployment", "Service"]))
         self.assertEqual(one(self.manifests, "Namespace")["metadata"]["name"], NAMESPACE)
 
     def test_crd_is_the_top_level_file(self):

@@ -23,6 +23,10 @@ MATRIX = {
     "service-account-off": ["serviceAccount.create=false", "serviceAccount.name=ops"],
     "single-replica": ["leaderElection.enabled=false", "replicaCount=1", "pollInterval=5s",
                        "resyncInterval=10m", "logFormat=text", "logLevel=debug"],
+    "plain-metrics": ["metrics.secure=false", "metrics.port=8080",
+                      "metrics.serviceMonitor.enabled=true"],
+    "metrics-cert-secret": ["metrics.certSecret=metrics-tls", "metrics.serviceMonitor.enabled=true",
+                            "metrics.serviceMonitor.insecureSkipVerify=false"],
 }
 
 
@@ -56,6 +60,18 @@ class KubernetesSchemaTest(unittest.TestCase):
                                                           "ServiceMonitor"},
                          {"ConfigMap", "PrometheusRule", "ServiceMonitor"})
         self.assert_valid(objects, "all-features with fixture files")
+
+    def test_chart_with_metrics_readers_and_scrape_credentials(self):
+        objects = render(values={"metrics": {"port": 8443, "readers": [
+            {"name": "prometheus", "namespace": "monitoring"}], "serviceMonitor": {
+                "enabled": True, "insecureSkipVerify": False,
+                "authorization": {"type": "Bearer",
+                                  "credentials": {"name": "prom-token", "key": "token"}},
+                "tlsConfig": {"ca": {"secret": {"name": "metrics-ca", "key": "ca.crt"}},
+                              "serverName": "pygrid-operator-metrics.pygrid-system.svc"}}}})
+        self.assertIn("pygrid-operator-metrics-reader",
+                      [b["metadata"]["name"] for b in objects if b["kind"] == "ClusterRoleBinding"])
+        self.assert_valid(objects, "metrics readers and scrape credentials")
 
     def test_manifests(self):
         self.assert_valid(kustomize(), "kubectl kustomize manifests/")
@@ -99,6 +115,9 @@ class ValuesSchemaTest(unittest.TestCase):
             ("grafanaDashboard", "labels"): ({"grafana_dashboard": 1},
                                               "/grafanaDashboard/labels/grafana_dashboard"),
             ("genesis", "apiURL"): ("ftp://x", "/genesis/apiURL"),
+            ("metrics", "secure"): ("yes", "/metrics/secure"),
+            ("metrics", "certSecret"): ("Metrics_TLS", "/metrics/certSecret"),
+            ("metrics", "readers"): ([{"name": "prometheus"}], "/metrics/readers/0"),
         }
         inputs, expected = [], []
         for key, (bad, where) in cases.items():

@@ -86,6 +86,7 @@ void ApiServer::ResetLocked() {
   faults_.clear();
   latencies_.clear();
   request_log_.clear();
+  reviews_.Reset();
   ++watch_epoch_;
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     json obj = {{"apiVersion", "v1"},
@@ -187,6 +188,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   }
   if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   const std::string& v = info->verb;
+  if (IsAccessReview(*info->type)) return reviews_.Review(r, *info->type, v);
   if (v == "get") return Get(r, *info);
   if (v == "list") return List(r, *info);
   if (v == "watch") return Watch(r, *info);
@@ -363,7 +365,9 @@ HttpResponse ApiServer::Discovery(const HttpRequest& req, bool* handled) {
     if (!registry_.HasGroupVersion(segs[1], segs[2])) {
       return ErrorResponse(404, "NotFound", "the server could not find the requested resource");
     }
-    return JsonResponse(200, registry_.ResourceList(segs[1], segs[2]));
+    json list = registry_.ResourceList(segs[1], segs[2]);
+    RestrictAccessReviewVerbs(&list);
+    return JsonResponse(200, list);
   }
   *handled = false;
   return {};
@@ -460,6 +464,7 @@ HttpResponse ApiServer::HandleSim(const HttpRequest& req) {
     ResetLocked();
     return JsonResponse(200, {{"resourceVersion", std::to_string(rv_)}});
   }
+  if (p == "/_sim/identities" || p == "/_sim/grants") return reviews_.Control(m, p, body);
   return JsonResponse(404, {{"error", "unknown control endpoint " + m + " " + p}});
 }
 

@@ -1,6 +1,6 @@
 // kube-sim's Kubernetes API: routing, authentication, the object store with a global
 // resourceVersion and a bounded event history, CRUD/patch/list/watch handlers, discovery,
-// OpenAPI v3 and the /_sim/ fault-injection API. Usage:
+// OpenAPI v3, TokenReview/SubjectAccessReview and the /_sim/ fault-injection API. Usage:
 //
 //   ApiServer api({.token = "t", .history = 1000});
 //   HttpServer http(opts, [&](const HttpRequest& r) { return api.Handle(r); });
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/common/http_server.h"
+#include "sim/kube/access_reviews.h"
 #include "sim/kube/resource_types.h"
 #include "sim/kube/util.h"
 
@@ -141,6 +142,7 @@ class ApiServer {
   std::vector<Latency> latencies_;
   std::vector<json> request_log_;
   int open_watches_ = 0;
+  AccessReviews reviews_{options_.token};  // TokenReview, SubjectAccessReview (own lock)
 };
 
 }  // namespace pygrid::sim::kube

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "sim/kube/access_reviews.h"
+
 namespace pygrid::sim::kube {
 
 std::string ResourceType::ApiVersion() const {
@@ -57,6 +59,7 @@ Registry::Registry() {
               "CustomResourceDefinition", false, true, {"crd", "crds"});
   crd->categories = {"api-extensions"};
   types_.push_back(std::move(crd));
+  for (auto& review : AccessReviewTypes()) types_.push_back(std::move(review));
 }
 
 TypePtr Registry::Find(const std::string& group, const std::string& version,

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/run_command.h"
+
 namespace pygrid::cli {
 namespace {
 
@@ -30,6 +32,37 @@ TEST(NeedsReconcileTest, SpecDeletionAndFinalizerChangesEnqueue) {
   json finalized = Object(1);
   finalized["metadata"]["finalizers"] = {"distributor.pygrid.dev/cleanup"};
   EXPECT_TRUE(NeedsReconcile(Object(1), finalized));
+}
+
+// Metrics flags as kubebuilder v4 scaffolds them: secure by default on :8443.
+TEST(MetricsFlagsTest, SecureByDefaultPlainHttpOnRequest) {
+  auto defaults = ParseRunFlags({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_TRUE(defaults->manager.metrics_secure);
+  EXPECT_EQ(defaults->manager.metrics_bind_address, ":8443");
+  EXPECT_EQ(defaults->manager.metrics_cert_dir, "");
+  EXPECT_FALSE(defaults->manager.enable_http2);
+
+  auto plain = ParseRunFlags({"--metrics-secure=false"});
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FALSE(plain->manager.metrics_secure);
+  EXPECT_EQ(plain->manager.metrics_bind_address, ":8080");
+
+  auto chosen = ParseRunFlags({"--metrics-secure=false", "--metrics-bind-address=127.0.0.1:0"});
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->manager.metrics_bind_address, "127.0.0.1:0");
+
+  auto explicit_on = ParseRunFlags({"--metrics-secure", "--metrics-cert-dir=/certs",
+                                    "--enable-http2", "--metrics-bind-address=:9443"});
+  ASSERT_TRUE(explicit_on.ok()) << explicit_on.status().ToString();
+  EXPECT_TRUE(explicit_on->manager.metrics_secure);
+  EXPECT_EQ(explicit_on->manager.metrics_cert_dir, "/certs");
+  EXPECT_TRUE(explicit_on->manager.enable_http2);
+  EXPECT_EQ(explicit_on->manager.metrics_bind_address, ":9443");
+
+  EXPECT_TRUE(ParseRunFlags({"--metrics-secure=maybe"}).status().IsInvalid());
+  EXPECT_NE(defaults->usage.find("--metrics-secure"), std::string::npos);
+  EXPECT_NE(defaults->usage.find("--enable-http2"), std::string::npos);
 }
 
 }  // namespace

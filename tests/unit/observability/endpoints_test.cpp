@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "observability/http_server.h"
 #include "observability/redact.h"
@@ -56,6 +60,120 @@ TEST(HttpServerTest, ServesOnEveryInterfaceWithColonPortForm) {
   server->Stop();
   server->Stop();
   EXPECT_EQ(HttpGet(server->port(), "/a").status, 0);  // no longer listening
+}
+
+// A connected loopback socket (receive timeout 5 s), or -1.
+int ConnectTo(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends `request` and reads until the server closes: what it sent, "<timeout>" after 5 s of
+// silence, "<reset>" when the server reset the connection.
+std::string Exchange(int port, const std::string& request) {
+  int fd = ConnectTo(port);
+  if (fd < 0) return "<refused>";
+  if (!request.empty()) send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  const int error = errno;
+  close(fd);
+  if (n < 0) return error == EAGAIN || error == EWOULDBLOCK ? "<timeout>" : "<reset>";
+  return response;
+}
+
+TEST(HttpServerTest, MalformedAndOversizedRequestsAre400) {
+  auto server = StartOrDie("127.0.0.1:0", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok"};
+  });
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(Exchange(server->port(), "GET\r\n\r\n").rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
+  EXPECT_EQ(Exchange(server->port(), "GET * HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  const std::string huge = "GET / HTTP/1.1\r\nX-Pad: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_EQ(Exchange(server->port(), huge).rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(HttpGet(server->port(), "/").status, 200);  // still serving
+}
+
+TEST(HttpServerTest, ClientTooSlowIsDisconnectedAtTheDeadline) {
+  HttpServerOptions options;
+  options.bind_address = "127.0.0.1:0";
+  options.handler = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok"}; };
+  options.connection_deadline = std::chrono::milliseconds(200);
+  auto server = HttpServer::Start(std::move(options));
+  ASSERT_TRUE(server.ok() && *server);
+  // The server closes the connection (recv sees the end, not the client's 5 s timeout).
+  EXPECT_EQ(Exchange((*server)->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n"), "");
+  EXPECT_EQ(Exchange((*server)->port(), ""), "");
+}
+
+TEST(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  HttpServerOptions options;
+  options.bind_address = "127.0.0.1:0";
+  options.handler = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok"}; };
+  options.connection_deadline = std::chrono::seconds(30);
+  options.max_connections = 2;
+  auto server = HttpServer::Start(std::move(options));
+  ASSERT_TRUE(server.ok() && *server);
+  const int port = (*server)->port();
+  int first = ConnectTo(port);
+  int second = ConnectTo(port);
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  // Accepted in order, so both silent ones hold their slots when the third arrives.
+  EXPECT_EQ(Exchange(port, ""), "");
+  close(first);
+  close(second);
+}
+
+TEST(HttpServerTest, BlockingHandlerDoesNotHoldOtherRequests) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false;
+  bool release = false;
+  auto server = StartOrDie("127.0.0.1:0", [&](const HttpRequest& r) {
+    if (r.path == "/slow") {
+      std::unique_lock<std::mutex> lock(mu);
+      entered = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    }
+    return HttpResponse{200, "text/plain", r.path};
+  });
+  ASSERT_NE(server, nullptr);
+  std::thread slow([&] { EXPECT_EQ(HttpGet(server->port(), "/slow").body, "/slow"); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered; });
+  }
+  EXPECT_EQ(HttpGet(server->port(), "/fast").body, "/fast");  // while /slow is still inside
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  slow.join();
+}
+
+TEST(HttpServerTest, AuthorizationHeaderReachesTheHandler) {
+  auto server = StartOrDie("127.0.0.1:0", [](const HttpRequest& r) {
+    return HttpResponse{200, "text/plain", r.authorization};
+  });
+  ASSERT_NE(server, nullptr);
+  const std::string answer =
+      Exchange(server->port(), "GET / HTTP/1.0\r\nauthorization: Bearer abc.def\r\n\r\n");
+  EXPECT_NE(answer.find("\r\n\r\nBearer abc.def"), std::string::npos) << answer;
 }
 
 TEST(HttpServerTest, SilentClientDoesNotBlockLaterRequests) {
@@ -125,8 +243,8 @@ TEST(HealthChecksTest, ReadyzFailsUntilInformersSyncThenPasses) {
 TEST(HealthChecksTest, HealthzChecksAreSeparateAndExceptionsFail) {
   HealthChecks health;
   health.AddHealthzCheck("watchdog", []() -> Status { throw std::runtime_error("x"); });
-  HttpRequest healthz{"GET", "/healthz", ""};
-  HttpRequest readyz{"GET", "/readyz", ""};
+  HttpRequest healthz{"GET", "/healthz", "", ""};
+  HttpRequest readyz{"GET", "/readyz", "", ""};
   EXPECT_EQ(health.Serve(healthz).status, 500);
   EXPECT_EQ(health.Serve(readyz).status, 200);
 }
@@ -136,7 +254,7 @@ TEST(HealthChecksTest, SingleCheckErrorIsRedacted) {
   RegisterSecret("tok-SECRET-123456");
   HealthChecks health;
   health.AddReadyzCheck("genesis", [] { return Status::Unauthorized("token tok-SECRET-123456"); });
-  auto resp = health.Serve({"GET", "/readyz/genesis", ""});
+  auto resp = health.Serve({"GET", "/readyz/genesis", "", ""});
   EXPECT_EQ(resp.body, "internal server error: token [REDACTED]\n");
   ClearSecretsForTesting();
 }
