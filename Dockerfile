@@ -39,5 +39,5 @@ COPY --from=build /pygrid-operator /pygrid-operator
 USER 65532:65532
 ENV HOME=/tmp TMPDIR=/tmp
 WORKDIR /tmp
-EXPOSE 8080 8081
+EXPOSE 8443 8081
 ENTRYPOINT ["/pygrid-operator"]
