@@ -6,23 +6,54 @@
 // (apiextensions-apiserver pkg/controller/status/naming_controller.go and
 // establish/establishing_controller.go), Event field mapping
 // (pkg/apis/events/v1/conversion.go).
-#include <regex>
-
 #include "sim/kube/api_server.h"
+#include "sim/kube/go_regexp.h"
 #include "sim/kube/schema.h"
 
 namespace pygrid::sim::kube {
 
 namespace {
 
-const std::regex& Dns1123Subdomain() {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+// k8s.io/apimachinery/pkg/util/validation: the RFC 1123 rules, evaluated in linear time (a
+// std::regex over a long name recursed once per character and overflowed the stack).
+GoRegexp MustCompile(const char* pattern) {
+  GoRegexp re;
+  std::string err;
+  GoRegexp::Compile(pattern, &re, &err);  // constant patterns that compile
   return re;
 }
 
-const std::regex& Dns1123Label() {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+const GoRegexp& Dns1123Subdomain() {
+  static const GoRegexp re =
+      MustCompile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   return re;
+}
+
+const GoRegexp& Dns1123Label() {
+  static const GoRegexp re = MustCompile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  return re;
+}
+
+// IsDNS1123Subdomain / IsDNS1123Label: the length error and the format error, each reported.
+std::vector<std::string> NameErrors(const std::string& name, bool label_only) {
+  std::vector<std::string> out;
+  const size_t max = label_only ? 63 : 253;
+  if (name.size() > max)
+    out.push_back("must be no more than " + std::to_string(max) + " characters");
+  if (!(label_only ? Dns1123Label() : Dns1123Subdomain()).Search(name)) {
+    out.push_back(label_only
+                      ? "a lowercase RFC 1123 label must consist of lower case "
+                        "alphanumeric characters or '-', and must start and end "
+                        "with an alphanumeric character (e.g. 'my-name',  or "
+                        "'123-abc', regex used for validation is "
+                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+                      : "a lowercase RFC 1123 subdomain must consist of lower case "
+                        "alphanumeric characters, '-' or '.', and must start and "
+                        "end with an alphanumeric character (e.g. 'example.com', "
+                        "regex used for validation is "
+                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  }
+  return out;
 }
 
 // events.k8s.io/v1 field -> core/v1 field (pkg/apis/events/v1/conversion.go).
@@ -94,22 +125,12 @@ bool ApiServer::AdmitLocked(const HttpRequest& req, const RequestInfo& info, jso
   // metadata.name: RFC 1123 subdomain for most types, RFC 1123 label for namespaces
   // (k8s.io/apimachinery/pkg/api/validation ValidateObjectMeta).
   bool label_only = t.kind == "Namespace";
-  if (!std::regex_match(name, label_only ? Dns1123Label() : Dns1123Subdomain()) ||
-      name.size() > (label_only ? 63u : 253u)) {
-    std::string what = label_only
-                           ? "a lowercase RFC 1123 label must consist of lower case "
-                             "alphanumeric characters or '-', and must start and end "
-                             "with an alphanumeric character (e.g. 'my-name',  or "
-                             "'123-abc', regex used for validation is "
-                             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-                           : "a lowercase RFC 1123 subdomain must consist of lower case "
-                             "alphanumeric characters, '-' or '.', and must start and "
-                             "end with an alphanumeric character (e.g. 'example.com', "
-                             "regex used for validation is "
-                             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-    return invalid(
-        {{"metadata.name", "FieldValueInvalid", "Invalid value: \"" + name + "\": " + what}});
+  std::vector<FieldError> name_errs;
+  for (const auto& what : NameErrors(name, label_only)) {
+    name_errs.push_back({"metadata.name", "FieldValueInvalid",
+                         "Invalid value: " + json(name).dump() + ": " + what});
   }
+  if (!name_errs.empty()) return invalid(name_errs);
   if (meta.contains("labels") && !meta["labels"].is_null()) {
     for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
       if (!it.value().is_string()) {

@@ -2,6 +2,7 @@
 // selectors, patches and field ownership, printer-column JSONPath and time formatting.
 #include <gtest/gtest.h>
 
+#include "sim/kube/go_regexp.h"
 #include "sim/kube/patch.h"
 #include "sim/kube/schema.h"
 #include "sim/kube/selectors.h"
@@ -48,7 +49,7 @@ TEST(SchemaTest, DefaultsNestedObjectsTopDown) {
 
 TEST(SchemaTest, ValidationMessagesMatchTheRealServer) {
   json obj =
-      json::parse(R"({"spec":{"size":500,"color":"pink","name":"ABCD","tags":["a","b","c"]}})");
+      json::parse(R"({"spec":{"size":500,"color":"pink","name":"AB","tags":["a","b","c"]}})");
   std::vector<FieldError> errs = ValidateObject(Schema(), obj);
   std::vector<std::string> text;
   for (const auto& e : errs) text.push_back(e.field + ": " + e.message);
@@ -61,7 +62,7 @@ TEST(SchemaTest, ValidationMessagesMatchTheRealServer) {
                 "spec.color: Unsupported value: \"pink\": supported values: \"red\", \"blue\""),
       text.end());
   EXPECT_NE(std::find(text.begin(), text.end(),
-                      "spec.name: Invalid value: \"ABCD\": spec.name in body should match "
+                      "spec.name: Invalid value: \"AB\": spec.name in body should match "
                       "'^[a-z]+$'"),
             text.end());
   EXPECT_NE(
@@ -75,6 +76,123 @@ TEST(SchemaTest, ValidationMessagesMatchTheRealServer) {
   ASSERT_EQ(type.size(), 1u);
   EXPECT_EQ(type[0].message,
             "Invalid value: \"string\": spec.size in body must be of type integer: \"string\"");
+}
+
+TEST(SchemaTest, StringChecksStopAtTheFirstFailureLikeKubeOpenapi) {
+  // maxLength, then minLength, then pattern: an over-long value is not matched (and a
+  // 65,536-character value no longer crashes the matcher).
+  std::vector<FieldError> errs =
+      ValidateObject(Schema(), json{{"spec", {{"size", 1}, {"name", "ABCD"}}}});
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].field, "spec.name");
+  EXPECT_EQ(errs[0].reason, "FieldValueTooLong");
+  EXPECT_EQ(errs[0].message, "Too long: may not be more than 3 bytes");
+  json long_pattern = json::parse(R"({"type":"object","properties":{"image":{"type":"string",
+      "pattern":"^[A-Za-z0-9][A-Za-z0-9 ._:+/-]*$"}}})");
+  EXPECT_TRUE(ValidateObject(long_pattern, json{{"image", std::string(3 << 20, 'a')}}).empty());
+  EXPECT_EQ(ValidateObject(long_pattern, json{{"image", std::string(65536, 'a') + "!"}}).size(),
+            1u);
+}
+
+TEST(SchemaTest, JunctorsReportLikeApiextensions) {
+  json schema = json::parse(R"({"type":"object","properties":{
+      "port":{"type":"integer","minimum":0,"maximum":65535,"not":{"enum":[22]}},
+      "one":{"type":"string","oneOf":[{"pattern":"^a"},{"pattern":"b$"}]},
+      "any":{"type":"object","anyOf":[{"required":["x"]},{"required":["y"]}]},
+      "all":{"type":"integer","allOf":[{"minimum":1},{"maximum":5}]}}})");
+  EXPECT_TRUE(ValidateObject(schema, json{{"port", 2222}}).empty());
+  auto texts = [&](const json& obj) {
+    std::vector<std::string> out;
+    for (const auto& e : ValidateObject(schema, obj)) {
+      out.push_back(e.field + ": " + e.message + " (" + e.reason + ")");
+    }
+    return out;
+  };
+  EXPECT_EQ(texts(json{{"port", 22}}),
+            std::vector<std::string>{"<nil>: Invalid value: \"\": \"port\" must not validate the "
+                                     "schema (not) (FieldValueInvalid)"});
+  EXPECT_EQ(texts(json{{"one", "ab"}}),
+            std::vector<std::string>{"<nil>: Invalid value: \"\": \"one\" must validate one and "
+                                     "only one schema (oneOf). Found 2 valid alternatives "
+                                     "(FieldValueInvalid)"});
+  EXPECT_EQ(texts(json{{"any", json::object()}}),
+            (std::vector<std::string>{"<nil>: Invalid value: \"\": \"any\" must validate at least "
+                                      "one schema (anyOf) (FieldValueInvalid)",
+                                      "any.x: Required value (FieldValueRequired)"}));
+  EXPECT_EQ(texts(json{{"all", 9}}).back(),
+            "<nil>: Invalid value: \"\": \"all\" must validate all the schemas (allOf) "
+            "(FieldValueInvalid)");
+}
+
+TEST(GoRegexpTest, MatchesLikeGoRegexp) {
+  struct Case {
+    const char* pattern;
+    const char* text;
+    bool match;
+  };
+  const Case cases[] = {
+      {"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "my-name", true},
+      {"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "my-name-", false},
+      {"^$|^[a-zA-Z0-9][a-zA-Z0-9._-]*$", "", true},
+      {"^$|^[a-zA-Z0-9][a-zA-Z0-9._-]*$", "-x", false},
+      {"b", "abc", true},  // unanchored search, as Go's MatchString
+      {"^b", "abc", false},
+      {"c$", "abc\n", false},  // $ is end of text without (?m)
+      {"(?m)c$", "abc\nx", true},
+      {"a.c", "a\nc", false},
+      {"(?s)a.c", "a\nc", true},
+      {"(?i)^HeLLo$", "hello", true},
+      {"^x{2,3}$", "xxxx", false},
+      {"^x{2,3}$", "xxx", true},
+      {"^x{2,}$", "xxxxxxx", true},
+      {"^a{,2}$", "a{,2}", true},  // not a repeat: a literal brace, as in Go
+      {"^\\d+\\.\\w\\s$", "12.a ", true},
+      {"^[[:alpha:]]+$", "abcXYZ", true},
+      {"^[^a-c]+$", "xyz", true},
+      {"^[^a-c]+$", "xaz", false},
+      {"\\bfoo\\b", "a foo b", true},
+      {"\\bfoo\\b", "afoob", false},
+      {"^(?:ab|cd)+$", "abcdab", true},
+      {"^(?P<n>a)(?<m>b)$", "ab", true},
+      {"^\\x41\\x{263a}$", "A\u263a", true},
+      {"^.$", "\xff", true},  // an invalid byte is one rune (U+FFFD)
+      {"^(a*)*$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", false},
+      {"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|"
+       "[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$",
+       "203.0.113.0/24", true},
+  };
+  for (const auto& c : cases) {
+    GoRegexp re;
+    std::string err;
+    ASSERT_TRUE(GoRegexp::Compile(c.pattern, &re, &err)) << c.pattern << ": " << err;
+    EXPECT_EQ(re.Search(c.text), c.match) << c.pattern << " on " << c.text;
+  }
+}
+
+TEST(GoRegexpTest, RejectsWhatGoRejects) {
+  for (const char* bad : {"(", "a)", "[a", "*a", "a**", "a{1001}", "x{3,2}", "\\1", "(?=a)",
+                          "[z-a]", "\\pL", "a\\"}) {
+    GoRegexp re;
+    std::string err;
+    EXPECT_FALSE(GoRegexp::Compile(bad, &re, &err)) << bad;
+    EXPECT_EQ(err.rfind("error parsing regexp: ", 0), 0u) << bad << ": " << err;
+  }
+  std::string deep(1001, '(');
+  deep += std::string(1001, ')');
+  GoRegexp re;
+  std::string err;
+  EXPECT_FALSE(GoRegexp::Compile(deep, &re, &err));
+  EXPECT_NE(err.find("nests too deeply"), std::string::npos);
+}
+
+TEST(GoRegexpTest, LinearOnLongInput) {
+  GoRegexp re;
+  std::string err;
+  ASSERT_TRUE(GoRegexp::Compile("^[A-Za-z0-9][A-Za-z0-9 ._:+/-]*$", &re, &err));
+  std::string s(3 << 20, 'a');
+  EXPECT_TRUE(re.Search(s));
+  s.back() = '!';
+  EXPECT_FALSE(re.Search(s));
 }
 
 TEST(SchemaTest, DefinitionNameReversesTheGroup) {

@@ -4,8 +4,12 @@
 #include "sim/kube/schema.h"
 
 #include <algorithm>
-#include <regex>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
+
+#include "sim/kube/go_regexp.h"
 
 namespace pygrid::sim::kube {
 
@@ -98,6 +102,95 @@ std::string NumberText(double d) {
   return os.str();
 }
 
+// Compiled CRD patterns, shared by all requests; nullptr when Go would not compile the pattern
+// either (the real server rejects such a CRD; kube-sim then skips the check).
+std::shared_ptr<const GoRegexp> CompiledPattern(const std::string& pattern) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const GoRegexp>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(pattern);
+  if (it != cache.end()) return it->second;
+  if (cache.size() > 1000) cache.clear();
+  auto re = std::make_shared<GoRegexp>();
+  std::string err;
+  std::shared_ptr<const GoRegexp> out;
+  if (GoRegexp::Compile(pattern, re.get(), &err)) out = re;
+  cache[pattern] = out;
+  return out;
+}
+
+void Validate(const json& s, const json& v, const std::string& path, bool root,
+              std::vector<FieldError>* errs);
+
+// allOf/anyOf/oneOf/not as kube-openapi's schemaPropsValidator evaluates them: the
+// sub-schemas see the same value and path; a failed junctor is an errors.New (not a
+// *Validation), which apiextensions turns into field.Invalid(nil path, "", msg): field
+// "<nil>", value "". anyOf/oneOf add the errors of the best failing branch (kube-openapi picks
+// it by most passed checks; kube-sim by fewest errors).
+void ValidateJunctors(const json& s, const json& v, const std::string& path, bool root,
+                      std::vector<FieldError>* errs) {
+  auto junctor = [&](const std::string& text) {
+    json quoted = path;
+    errs->push_back(
+        {"<nil>", "FieldValueInvalid", "Invalid value: \"\": " + quoted.dump() + " " + text});
+  };
+  auto run = [&](const json& sub) {
+    std::vector<FieldError> out;
+    Validate(sub, v, path, root, &out);
+    return out;
+  };
+  auto best_failure = [&](const json& subs) {
+    std::vector<FieldError> best;
+    bool have = false;
+    for (const auto& sub : subs) {
+      std::vector<FieldError> e = run(sub);
+      if (!have || e.size() < best.size()) best = e;
+      have = true;
+    }
+    return best;
+  };
+  if (s.contains("anyOf") && s["anyOf"].is_array() && !s["anyOf"].empty()) {
+    bool any = false;
+    for (const auto& sub : s["anyOf"]) {
+      if (run(sub).empty()) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) {
+      junctor("must validate at least one schema (anyOf)");
+      for (auto& e : best_failure(s["anyOf"])) errs->push_back(e);
+    }
+  }
+  if (s.contains("oneOf") && s["oneOf"].is_array() && !s["oneOf"].empty()) {
+    size_t valid = 0;
+    for (const auto& sub : s["oneOf"]) valid += run(sub).empty() ? 1 : 0;
+    if (valid != 1) {
+      junctor("must validate one and only one schema (oneOf). " +
+              (valid == 0 ? std::string("Found none valid")
+                          : "Found " + std::to_string(valid) + " valid alternatives"));
+      if (valid == 0) {
+        for (auto& e : best_failure(s["oneOf"])) errs->push_back(e);
+      }
+    }
+  }
+  if (s.contains("allOf") && s["allOf"].is_array() && !s["allOf"].empty()) {
+    size_t valid = 0;
+    for (const auto& sub : s["allOf"]) {
+      std::vector<FieldError> e = run(sub);
+      valid += e.empty() ? 1 : 0;
+      errs->insert(errs->end(), e.begin(), e.end());
+    }
+    if (valid != s["allOf"].size()) {
+      junctor(std::string("must validate all the schemas (allOf)") +
+              (valid == 0 ? ". None validated" : ""));
+    }
+  }
+  if (s.contains("not") && s["not"].is_object() && run(s["not"]).empty()) {
+    junctor("must not validate the schema (not)");
+  }
+}
+
 // Go's %v of a JSON-decoded value inside "Invalid value: ..." for type errors is the type.
 void Validate(const json& s, const json& v, const std::string& path, bool root,
               std::vector<FieldError>* errs) {
@@ -127,6 +220,7 @@ void Validate(const json& s, const json& v, const std::string& path, bool root,
                          type + ": \"" + actual + "\""});
     return;
   }
+  ValidateJunctors(s, v, path, root, errs);
   if (s.contains("enum") && s["enum"].is_array()) {
     bool ok = std::find(s["enum"].begin(), s["enum"].end(), v) != s["enum"].end();
     if (!ok) {
@@ -141,7 +235,7 @@ void Validate(const json& s, const json& v, const std::string& path, bool root,
   }
   if (v.is_number()) {
     double d = v.get<double>();
-    if (s.contains("maximum")) {
+    if (s.contains("maximum") && s["maximum"].is_number()) {
       double mx = s["maximum"].get<double>();
       bool excl = s.value("exclusiveMaximum", false);
       if (excl ? d >= mx : d > mx) {
@@ -151,7 +245,7 @@ void Validate(const json& s, const json& v, const std::string& path, bool root,
                              NumberText(mx)});
       }
     }
-    if (s.contains("minimum")) {
+    if (s.contains("minimum") && s["minimum"].is_number()) {
       double mn = s["minimum"].get<double>();
       bool excl = s.value("exclusiveMinimum", false);
       if (excl ? d <= mn : d < mn) {
@@ -163,39 +257,41 @@ void Validate(const json& s, const json& v, const std::string& path, bool root,
     }
   }
   if (v.is_string()) {
+    // kube-openapi's stringValidator: maxLength, minLength, pattern, stopping at the first
+    // failure (so an over-long value is never matched against the pattern).
     const std::string& str = v.get_ref<const std::string&>();
     // Lengths count runes (UTF-8 code points), as Go's utf8.RuneCountInString.
     size_t runes = std::count_if(str.begin(), str.end(), [](char c) { return (c & 0xC0) != 0x80; });
-    if (s.contains("maxLength") && runes > s["maxLength"].get<size_t>()) {
+    if (s.contains("maxLength") && s["maxLength"].is_number() &&
+        runes > s["maxLength"].get<size_t>()) {
       errs->push_back({field, "FieldValueTooLong",
                        "Too long: may not be more than " +
                            std::to_string(s["maxLength"].get<size_t>()) + " bytes"});
-    }
-    if (s.contains("minLength") && runes < s["minLength"].get<size_t>()) {
+    } else if (s.contains("minLength") && s["minLength"].is_number() &&
+               runes < s["minLength"].get<size_t>()) {
       errs->push_back({field, "FieldValueInvalid",
                        "Invalid value: " + v.dump() + ": " + field +
                            " in body should be at least " +
                            std::to_string(s["minLength"].get<size_t>()) + " chars long"});
-    }
-    if (s.contains("pattern")) {
-      const std::string pat = s["pattern"].get<std::string>();
-      try {
-        if (!std::regex_search(str, std::regex(pat, std::regex::ECMAScript))) {
-          errs->push_back({field, "FieldValueInvalid",
-                           "Invalid value: " + v.dump() + ": " + field + " in body should match '" +
-                               pat + "'"});
-        }
-      } catch (const std::regex_error&) {
+    } else if (s.contains("pattern") && s["pattern"].is_string()) {
+      const std::string& pat = s["pattern"].get_ref<const std::string&>();
+      std::shared_ptr<const GoRegexp> re = CompiledPattern(pat);
+      if (re && !re->Search(str)) {
+        errs->push_back(
+            {field, "FieldValueInvalid",
+             "Invalid value: " + v.dump() + ": " + field + " in body should match '" + pat + "'"});
       }
     }
   }
   if (v.is_array()) {
-    if (s.contains("maxItems") && v.size() > s["maxItems"].get<size_t>()) {
+    if (s.contains("maxItems") && s["maxItems"].is_number() &&
+        v.size() > s["maxItems"].get<size_t>()) {
       errs->push_back({field, "FieldValueTooMany",
                        "Too many: " + std::to_string(v.size()) + ": must have at most " +
                            std::to_string(s["maxItems"].get<size_t>()) + " items"});
     }
-    if (s.contains("minItems") && v.size() < s["minItems"].get<size_t>()) {
+    if (s.contains("minItems") && s["minItems"].is_number() &&
+        v.size() < s["minItems"].get<size_t>()) {
       errs->push_back({field, "FieldValueInvalid",
                        "Invalid value: " + std::to_string(v.size()) + ": " + field +
                            " in body should have at least " +
@@ -222,7 +318,8 @@ void Validate(const json& s, const json& v, const std::string& path, bool root,
       std::string k = r.get<std::string>();
       if (!v.contains(k)) errs->push_back({Join(path, k), "FieldValueRequired", "Required value"});
     }
-    if (s.contains("maxProperties") && v.size() > s["maxProperties"].get<size_t>()) {
+    if (s.contains("maxProperties") && s["maxProperties"].is_number() &&
+        v.size() > s["maxProperties"].get<size_t>()) {
       errs->push_back({field, "FieldValueTooMany",
                        "Too many: " + std::to_string(v.size()) + ": must have at most " +
                            std::to_string(s["maxProperties"].get<size_t>()) + " items"});
