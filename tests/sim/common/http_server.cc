@@ -208,10 +208,12 @@ class HttpServer::Impl {
     boost::beast::flat_buffer buffer;
     while (!stopping_) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(64 * 1024 * 1024);
+      parser.body_limit(options_.max_body_bytes);
       boost::system::error_code ec;
       http::read(stream, buffer, parser, ec);
-      if (ec) return;
+      // body_limit is only reported once the start line and every header field are parsed.
+      const bool too_large = ec == http::error::body_limit;
+      if (ec && !too_large) return;
       auto& msg = parser.get();
       HttpRequest req;
       req.method = std::string(msg.method_string());
@@ -223,8 +225,13 @@ class HttpServer::Impl {
       for (const auto& field : msg) {
         req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
       }
-      req.body = std::move(msg.body());
-      bool keep_alive = msg.keep_alive();
+      if (too_large) {
+        req.body_too_large = true;
+      } else {
+        req.body = std::move(msg.body());
+      }
+      // The unread rest of an oversized body would be taken for the next request.
+      bool keep_alive = msg.keep_alive() && !too_large;
 
       HttpResponse resp;
       try {
@@ -256,8 +263,22 @@ class HttpServer::Impl {
         http::write(stream, out, ec);
         if (ec) return;
       }
+      if (too_large) DiscardRest(stream);
       if (!keep_alive) return;
     }
+  }
+
+  // Reads and drops what the peer still sends of an oversized body, so that closing the
+  // socket does not reset the connection before the peer has read the answer (as Go's server
+  // lingers). Bounded; Stop() ends it by shutting the socket down.
+  template <class Stream>
+  static void DiscardRest(Stream& stream) {
+    // The answer is complete (Content-Length): tell the peer no more comes.
+    ::shutdown(stream.lowest_layer().native_handle(), SHUT_WR);
+    char scratch[64 * 1024];
+    size_t total = 0;
+    boost::system::error_code ec;
+    while (!ec && total < 256u * 1024 * 1024) total += stream.read_some(net::buffer(scratch), ec);
   }
 
   static void ParseQuery(const std::string& q, std::multimap<std::string, std::string>* out) {

@@ -39,6 +39,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote;  // "ip:port" of the peer
+  // True when the body was longer than HttpServerOptions::max_body_bytes: `body` is then
+  // empty, and the connection is closed after the response (the rest of the body is unread).
+  bool body_too_large = false;
 
   // The first value of header `name` (case-insensitive), or "" when absent.
   std::string Header(const std::string& name) const;
@@ -88,6 +91,9 @@ struct HttpServerOptions {
   uint16_t port = 0;         // 0 picks a free port
   std::string tls_cert_pem;  // server certificate chain (PEM)
   std::string tls_key_pem;   // its private key (PEM); never logged
+  // Longest body read into HttpRequest::body; a longer one reaches the handler as
+  // body_too_large (Content-Length is checked before reading, chunked bodies as they arrive).
+  size_t max_body_bytes = 64 * 1024 * 1024;
 };
 
 // An HTTP/1.1 server. Start and Stop are called from one controlling thread; the handler runs

@@ -67,6 +67,34 @@ TEST(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_NE(got.find("r/two"), std::string::npos);
 }
 
+TEST(HttpServerTest, OversizedBodyReachesTheHandlerFlaggedAndClosesTheConnection) {
+  HttpServerOptions opts;
+  opts.max_body_bytes = 10;
+  HttpServer server(opts, [](const HttpRequest& req) {
+    return HttpResponse::Text(req.body_too_large ? 413 : 200, "text/plain",
+                              "len=" + std::to_string(req.body.size()));
+  });
+  ASSERT_TRUE(server.Start(nullptr));
+  // Exactly the limit is accepted and the connection stays usable.
+  std::string ok = Exchange(server.port(),
+                            "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+                            "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                            "len=0");
+  EXPECT_NE(ok.find("HTTP/1.1 200 OK"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("len=10"), std::string::npos) << ok;
+  // One byte more (declared, or sent chunked) is flagged; the rest of the body is drained and
+  // never taken for a next request.
+  for (const std::string& req :
+       {std::string("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n0123456789X"),
+        std::string("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "6\r\n012345\r\n6\r\n6789XY\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n")}) {
+    std::string got = Exchange(server.port(), req, "!never");
+    EXPECT_NE(got.find("HTTP/1.1 413"), std::string::npos) << req << " -> " << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+    EXPECT_EQ(got.find("HTTP/1.1 200"), std::string::npos) << got;
+  }
+}
+
 TEST(HttpServerTest, StreamsChunksAndEndsWithLastChunk) {
   HttpServer server({}, [](const HttpRequest&) {
     return HttpResponse::Stream(200, "application/json", [](ChunkWriter& out) {

@@ -131,6 +131,19 @@ bool ApiServer::AdmitLocked(const HttpRequest& req, const RequestInfo& info, jso
                          "Invalid value: " + json(name).dump() + ": " + what});
   }
   if (!name_errs.empty()) return invalid(name_errs);
+  // ValidateAnnotations (k8s.io/apimachinery/pkg/api/validation): keys and values together at
+  // most 256 KiB (TotalAnnotationSizeLimitB).
+  if (meta.contains("annotations") && meta["annotations"].is_object()) {
+    size_t total = 0;
+    for (auto it = meta["annotations"].begin(); it != meta["annotations"].end(); ++it) {
+      total += it.key().size() +
+               (it.value().is_string() ? it.value().get_ref<const std::string&>().size() : 0);
+    }
+    if (total > 256 * 1024) {
+      return invalid({{"metadata.annotations", "FieldValueTooLong",
+                       "Too long: may not be more than 262144 bytes"}});
+    }
+  }
   if (meta.contains("labels") && !meta["labels"].is_null()) {
     for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) {
       if (!it.value().is_string()) {
@@ -164,6 +177,20 @@ bool ApiServer::AdmitLocked(const HttpRequest& req, const RequestInfo& info, jso
       }
     }
     obj->erase("stringData");
+    // pkg/apis/core/validation ValidateSecret: the decoded data may total 1 MiB (MaxSecretSize).
+    size_t total = 0;
+    if (obj->contains("data") && (*obj)["data"].is_object()) {
+      for (const auto& value : (*obj)["data"]) {
+        std::string decoded;
+        if (value.is_string() && Base64Decode(value.get<std::string>(), &decoded)) {
+          total += decoded.size();
+        }
+      }
+    }
+    if (total > 1024 * 1024) {
+      return invalid(
+          {{"data", "FieldValueTooLong", "Too long: may not be more than 1048576 bytes"}});
+    }
   } else if (t.kind == "Namespace" && t.builtin) {
     meta["labels"]["kubernetes.io/metadata.name"] = name;
     if (!obj->contains("spec") || !(*obj)["spec"].contains("finalizers")) {

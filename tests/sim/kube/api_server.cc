@@ -162,6 +162,13 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   if (req.path.rfind("/openapi/", 0) == 0) return OpenApi(req);
   HttpResponse error;
   if (!ParseResourcePath(req, info, &error)) return error;
+  if (req.body_too_large && info->verb != "get" && info->verb != "list" && info->verb != "watch") {
+    // limitedReadBody in k8s.io/apiserver pkg/endpoints/handlers/rest.go, via
+    // errors.NewRequestEntityTooLargeError.
+    return ErrorResponse(
+        413, "RequestEntityTooLarge",
+        "Request entity too large: limit is " + std::to_string(kMaxRequestBodyBytes));
+  }
   HttpRequest json_req;
   if (req.Header("Content-Type").find("protobuf") != std::string::npos) {
     // kubectl's generators (create configmap|secret|namespace) post protobuf.
@@ -376,6 +383,7 @@ HttpResponse ApiServer::Discovery(const HttpRequest& req, bool* handled) {
 HttpResponse ApiServer::HandleSim(const HttpRequest& req) {
   const std::string& p = req.path;
   const std::string& m = req.method;
+  if (req.body_too_large) return JsonResponse(413, {{"error", "body too large"}});
   json body = json::object();
   if (!req.body.empty()) {
     std::string err;

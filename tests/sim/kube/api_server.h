@@ -24,6 +24,10 @@
 
 namespace pygrid::sim::kube {
 
+// kube-apiserver's request body limit (k8s.io/apiserver pkg/server/config.go
+// MaxRequestBodyBytes: twice etcd's 1.5 MiB request limit, as JSON shrinks when stored).
+constexpr size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
+
 // Server settings fixed at start.
 struct ApiServerOptions {
   std::string token;      // required bearer token (never logged)
@@ -103,6 +107,10 @@ class ApiServer {
   void RecordManagerLocked(json* obj, const json& old, const std::string& manager,
                            const std::string& operation, const std::string& api_version,
                            const std::string& subresource);
+  // False with the storage error the real server answers when `obj` would be too large for
+  // etcd (its 1.5 MiB request limit, then its client's 2 MiB gRPC send limit).
+  bool FitsInStorage(const ResourceType& type, const std::string& key, const json& obj,
+                     HttpResponse* error) const;
   // Stores `obj` (null for delete) under a new resourceVersion and records the event.
   uint64_t CommitLocked(const std::string& storage_key, const std::string& key,
                         const std::string& type, json* obj, const json& old);

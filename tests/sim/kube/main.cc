@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   http_opts.port = port;
   http_opts.tls_cert_pem = pki.server_cert_pem;
   http_opts.tls_key_pem = pki.server_key_pem;
+  http_opts.max_body_bytes = kube::kMaxRequestBodyBytes;
   HttpServer http(http_opts, [&api](const HttpRequest& req) { return api.Handle(req); });
   if (!http.Start(&err)) {
     std::cerr << "kube-sim: " << err << "\n";

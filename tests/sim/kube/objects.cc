@@ -78,6 +78,27 @@ bool ApiServer::NamespaceExistsLocked(const std::string& ns) const {
   return it != objects_.end() && it->second.count(ObjKey("", ns));
 }
 
+bool ApiServer::FitsInStorage(const ResourceType& t, const std::string& key, const json& obj,
+                              HttpResponse* error) const {
+  // etcd checks the whole Txn request (key + value); custom resources are stored as JSON, the
+  // built-ins as protobuf (usually smaller: kube-sim's JSON estimate errs on the large side).
+  // kube-apiserver passes the storage error through ErrorToAPIStatus: code 500, no reason,
+  // the error text as message (kubernetes/kubernetes#74600, #112152).
+  constexpr size_t kEtcdMaxRequestBytes = 1536 * 1024;         // etcd --max-request-bytes default
+  constexpr size_t kEtcdClientMaxSendBytes = 2 * 1024 * 1024;  // clientv3 MaxCallSendMsgSize
+  const size_t size = key.size() + t.storage_key.size() + 10 + obj.dump().size();
+  if (size <= kEtcdMaxRequestBytes) return true;
+  std::string message = "etcdserver: request is too large";
+  if (size > kEtcdClientMaxSendBytes) {
+    message =
+        "rpc error: code = ResourceExhausted desc = grpc: trying to send message larger "
+        "than max (" +
+        std::to_string(size) + " vs. " + std::to_string(kEtcdClientMaxSendBytes) + ")";
+  }
+  *error = ErrorResponse(500, "", message);
+  return false;
+}
+
 uint64_t ApiServer::CommitLocked(const std::string& storage_key, const std::string& key,
                                  const std::string& type, json* obj, const json& old) {
   ++rv_;
@@ -299,6 +320,7 @@ HttpResponse ApiServer::CreateLocked(const HttpRequest& req, const RequestInfo& 
   if (HasGeneration(t)) meta["generation"] = 1;
   RecordManagerLocked(&obj, json(), manager, apply ? "Apply" : "Update", t.ApiVersion(), "");
   if (req.HasQuery("dryRun")) return JsonOut(201, ToExternal(t, obj), warnings);
+  if (!FitsInStorage(t, key, obj, &error)) return error;
   CommitLocked(t.storage_key, key, "ADDED", &obj, nullptr);
   if (t.kind == "CustomResourceDefinition") AfterCrdChangeLocked("ADDED", obj);
   return JsonOut(201, ToExternal(t, obj), warnings);
@@ -426,6 +448,7 @@ HttpResponse ApiServer::UpdateLocked(const HttpRequest& req, const RequestInfo& 
     if (t.kind == "CustomResourceDefinition") AfterCrdChangeLocked("DELETED", obj);
     MaybeFinishNamespaceLocked(info.namespace_);
   } else {
+    if (!FitsInStorage(t, key, obj, &error)) return error;
     CommitLocked(t.storage_key, key, "MODIFIED", &obj, old);
     if (t.kind == "CustomResourceDefinition") AfterCrdChangeLocked("MODIFIED", obj);
   }

@@ -113,8 +113,13 @@ class KubectlTest(unittest.TestCase):
         err = self.fails("create", "-f", "-", stdin=w)
         self.assertIn("spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1", err)
         self.assertIn('spec.color: Unsupported value: "pink": supported values: "red", "green", "blue"', err)
-        self.assertIn("spec.label in body should match '^[a-z]+$'", err)
+        # kube-openapi stops at a string's first failed check (minLength before pattern).
+        self.assertIn("spec.label: Invalid value: \"A\": spec.label in body should be at least 2 "
+                      "chars long", err)
+        self.assertNotIn("spec.label in body should match", err)
         self.assertIn("spec.tags in body should have at least 1 items", err)
+        err = self.fails("create", "-f", "-", stdin=w.replace("label: A", "label: AB"))
+        self.assertIn("spec.label in body should match '^[a-z]+$'", err)
         unknown = "apiVersion: test.kubesim.dev/v1\nkind: Widget\nmetadata:\n  name: w-unknown\n" \
                   "spec:\n  size: 1\n  bogus: 1\n"
         self.assertIn('strict decoding error: unknown field "spec.bogus"',
