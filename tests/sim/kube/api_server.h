@@ -127,6 +127,8 @@ class ApiServer {
 
   // --- openapi (openapi.cc)
   HttpResponse OpenApi(const HttpRequest& req);
+  // The Swagger 2.0 document of everything served (GET /openapi/v2).
+  json OpenApiV2DocumentLocked() const;
 
   // --- helpers
   HttpResponse ErrorResponse(int code, const std::string& reason, const std::string& message,

@@ -5,11 +5,23 @@
 // fieldValidation query parameter (kubectl's QueryParamVerifierV3 looks for it before using
 // server-side field validation). CRD schemas are published as written, metadata replaced by a
 // reference to ObjectMeta (apiextensions-apiserver pkg/controller/openapi/builder).
+//
+// OpenAPI v2 (k8s.io/kube-openapi/pkg/handler): GET /openapi/v2 is one Swagger 2.0 document for
+// every group-version, as JSON or, when the Accept header asks for
+// application/com.github.proto-openapi.spec.v2@v1.0+protobuf, as the gnostic protobuf that
+// client-go's OpenAPISchema() decodes. kubectl 1.32 falls back to it (QueryParamVerifier) when
+// a kind's group-version is served but the kind is not in the v3 document, and `kubectl explain
+// --output plaintext-openapiv2` reads it. CRD schemas are published the way
+// apiextensions-apiserver's v2 builder does (pkg/controller/openapi/v2 ToStructuralOpenAPIV2:
+// no allOf/anyOf/oneOf/not, nullable fields untyped, preserve-unknown-fields without
+// properties/items, arrays without items untyped).
+#include <algorithm>
 #include <functional>
 #include <iomanip>
 #include <sstream>
 
 #include "sim/kube/api_server.h"
+#include "sim/kube/openapi_v2_proto.h"
 #include "sim/kube/schema.h"
 
 namespace pygrid::sim::kube {
@@ -86,11 +98,176 @@ json Operation(const ResourceType& t, const std::string& id, bool with_field_val
           {"x-kubernetes-group-version-kind", Gvk(t)[0]}};
 }
 
+const char* kObjectMetaRefV2 = "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+// kube-openapi's handler answers either accepted spelling (@v1.0 or .v1.0) with the dotted one:
+// '@' is not a token character, and Go's mime.ParseMediaType in client-go rejects it.
+const char* kOpenApiV2Protobuf = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+bool IsTrueFlag(const json& s, const char* key) {
+  auto it = s.find(key);
+  return it != s.end() && it->is_boolean() && it->get<bool>();
+}
+
+// ToStructuralOpenAPIV2 (apiextensions-apiserver pkg/controller/openapi/v2/conversion.go).
+json ToOpenApiV2Schema(json s) {
+  if (!s.is_object()) return s;
+  for (const char* k : {"allOf", "oneOf", "anyOf", "not"}) s.erase(k);
+  if (IsTrueFlag(s, "nullable")) {
+    s.erase("type");
+    s.erase("items");
+    s.erase("properties");
+  }
+  s.erase("nullable");
+  if (IsTrueFlag(s, "x-kubernetes-preserve-unknown-fields")) {
+    s.erase("items");
+    s.erase("properties");
+  }
+  if (!s.contains("items") && s.contains("type") && s["type"] == "array") s.erase("type");
+  if (s.contains("properties") && s["properties"].is_object()) {
+    for (auto it = s["properties"].begin(); it != s["properties"].end(); ++it) {
+      if (IsTrueFlag(it.value(), "nullable") && s.contains("required") &&
+          s["required"].is_array()) {
+        json& req = s["required"];
+        req.erase(std::remove(req.begin(), req.end(), json(it.key())), req.end());
+        if (req.empty()) s.erase("required");
+      }
+      it.value() = ToOpenApiV2Schema(it.value());
+    }
+  }
+  if (s.contains("additionalProperties") && s["additionalProperties"].is_object()) {
+    if (IsTrueFlag(s["additionalProperties"], "nullable")) s.erase("required");
+    s["additionalProperties"] = ToOpenApiV2Schema(s["additionalProperties"]);
+  }
+  if (s.contains("items") && s["items"].is_object()) s["items"] = ToOpenApiV2Schema(s["items"]);
+  return s;
+}
+
+json V2Parameter(const char* name, const char* in, const char* description, bool required) {
+  json p = {{"name", name}, {"in", in}, {"type", "string"}, {"uniqueItems", true}};
+  if (description[0] != '\0') p["description"] = description;
+  if (required) p["required"] = true;
+  return p;
+}
+
+// One Swagger 2.0 operation on `t`; writes carry the body and the dryRun, fieldManager and
+// fieldValidation query parameters kubectl looks for.
+json V2Operation(const ResourceType& t, const std::string& action, const std::string& verb_id,
+                 const json& body_schema, bool write) {
+  json params = json::array();
+  if (write) {
+    params.push_back(
+        {{"name", "body"}, {"in", "body"}, {"required", true}, {"schema", body_schema}});
+    params.push_back(V2Parameter("dryRun", "query",
+                                 "When present, indicates that modifications "
+                                 "should not be persisted.",
+                                 false));
+    params.push_back(V2Parameter("fieldManager", "query",
+                                 "fieldManager is a name associated "
+                                 "with the actor or entity that is making these changes.",
+                                 false));
+    params.push_back(V2Parameter("fieldValidation", "query",
+                                 "fieldValidation instructs the server on how to handle objects "
+                                 "in the request containing unknown or duplicate fields.",
+                                 false));
+  }
+  return {{"operationId", verb_id + (t.group.empty() ? "Core" : "") + t.kind},
+          {"consumes", {"*/*"}},
+          {"produces", {"application/json", "application/yaml"}},
+          {"schemes", {"https"}},
+          {"parameters", params},
+          {"responses",
+           {{"200", {{"description", "OK"}, {"schema", body_schema}}},
+            {"401", {{"description", "Unauthorized"}}}}},
+          {"x-kubernetes-action", action},
+          {"x-kubernetes-group-version-kind",
+           {{"group", t.group}, {"version", t.version}, {"kind", t.kind}}}};
+}
+
 }  // namespace
+
+json ApiServer::OpenApiV2DocumentLocked() const {
+  json paths = json::object();
+  json definitions = {{"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", ObjectMetaSchema()}};
+  for (const auto& [group, version] : registry_.GroupVersions()) {
+    for (const auto& tp : registry_.TypesOf(group, version)) {
+      const ResourceType& t = *tp;
+      const std::string def = OpenApiDefinitionName(t.group, t.version, t.kind);
+      // Built-in kinds come from kubectl's compiled-in scheme; only CRD kinds get definitions.
+      const json body =
+          t.builtin ? json{{"type", "object"}} : json{{"$ref", "#/definitions/" + def}};
+      std::string prefix = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+      std::string collection =
+          prefix + (t.namespaced ? "/namespaces/{namespace}/" : "/") + t.plural;
+      json path_params = json::array({V2Parameter("name", "path", "name of the object", true)});
+      if (t.namespaced) {
+        path_params.push_back(V2Parameter("namespace", "path", "object name and auth scope", true));
+      }
+      paths[collection + "/{name}"] = {{"get", V2Operation(t, "get", "read", body, false)},
+                                       {"put", V2Operation(t, "put", "replace", body, true)},
+                                       {"patch", V2Operation(t, "patch", "patch", body, true)},
+                                       {"delete", V2Operation(t, "delete", "delete", body, false)},
+                                       {"parameters", path_params}};
+      json collection_params = json::array();
+      if (t.namespaced) collection_params.push_back(path_params[1]);
+      paths[collection] = {{"get", V2Operation(t, "list", "list", {{"type", "object"}}, false)},
+                           {"post", V2Operation(t, "post", "create", body, true)},
+                           {"parameters", collection_params}};
+      if (t.status_subresource) {
+        paths[collection + "/{name}/status"] = {
+            {"get", V2Operation(t, "get", "read", body, false)},
+            {"put", V2Operation(t, "put", "replace", body, true)},
+            {"patch", V2Operation(t, "patch", "patch", body, true)},
+            {"parameters", path_params}};
+      }
+      if (t.builtin) continue;
+      json s = ToOpenApiV2Schema(t.schema.is_object() ? t.schema : json{{"type", "object"}});
+      if (!s.contains("properties")) s["properties"] = json::object();
+      s["properties"]["metadata"] = {{"description",
+                                      "Standard object's metadata. More info: "
+                                      "https://git.k8s.io/community/contributors/"
+                                      "devel/sig-architecture/api-conventions.md#metadata"},
+                                     {"$ref", kObjectMetaRefV2}};
+      for (const char* k : {"apiVersion", "kind"}) {
+        if (!s["properties"].contains(k)) s["properties"][k] = {{"type", "string"}};
+      }
+      s["x-kubernetes-group-version-kind"] = Gvk(t);
+      definitions[def] = s;
+      definitions[OpenApiDefinitionName(t.group, t.version, t.list_kind)] = {
+          {"type", "object"},
+          {"description", t.kind + "List is a list of " + t.kind},
+          {"required", {"items"}},
+          {"properties",
+           {{"apiVersion", {{"type", "string"}}},
+            {"kind", {{"type", "string"}}},
+            {"items", {{"type", "array"}, {"items", {{"$ref", "#/definitions/" + def}}}}}}},
+          {"x-kubernetes-group-version-kind",
+           {{{"group", t.group}, {"version", t.version}, {"kind", t.list_kind}}}}};
+    }
+  }
+  return {{"swagger", "2.0"},
+          {"info", {{"title", "Kubernetes"}, {"version", "v1.32.0-kube-sim"}}},
+          {"paths", paths},
+          {"definitions", definitions},
+          {"securityDefinitions",
+           {{"BearerToken",
+             {{"type", "apiKey"},
+              {"name", "authorization"},
+              {"in", "header"},
+              {"description", "Bearer Token authentication"}}}}},
+          {"security", json::array({{{"BearerToken", json::array()}}})}};
+}
 
 HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
   std::string p = req.path;
   std::lock_guard<std::mutex> lock(mu_);
+  if (p == "/openapi/v2") {
+    json doc = OpenApiV2DocumentLocked();
+    if (req.Header("Accept").find("application/com.github.proto-openapi.spec.v2") !=
+        std::string::npos) {
+      return HttpResponse::Text(200, kOpenApiV2Protobuf, EncodeOpenApiV2Document(doc));
+    }
+    return HttpResponse::Text(200, "application/json", doc.dump());
+  }
   auto doc_for = [&](const std::string& group, const std::string& version) {
     json schemas = {{"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", ObjectMetaSchema()}};
     json paths = json::object();
@@ -157,12 +334,12 @@ HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
     }
     return HttpResponse::Text(200, "application/json", json{{"paths", paths}}.dump());
   }
-  std::string rest = p.substr(std::string("/openapi/v3/").size());
-  std::vector<std::string> segs;
-  std::stringstream ss(rest);
-  std::string seg;
-  while (std::getline(ss, seg, '/')) segs.push_back(seg);
-  if (p.rfind("/openapi/v3/", 0) == 0) {
+  const std::string v3_prefix = "/openapi/v3/";
+  if (p.rfind(v3_prefix, 0) == 0) {
+    std::vector<std::string> segs;
+    std::stringstream ss(p.substr(v3_prefix.size()));
+    std::string seg;
+    while (std::getline(ss, seg, '/')) segs.push_back(seg);
     if (segs.size() == 2 && segs[0] == "api" && registry_.HasGroupVersion("", segs[1])) {
       return HttpResponse::Text(200, "application/json", doc_for("", segs[1]).dump());
     }

@@ -54,6 +54,21 @@ Registry::Registry() {
   types_.push_back(std::move(ev1));
   types_.push_back(
       Builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, false, {}));
+  // Stored as written, so that the install manifests (`kubectl apply -k manifests/`) apply;
+  // kube-sim runs no controllers for them (no pods, endpoints or cluster IPs).
+  types_.push_back(Builtin("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true,
+                           false, {"sa"}));
+  types_.push_back(Builtin("", "v1", "services", "service", "Service", true, true, {"svc"}));
+  types_.push_back(
+      Builtin("apps", "v1", "deployments", "deployment", "Deployment", true, true, {"deploy"}));
+  for (bool cluster : {false, true}) {
+    const std::string prefix = cluster ? "Cluster" : "";
+    const std::string lower = cluster ? "cluster" : "";
+    types_.push_back(Builtin("rbac.authorization.k8s.io", "v1", lower + "roles", lower + "role",
+                             prefix + "Role", !cluster, false, {}));
+    types_.push_back(Builtin("rbac.authorization.k8s.io", "v1", lower + "rolebindings",
+                             lower + "rolebinding", prefix + "RoleBinding", !cluster, false, {}));
+  }
   auto crd =
       Builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
               "CustomResourceDefinition", false, true, {"crd", "crds"});

@@ -125,6 +125,39 @@ class KubectlTest(unittest.TestCase):
         self.assertIn('strict decoding error: unknown field "spec.bogus"',
                       self.fails("create", "-f", "-", stdin=unknown))
 
+    def test_install_manifests_apply_with_validation(self):
+        # kubectl validates every object (fieldValidation=Strict) and asks /openapi/v3 whether
+        # the server supports that; a served group-version whose document lacks the kind sends
+        # it to /openapi/v2 (protobuf), which answered 500 before (issue 16).
+        out = self.ok("apply", "--validate=true", "-k", project_file("manifests"))
+        for created in ("namespace/pygrid-system", "serviceaccount/pygrid-operator",
+                        "clusterrole.rbac.authorization.k8s.io/pygrid-operator-manager",
+                        "rolebinding.rbac.authorization.k8s.io/pygrid-operator-self",
+                        "service/pygrid-operator-metrics", "deployment.apps/pygrid-operator"):
+            self.assertIn(created, out)
+        self.ok("get", "deployment", "-n", "pygrid-system", "pygrid-operator")
+        self.assertIn("mnist", self.ok("apply", "--validate=true", "-f", EXAMPLE, "--dry-run=server"))
+
+    def test_openapi_v2_is_served_as_kubectl_reads_it(self):
+        # explain's v2 output decodes the gnostic protobuf document.
+        out = self.ok("explain", "pygridcluster.spec.workers", "--output=plaintext-openapiv2")
+        self.assertIn("The worker instances; each runs one PyGrid node", out)
+        self.assertIn("replicas\t<integer>", out)
+        # The v2 fallback of kubectl's field-validation check: a core/v1 kind kube-sim does not
+        # serve gets to the REST mapping instead of failing on /openapi/v2.
+        err = self.fails("apply", "--validate=true", "-f", "-",
+                         stdin="apiVersion: v1\nkind: PodTemplate\nmetadata:\n  name: pt\n")
+        self.assertIn('no matches for kind "PodTemplate" in version "v1"', err)
+        self.assertNotIn("openapi", err)
+        doc = json.loads(self.ok("get", "--raw", "/openapi/v2"))
+        self.assertEqual(doc["swagger"], "2.0")
+        pgc = doc["definitions"]["dev.pygrid.distributor.v1alpha1.PyGridCluster"]
+        port = pgc["properties"]["spec"]["properties"]["pygrid"]["properties"]["gatewayPort"]
+        self.assertNotIn("not", port)  # v2 has no junctors (ToStructuralOpenAPIV2)
+        patch = doc["paths"]["/apis/distributor.pygrid.dev/v1alpha1/namespaces/{namespace}/"
+                             "pygridclusters/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+
     def test_explain_prints_crd_descriptions(self):
         out = self.ok("explain", "pygridcluster.spec.workers")
         self.assertIn("KIND:       PyGridCluster", out)
