@@ -209,11 +209,24 @@ class HttpServer::Impl {
     while (!stopping_) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       boost::system::error_code ec;
       http::read(stream, buffer, parser, ec);
       // body_limit is only reported once the start line and every header field are parsed.
       const bool too_large = ec == http::error::body_limit;
-      if (ec && !too_large) return;
+      if (ec && !too_large) {
+        // net/http's answers to requests it cannot parse (server.go, conn.serve).
+        // Unlike Go, which may reset a peer that is still sending, the rest of the request is
+        // drained so that the peer can read the answer.
+        if (ec == http::error::header_limit) {
+          WriteRaw(stream, "431 Request Header Fields Too Large");
+          DiscardRest(stream);
+        } else if (IsParseError(ec)) {
+          WriteRaw(stream, "400 Bad Request");
+          DiscardRest(stream);
+        }
+        return;
+      }
       auto& msg = parser.get();
       HttpRequest req;
       req.method = std::string(msg.method_string());
@@ -266,6 +279,25 @@ class HttpServer::Impl {
       if (too_large) DiscardRest(stream);
       if (!keep_alive) return;
     }
+  }
+
+  // True for Beast's HTTP parse errors, but not for a peer that closed (between or inside a
+  // request): nobody is left to answer then.
+  static bool IsParseError(const boost::system::error_code& ec) {
+    const boost::system::error_code http_error = http::error::end_of_stream;
+    return ec.category() == http_error.category() && ec != http::error::end_of_stream &&
+           ec != http::error::partial_message;
+  }
+
+  // Writes Go's plain-text error answer for a request that could not be parsed.
+  template <class Stream>
+  static void WriteRaw(Stream& stream, const std::string& status) {
+    const std::string out = "HTTP/1.1 " + status +
+                            "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: "
+                            "close\r\n\r\n" +
+                            status;
+    boost::system::error_code ec;
+    net::write(stream, net::buffer(out), ec);
   }
 
   // Reads and drops what the peer still sends of an oversized body, so that closing the

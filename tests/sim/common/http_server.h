@@ -94,6 +94,11 @@ struct HttpServerOptions {
   // Longest body read into HttpRequest::body; a longer one reaches the handler as
   // body_too_large (Content-Length is checked before reading, chunked bodies as they arrive).
   size_t max_body_bytes = 64 * 1024 * 1024;
+  // Longest request line plus header fields: Go's http.Server default (MaxHeaderBytes 1 MiB,
+  // plus the 4 KiB it allows on top), which kube-apiserver keeps. Longer ones are answered
+  // "431 Request Header Fields Too Large", unparseable requests "400 Bad Request", both as
+  // Go's net/http words them (plain text, then the connection is closed).
+  size_t max_header_bytes = 1024 * 1024 + 4096;
 };
 
 // An HTTP/1.1 server. Start and Stop are called from one controlling thread; the handler runs

@@ -95,6 +95,27 @@ TEST(HttpServerTest, OversizedBodyReachesTheHandlerFlaggedAndClosesTheConnection
   }
 }
 
+TEST(HttpServerTest, UnparseableAndOversizedHeadersGetGoStyleAnswers) {
+  HttpServerOptions opts;
+  opts.max_header_bytes = 1000;
+  HttpServer server(opts,
+                    [](const HttpRequest&) { return HttpResponse::Text(200, "text/plain", "ok"); });
+  ASSERT_TRUE(server.Start(nullptr));
+  std::string bad = Exchange(server.port(), "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "!never");
+  EXPECT_EQ(bad,
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Connection: close\r\n\r\n400 Bad Request");
+  std::string big = Exchange(
+      server.port(), "GET /" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", "!never");
+  EXPECT_NE(big.find("HTTP/1.1 431 Request Header Fields Too Large"), std::string::npos) << big;
+  // A long target within the limit is fine.
+  std::string ok = Exchange(
+      server.port(),
+      "GET /" + std::string(900, 'a') + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "!never");
+  EXPECT_NE(ok.find("HTTP/1.1 200 OK"), std::string::npos) << ok;
+}
+
 TEST(HttpServerTest, StreamsChunksAndEndsWithLastChunk) {
   HttpServer server({}, [](const HttpRequest&) {
     return HttpResponse::Stream(200, "application/json", [](ChunkWriter& out) {
