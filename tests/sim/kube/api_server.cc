@@ -57,7 +57,7 @@ const char* ReasonForCode(int code) {
 }
 
 HttpResponse JsonResponse(int code, const json& body) {
-  return HttpResponse::Text(code, "application/json", body.dump());
+  return HttpResponse::Text(code, "application/json", DumpJson(body));
 }
 
 }  // namespace
@@ -126,15 +126,31 @@ bool ApiServer::WantsTable(const HttpRequest& req) const {
   return req.Header("Accept").find("as=Table") != std::string::npos;
 }
 
-HttpResponse ApiServer::Handle(const HttpRequest& req) {
+HttpResponse ApiServer::Handle(const HttpRequest& raw) {
+  // Go keeps invalid UTF-8 from a URL in its strings and replaces it when encoding JSON;
+  // replacing it up front gives the same answers and keeps every string kube-sim stores or
+  // prints valid (nlohmann::json refuses to dump invalid UTF-8).
+  HttpRequest req = raw;
+  req.target = ToValidUtf8(raw.target);
+  req.path = ToValidUtf8(raw.path);
+  req.query.clear();
+  for (const auto& [k, v] : raw.query) req.query.emplace(ToValidUtf8(k), ToValidUtf8(v));
+  for (auto& [k, v] : req.headers) v = ToValidUtf8(v);
   if (req.path.rfind("/_sim/", 0) == 0) return HandleSim(req);
   RequestInfo info;
   HttpResponse resp;
   const std::string auth = req.Header("Authorization");
-  if (auth != "Bearer " + options_.token) {
-    resp = ErrorResponse(401, "Unauthorized", "Unauthorized");
-  } else {
-    resp = Route(req, &info);
+  try {
+    if (auth != "Bearer " + options_.token) {
+      resp = ErrorResponse(401, "Unauthorized", "Unauthorized");
+    } else {
+      resp = Route(req, &info);
+    }
+  } catch (const std::exception& e) {
+    // A kube-sim bug, not a client error: answered as the apiserver's panic recovery does
+    // (500 InternalError), so the fuzz test and the request log show it.
+    resp = ErrorResponse(500, "InternalError",
+                         std::string("Internal error occurred: kube-sim: ") + e.what());
   }
   std::lock_guard<std::mutex> lock(mu_);
   std::string path = req.target.substr(0, req.target.find('?'));
@@ -178,7 +194,8 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
       return ErrorResponse(415, "UnsupportedMediaType", err);
     }
     json_req = req;
-    json_req.body = decoded.dump();
+    // Protobuf strings are bytes; as JSON they are valid UTF-8 (invalid bytes replaced).
+    json_req.body = decoded.dump(-1, ' ', false, json::error_handler_t::replace);
     for (auto& [k, v] : json_req.headers) {
       if (k.size() == 12 && (k[0] == 'C' || k[0] == 'c') && k.substr(1) == "ontent-Type") {
         v = "application/json";

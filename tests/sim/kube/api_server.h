@@ -102,8 +102,8 @@ class ApiServer {
   // response.
   bool AdmitLocked(const HttpRequest& req, const RequestInfo& info, json* obj,
                    std::vector<std::string>* warnings, HttpResponse* error);
-  HttpResponse ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info,
-                                     const json& applied, const json* existing);
+  HttpResponse ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info, json applied,
+                                     const json* existing);
   void RecordManagerLocked(json* obj, const json& old, const std::string& manager,
                            const std::string& operation, const std::string& api_version,
                            const std::string& subresource);
@@ -134,6 +134,9 @@ class ApiServer {
   HttpResponse ErrorResponse(int code, const std::string& reason, const std::string& message,
                              const json& details = nullptr) const;
   HttpResponse NotFound(const RequestInfo& info, const std::string& name) const;
+  // 400 "<Kind> in version "<v>" cannot be handled as a <Kind>: <error>" for a body that
+  // does not decode into the resource's type.
+  HttpResponse CannotDecode(const RequestInfo& info, const std::string& error) const;
   json DetailsFor(const RequestInfo& info, const std::string& name) const;
   bool WantsTable(const HttpRequest& req) const;
 

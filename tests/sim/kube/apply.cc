@@ -8,6 +8,7 @@
 #include <set>
 
 #include "sim/kube/api_server.h"
+#include "sim/kube/decode.h"
 #include "sim/kube/patch.h"
 
 namespace pygrid::sim::kube {
@@ -156,6 +157,22 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
   } else if (!ApplyStrategicMergePatch(current, patch, &next, &err)) {
     return ErrorResponse(422, "Invalid", err);
   }
+  if (!next.is_object()) {
+    // A JSON patch can replace the whole document ("path": "").
+    return ErrorResponse(422, "Invalid",
+                         "the server rejected our request due to an error in our "
+                         "request: the patched object is not a JSON object");
+  }
+  if (!DecodeRequestObject(t, &next, &err)) {
+    // jsonPatcher.applyPatchToCurrentObject: errors.NewInvalid(schema.GroupKind{}, "",
+    // field.Invalid(field.NewPath("patch"), patchedJS, err)), hence the empty kind and name.
+    json patched = DumpJson(next);
+    std::string message = "Invalid value: " + DumpJson(patched) + ": " + err;
+    return ErrorResponse(
+        422, "Invalid", " \"\" is invalid: patch: " + message,
+        {{"causes",
+          {{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "patch"}}}}});
+  }
   std::string manager = req.Query("fieldManager");
   if (manager.empty()) {
     std::string ua = req.Header("User-Agent");
@@ -165,7 +182,7 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
 }
 
 HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info,
-                                              const json& applied_in, const json* existing) {
+                                              json applied_in, const json* existing) {
   const ResourceType& t = *info.type;
   const std::string manager = req.Query("fieldManager");
   if (manager.empty()) {
@@ -184,6 +201,8 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
     return ErrorResponse(400, "BadRequest",
                          "error decoding YAML: Object 'Kind' is missing in applied configuration");
   }
+  std::string decode_error;
+  if (!DecodeRequestObject(t, &applied_in, &decode_error)) return CannotDecode(info, decode_error);
   json applied = ToStored(t, applied_in);
   std::string applied_name =
       applied.contains("metadata") ? applied["metadata"].value("name", "") : "";
@@ -279,7 +298,7 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
     }
   }
   json out = ToExternal(t, obj);
-  return HttpResponse::Text(200, "application/json", out.dump());
+  return HttpResponse::Text(200, "application/json", DumpJson(out));
 }
 
 }  // namespace pygrid::sim::kube

@@ -2,8 +2,10 @@
 // selectors, patches and field ownership, printer-column JSONPath and time formatting.
 #include <gtest/gtest.h>
 
+#include "sim/kube/decode.h"
 #include "sim/kube/go_regexp.h"
 #include "sim/kube/patch.h"
+#include "sim/kube/resource_types.h"
 #include "sim/kube/schema.h"
 #include "sim/kube/selectors.h"
 #include "sim/kube/table.h"
@@ -193,6 +195,66 @@ TEST(GoRegexpTest, LinearOnLongInput) {
   EXPECT_TRUE(re.Search(s));
   s.back() = '!';
   EXPECT_FALSE(re.Search(s));
+}
+
+TEST(DecodeTest, BuiltinsRefuseWrongTypesLikeEncodingJson) {
+  Registry registry;
+  const ResourceType& secret = *registry.Find("", "v1", "secrets");
+  std::string err;
+  json obj = json::parse(R"({"metadata":{"name":5}})");
+  EXPECT_FALSE(DecodeRequestObject(secret, &obj, &err));
+  EXPECT_EQ(err,
+            "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type "
+            "string");
+  obj = json::parse(R"({"metadata":{"ownerReferences":[{"uid":[]}]}})");
+  EXPECT_FALSE(DecodeRequestObject(secret, &obj, &err));
+  EXPECT_EQ(err,
+            "json: cannot unmarshal array into Go struct field OwnerReference.metadata."
+            "ownerReferences.uid of type types.UID");
+  obj = json::parse(R"({"data":{"k":1}})");
+  EXPECT_FALSE(DecodeRequestObject(secret, &obj, &err));
+  EXPECT_EQ(err, "json: cannot unmarshal number into Go struct field Secret.data of type []uint8");
+  const ResourceType& lease = *registry.Find("coordination.k8s.io", "v1", "leases");
+  obj = json::parse(R"({"spec":{"leaseDurationSeconds":1.5}})");
+  EXPECT_FALSE(DecodeRequestObject(lease, &obj, &err));
+  EXPECT_EQ(err,
+            "json: cannot unmarshal number 1.5 into Go struct field LeaseSpec.spec."
+            "leaseDurationSeconds of type int32");
+  // null leaves a field unset; unknown metadata fields are gone.
+  obj = json::parse(R"({"metadata":{"name":"a","labels":null,"odd":1},"type":null})");
+  EXPECT_TRUE(DecodeRequestObject(secret, &obj, &err)) << err;
+  EXPECT_EQ(obj, json::parse(R"({"metadata":{"name":"a"}})"));
+}
+
+TEST(DecodeTest, CustomResourcesDropMalformedMetadata) {
+  Registry registry;
+  std::string err;
+  ASSERT_TRUE(registry.RegisterCrd(json::parse(R"({"metadata":{"name":"ws.g.dev"},
+      "spec":{"group":"g.dev","names":{"plural":"ws","kind":"W"},"scope":"Namespaced",
+              "versions":[{"name":"v1","served":true,"storage":true}]}})"),
+                                   &err))
+      << err;
+  const ResourceType& w = *registry.Find("g.dev", "v1", "ws");
+  json obj = json::parse(R"({"metadata":{"name":"a","labels":{"x":1},"finalizers":"f"},
+                             "spec":{"any":[1]}})");
+  EXPECT_TRUE(DecodeRequestObject(w, &obj, &err)) << err;
+  EXPECT_EQ(obj, json::parse(R"({"metadata":{"name":"a"},"spec":{"any":[1]}})"));
+  obj = json::parse(R"({"metadata":"x"})");
+  EXPECT_FALSE(DecodeRequestObject(w, &obj, &err));
+  EXPECT_EQ(err, "invalid metadata: expected object, got string");
+}
+
+TEST(UtilTest, BodiesAreSanitizedAndDepthLimited) {
+  json out;
+  std::string err;
+  ASSERT_TRUE(ParseBody("{\"a\":\"x\xff\xc3\"}", &out, &err)) << err;
+  EXPECT_EQ(out["a"], "x\xEF\xBF\xBD\xEF\xBF\xBD");
+  std::string deep = std::string(10001, '[') + std::string(10001, ']');
+  EXPECT_FALSE(ParseBody(deep, &out, &err));
+  EXPECT_EQ(err, "json: exceeded max depth");
+  ASSERT_TRUE(ParseBody(std::string(10000, '[') + std::string(10000, ']'), &out, &err));
+  EXPECT_EQ(ToValidUtf8("ok\xed\xa0\x80"), "ok\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(DumpJson(json("a\xff")), "\"a\xEF\xBF\xBD\"");
 }
 
 TEST(SchemaTest, DefinitionNameReversesTheGroup) {

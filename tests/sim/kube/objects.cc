@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "sim/kube/api_server.h"
+#include "sim/kube/decode.h"
 #include "sim/kube/selectors.h"
 #include "sim/kube/table.h"
 
@@ -18,10 +19,10 @@ namespace {
 std::string ObjKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
 HttpResponse JsonOut(int code, const json& body, const std::vector<std::string>& warnings = {}) {
-  HttpResponse r = HttpResponse::Text(code, "application/json", body.dump());
+  HttpResponse r = HttpResponse::Text(code, "application/json", DumpJson(body));
   for (const auto& w : warnings) {
     json quoted = w;
-    r.With("Warning", "299 - " + quoted.dump());
+    r.With("Warning", "299 - " + DumpJson(quoted));
   }
   return r;
 }
@@ -73,6 +74,14 @@ bool DecodeContinue(const std::string& token, uint64_t* rv, std::string* start) 
 
 }  // namespace
 
+HttpResponse ApiServer::CannotDecode(const RequestInfo& info, const std::string& error) const {
+  // transformDecodeError (k8s.io/apiserver pkg/endpoints/handlers/rest.go).
+  const ResourceType& t = *info.type;
+  return ErrorResponse(
+      400, "BadRequest",
+      t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind + ": " + error);
+}
+
 bool ApiServer::NamespaceExistsLocked(const std::string& ns) const {
   auto it = objects_.find("/namespaces");
   return it != objects_.end() && it->second.count(ObjKey("", ns));
@@ -86,7 +95,7 @@ bool ApiServer::FitsInStorage(const ResourceType& t, const std::string& key, con
   // the error text as message (kubernetes/kubernetes#74600, #112152).
   constexpr size_t kEtcdMaxRequestBytes = 1536 * 1024;         // etcd --max-request-bytes default
   constexpr size_t kEtcdClientMaxSendBytes = 2 * 1024 * 1024;  // clientv3 MaxCallSendMsgSize
-  const size_t size = key.size() + t.storage_key.size() + 10 + obj.dump().size();
+  const size_t size = key.size() + t.storage_key.size() + 10 + DumpJson(obj).size();
   if (size <= kEtcdMaxRequestBytes) return true;
   std::string message = "etcdserver: request is too large";
   if (size > kEtcdClientMaxSendBytes) {
@@ -240,6 +249,7 @@ HttpResponse ApiServer::Create(const HttpRequest& req, const RequestInfo& info) 
   if (!ParseBody(req.body, &obj, &err) || !obj.is_object()) {
     return ErrorResponse(400, "BadRequest", "the body of the request could not be decoded: " + err);
   }
+  if (!DecodeRequestObject(*info.type, &obj, &err)) return CannotDecode(info, err);
   std::lock_guard<std::mutex> lock(mu_);
   return CreateLocked(req, info, obj, DefaultManager(req), false);
 }
@@ -332,6 +342,7 @@ HttpResponse ApiServer::Update(const HttpRequest& req, const RequestInfo& info) 
   if (!ParseBody(req.body, &obj, &err) || !obj.is_object()) {
     return ErrorResponse(400, "BadRequest", "the body of the request could not be decoded: " + err);
   }
+  if (!DecodeRequestObject(*info.type, &obj, &err)) return CannotDecode(info, err);
   std::lock_guard<std::mutex> lock(mu_);
   auto& objs = objects_[info.type->storage_key];
   auto it = objs.find(ObjKey(info.namespace_, info.name));
@@ -459,7 +470,11 @@ HttpResponse ApiServer::Delete(const HttpRequest& req, const RequestInfo& info) 
   json options = json::object();
   if (!req.body.empty()) {
     std::string err;
-    if (!ParseBody(req.body, &options, &err) || !options.is_object()) options = json::object();
+    if (!ParseBody(req.body, &options, &err) || !options.is_object()) {
+      options = json::object();
+    } else if (!DecodeDeleteOptions(&options, &err)) {
+      return ErrorResponse(400, "BadRequest", err);
+    }
   }
   if (req.HasQuery("propagationPolicy"))
     options["propagationPolicy"] = req.Query("propagationPolicy");

@@ -266,7 +266,7 @@ HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
         std::string::npos) {
       return HttpResponse::Text(200, kOpenApiV2Protobuf, EncodeOpenApiV2Document(doc));
     }
-    return HttpResponse::Text(200, "application/json", doc.dump());
+    return HttpResponse::Text(200, "application/json", DumpJson(doc));
   }
   auto doc_for = [&](const std::string& group, const std::string& version) {
     json schemas = {{"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", ObjectMetaSchema()}};
@@ -329,10 +329,10 @@ HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
       std::string key = g.empty() ? "api/" + v : "apis/" + g + "/" + v;
       std::ostringstream hash;
       hash << std::hex << std::uppercase << std::setw(16) << std::setfill('0')
-           << std::hash<std::string>{}(doc_for(g, v).dump());
+           << std::hash<std::string>{}(DumpJson(doc_for(g, v)));
       paths[key] = {{"serverRelativeURL", "/openapi/v3/" + key + "?hash=" + hash.str()}};
     }
-    return HttpResponse::Text(200, "application/json", json{{"paths", paths}}.dump());
+    return HttpResponse::Text(200, "application/json", DumpJson(json{{"paths", paths}}));
   }
   const std::string v3_prefix = "/openapi/v3/";
   if (p.rfind(v3_prefix, 0) == 0) {
@@ -341,10 +341,10 @@ HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
     std::string seg;
     while (std::getline(ss, seg, '/')) segs.push_back(seg);
     if (segs.size() == 2 && segs[0] == "api" && registry_.HasGroupVersion("", segs[1])) {
-      return HttpResponse::Text(200, "application/json", doc_for("", segs[1]).dump());
+      return HttpResponse::Text(200, "application/json", DumpJson(doc_for("", segs[1])));
     }
     if (segs.size() == 3 && segs[0] == "apis" && registry_.HasGroupVersion(segs[1], segs[2])) {
-      return HttpResponse::Text(200, "application/json", doc_for(segs[1], segs[2]).dump());
+      return HttpResponse::Text(200, "application/json", DumpJson(doc_for(segs[1], segs[2])));
     }
   }
   return ErrorResponse(404, "NotFound", "the server could not find the requested resource");

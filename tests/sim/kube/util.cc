@@ -4,29 +4,38 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <ctime>
 #include <iomanip>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 namespace pygrid::sim::kube {
 
 namespace {
 
-json YamlToJson(const YAML::Node& node) {
+// Aliases can make a small document expand enormously ("billion laughs"); go-yaml refuses
+// that, and so does kube-sim once a document converts to more nodes than this.
+constexpr size_t kMaxYamlNodes = 1000000;
+
+json YamlToJson(const YAML::Node& node, size_t* budget) {
+  if ((*budget)++ > kMaxYamlNodes) {
+    throw std::runtime_error("yaml: document contains excessive aliasing");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
       return nullptr;
     case YAML::NodeType::Sequence: {
       json arr = json::array();
-      for (const auto& item : node) arr.push_back(YamlToJson(item));
+      for (const auto& item : node) arr.push_back(YamlToJson(item, budget));
       return arr;
     }
     case YAML::NodeType::Map: {
       json obj = json::object();
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = YamlToJson(kv.second);
+      for (const auto& kv : node) obj[kv.first.as<std::string>()] = YamlToJson(kv.second, budget);
       return obj;
     }
     case YAML::NodeType::Scalar: {
@@ -60,14 +69,87 @@ std::mt19937_64& Rng() {
 
 }  // namespace
 
-bool ParseBody(const std::string& body, json* out, std::string* error) {
+std::string ToValidUtf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    size_t len = b0 < 0x80                  ? 1
+                 : b0 >= 0xC2 && b0 <= 0xDF ? 2
+                 : b0 >= 0xE0 && b0 <= 0xEF ? 3
+                 : b0 >= 0xF0 && b0 <= 0xF4 ? 4
+                                            : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && len >= 3) {
+      // Overlong forms, surrogates and code points above U+10FFFF.
+      const auto b1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(b0 == 0xE0 && b1 < 0xA0) && !(b0 == 0xED && b1 >= 0xA0) &&
+           !(b0 == 0xF0 && b1 < 0x90) && !(b0 == 0xF4 && b1 >= 0x90);
+    }
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string DumpJson(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Documents nested deeper than this are refused, as Go's encoding/json does (maxNestingDepth);
+// kube-sim's recursive JSON code stays far from the stack limit that way.
+constexpr int kMaxNestingDepth = 10000;
+
+namespace {
+
+// The deepest [ / { nesting outside strings (a cheap pre-scan before parsing).
+int NestingDepth(const std::string& s) {
+  int depth = 0, max = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max = std::max(max, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max;
+}
+
+}  // namespace
+
+bool ParseBody(const std::string& raw, json* out, std::string* error) {
+  if (NestingDepth(raw) > kMaxNestingDepth) {
+    if (error) *error = "json: exceeded max depth";
+    return false;
+  }
+  const std::string body = ToValidUtf8(raw);
   try {
     *out = json::parse(body);
     return true;
   } catch (const std::exception&) {
   }
   try {
-    *out = YamlToJson(YAML::Load(body));
+    size_t budget = 0;
+    *out = YamlToJson(YAML::Load(body), &budget);
     return true;
   } catch (const std::exception& e) {
     if (error) *error = e.what();

@@ -11,6 +11,14 @@ namespace pygrid::sim::kube {
 
 using json = nlohmann::json;
 
+// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, as Go's JSON decoder
+// and encoder treat invalid UTF-8 in strings.
+std::string ToValidUtf8(const std::string& s);
+
+// `v` serialized compactly; invalid UTF-8 inside strings becomes U+FFFD (as Go's encoder
+// does) instead of an exception. Every answer kube-sim sends goes through it.
+std::string DumpJson(const json& v);
+
 // Parses a request body as JSON, falling back to YAML (kubectl sends YAML for apply-patch);
 // returns false with `error` set when neither parses.
 bool ParseBody(const std::string& body, json* out, std::string* error);

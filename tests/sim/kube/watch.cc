@@ -50,7 +50,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
                         include_object, first_table, std::chrono::system_clock::now());
         first_table = false;
       }
-      return json{{"type", ev_type}, {"object", obj}}.dump() + "\n";
+      return DumpJson(json{{"type", ev_type}, {"object", obj}}) + "\n";
     };
     auto matches = [&](const json& o) {
       if (o.is_null()) return false;
@@ -68,7 +68,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
       json status = StatusBody(410, "Expired",
                                "too old resource version: " + std::to_string(from) + " (" +
                                    std::to_string(compacted_rv_ + 1) + ")");
-      pending.push_back(json{{"type", "ERROR"}, {"object", status}}.dump() + "\n");
+      pending.push_back(DumpJson(json{{"type", "ERROR"}, {"object", status}}) + "\n");
       done = true;
     };
     if (start_rv != 0) {
@@ -119,7 +119,7 @@ HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
                     {"apiVersion", type->ApiVersion()},
                     {"metadata",
                      {{"resourceVersion", std::to_string(pos)}, {"creationTimestamp", nullptr}}}};
-        pending.push_back(json{{"type", "BOOKMARK"}, {"object", obj}}.dump() + "\n");
+        pending.push_back(DumpJson(json{{"type", "BOOKMARK"}, {"object", obj}}) + "\n");
         next_bookmark = clock::now() + interval;
         bm_epoch = bookmark_epoch_;
         continue;
