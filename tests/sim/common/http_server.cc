@@ -3,6 +3,7 @@
 // than a few dozen connections.
 #include "sim/common/http_server.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -24,6 +25,39 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+
+// A thread with a chosen stack size (std::thread cannot set one).
+class BigStackThread {
+ public:
+  BigStackThread() = default;
+  BigStackThread(const BigStackThread&) = delete;
+  BigStackThread& operator=(const BigStackThread&) = delete;
+  ~BigStackThread() { Join(); }
+
+  // Starts `fn`; false (and `fn` not run) when the thread cannot be created.
+  bool Start(size_t stack_bytes, std::function<void()> fn) {
+    fn_ = std::move(fn);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack_bytes);
+    started_ = pthread_create(&id_, &attr, &BigStackThread::Run, this) == 0;
+    pthread_attr_destroy(&attr);
+    return started_;
+  }
+  void Join() {
+    if (started_) pthread_join(id_, nullptr);
+    started_ = false;
+  }
+
+ private:
+  static void* Run(void* self) {
+    static_cast<BigStackThread*>(self)->fn_();
+    return nullptr;
+  }
+  std::function<void()> fn_;
+  pthread_t id_{};
+  bool started_ = false;
+};
 
 bool IEquals(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -102,7 +136,7 @@ class HttpServer::Impl {
     tcp::socket socket;
     std::atomic<bool> streaming{false};
     std::atomic<bool> finished{false};
-    std::thread thread;
+    BigStackThread thread;
     explicit Connection(tcp::socket s) : socket(std::move(s)) {}
   };
 
@@ -166,17 +200,21 @@ class HttpServer::Impl {
       ReapLocked();
       connections_.emplace_back(std::make_unique<Connection>(std::move(socket)));
       Connection* conn = connections_.back().get();
-      conn->thread = std::thread([this, conn] {
-        Serve(conn);
-        conn->finished = true;
-      });
+      // Handlers recurse over request JSON (up to Go's nesting limit of 10,000 levels, some
+      // kilobytes of stack per level in unoptimised builds): 8 MiB is not enough.
+      if (!conn->thread.Start(options_.thread_stack_bytes, [this, conn] {
+            Serve(conn);
+            conn->finished = true;
+          })) {
+        connections_.pop_back();
+      }
     }
   }
 
   void ReapLocked() {
     for (auto it = connections_.begin(); it != connections_.end();) {
       if ((*it)->finished) {
-        (*it)->thread.join();
+        (*it)->thread.Join();
         it = connections_.erase(it);
       } else {
         ++it;
@@ -348,7 +386,7 @@ class HttpServer::Impl {
       }
       conns.swap(connections_);
     }
-    for (auto& c : conns) c->thread.join();
+    for (auto& c : conns) c->thread.Join();
     boost::system::error_code ec;
     if (acceptor_) acceptor_->close(ec);
   }

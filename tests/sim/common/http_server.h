@@ -99,6 +99,8 @@ struct HttpServerOptions {
   // "431 Request Header Fields Too Large", unparseable requests "400 Bad Request", both as
   // Go's net/http words them (plain text, then the connection is closed).
   size_t max_header_bytes = 1024 * 1024 + 4096;
+  // Stack of each connection thread (reserved address space; pages are used as needed).
+  size_t thread_stack_bytes = 64 * 1024 * 1024;
 };
 
 // An HTTP/1.1 server. Start and Stop are called from one controlling thread; the handler runs

@@ -263,14 +263,7 @@ SimResponse GenesisSim::Instances(const SimRequest& r, const std::vector<std::st
   auto bad_method = [] { return ErrorResponse(405, kCodeInvalidRoute, "Invalid route"); };
   json body;
   if (r.method == "POST" || r.method == "PATCH" || r.method == "PUT") {
-    try {
-      body = json::parse(r.body);
-    } catch (const std::exception&) {
-      return ErrorResponse(400, kCodeInvalidRequest, "request body is not valid JSON");
-    }
-    if (!body.is_object()) {
-      return ErrorResponse(400, kCodeInvalidRequest, "request body must be a JSON object");
-    }
+    if (auto err = ParseJsonObject(r.body, &body)) return *err;
   }
   if (parts.size() == 1) {
     if (r.method == "GET") {

@@ -19,7 +19,11 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
       return ErrorResponse(400, kCodeInvalidRequest, "control body is not valid JSON");
     }
   }
-  auto ok = [](json j = json{{"ok", true}}) { return SimResponse::Json(200, j.dump()); };
+  // The request log holds paths and queries as received; invalid UTF-8 in them (a %FF in the
+  // URL) becomes U+FFFD instead of an exception.
+  auto ok = [](json j = json{{"ok", true}}) {
+    return SimResponse::Json(200, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  };
   const std::string what = parts.size() > 1 ? parts[1] : "";
   try {
     if (what == "faults" && r.method == "POST") {

@@ -155,15 +155,25 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
                          "Instance quota exceeded: the account may run at most " +
                              std::to_string(*instance_quota_) + " instances");
   }
+  const auto placement = OptionalString(body, "placement_option", "AUTO");
+  const auto public_ip_type = OptionalString(body, "public_ip_type", "dynamic");
+  if (!placement || !public_ip_type) {
+    return invalid("placement_option and public_ip_type must be strings");
+  }
+  if (body.contains("is_protected") && !body["is_protected"].is_boolean() &&
+      !body["is_protected"].is_null()) {
+    return invalid("is_protected must be a boolean");
+  }
   Instance inst;
   inst.id = NewId();
   inst.name = body["name"];
   inst.hostname = body["hostname"];
   inst.type = type;
   inst.region = region;
-  inst.placement = body.value("placement_option", std::string("AUTO"));
-  inst.public_ip_type = body.value("public_ip_type", std::string("dynamic"));
-  inst.is_protected = body.value("is_protected", false);
+  inst.placement = *placement;
+  inst.public_ip_type = *public_ip_type;
+  inst.is_protected = body.contains("is_protected") && body["is_protected"].is_boolean() &&
+                      body["is_protected"].get<bool>();
   inst.startup_script = script;
   inst.image = {image->id, image->name};
   inst.ssh_keys = keys;

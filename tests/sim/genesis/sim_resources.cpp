@@ -24,8 +24,8 @@ std::optional<std::string> NormaliseRules(const json& in, json* out) {
   *out = json::array();
   for (const json& r : in) {
     if (!r.is_object()) return "each rule must be an object";
-    const std::string protocol = r.value("protocol", "");
-    const std::string direction = r.value("direction", "");
+    const std::string protocol = OptionalString(r, "protocol", "").value_or("?");
+    const std::string direction = OptionalString(r, "direction", "").value_or("?");
     if (protocol != "tcp" && protocol != "udp" && protocol != "icmp" && protocol != "all") {
       return "rule protocol must be one of tcp, udp, icmp, all";
     }
@@ -38,7 +38,8 @@ std::optional<std::string> NormaliseRules(const json& in, json* out) {
                  {"port_range_max", nullptr}};
     for (const char* key : {"port_range_min", "port_range_max"}) {
       if (r.contains(key) && !r[key].is_null()) {
-        if (!r[key].is_number_integer() || r[key].get<int>() < 1 || r[key].get<int>() > 65535) {
+        if (!r[key].is_number_integer() || r[key].get<int64_t>() < 1 ||
+            r[key].get<int64_t>() > 65535) {
           return std::string(key) + " must be a port number";
         }
         rule[key] = r[key];
@@ -150,12 +151,7 @@ SimResponse GenesisSim::Images(const SimRequest& r, const std::vector<std::strin
 SimResponse GenesisSim::SshKeys(const SimRequest& r, const std::vector<std::string>& parts) {
   json body;
   if (r.method == "POST" || r.method == "PUT") {
-    try {
-      body = json::parse(r.body);
-    } catch (const std::exception&) {
-      return ErrorResponse(400, kCodeInvalidRequest, "request body is not valid JSON");
-    }
-    if (!body.is_object()) return ErrorResponse(400, kCodeInvalidRequest, "body must be an object");
+    if (auto err = ParseJsonObject(r.body, &body)) return *err;
   }
   if (parts.size() == 1) {
     if (r.method == "GET") {
@@ -206,12 +202,7 @@ SimResponse GenesisSim::SshKeys(const SimRequest& r, const std::vector<std::stri
 SimResponse GenesisSim::SecurityGroups(const SimRequest& r, const std::vector<std::string>& parts) {
   json body;
   if (r.method == "POST" || r.method == "PUT") {
-    try {
-      body = json::parse(r.body);
-    } catch (const std::exception&) {
-      return ErrorResponse(400, kCodeInvalidRequest, "request body is not valid JSON");
-    }
-    if (!body.is_object()) return ErrorResponse(400, kCodeInvalidRequest, "body must be an object");
+    if (auto err = ParseJsonObject(r.body, &body)) return *err;
   }
   const auto later =
       Steady::now() + std::chrono::duration_cast<Steady::duration>(
@@ -234,8 +225,13 @@ SimResponse GenesisSim::SecurityGroups(const SimRequest& r, const std::vector<st
       return ErrorResponse(400, kCodeInvalidRequest, "the name " + name + " is reserved");
     }
     json rules;
-    if (auto err = NormaliseRules(body.value("rules", json()), &rules)) {
+    if (auto err = NormaliseRules(body.contains("rules") ? body["rules"] : json(), &rules)) {
       return ErrorResponse(400, kCodeInvalidRequest, *err);
+    }
+    const auto description = OptionalString(body, "description", "");
+    const auto region = OptionalString(body, "region", "ARC-IS-HAF-1");  // older DOCS default
+    if (!description || !region) {
+      return ErrorResponse(400, kCodeInvalidRequest, "description and region must be strings");
     }
     for (const SecurityGroup& g : groups_) {
       if (g.name == name) {
@@ -245,8 +241,8 @@ SimResponse GenesisSim::SecurityGroups(const SimRequest& r, const std::vector<st
     SecurityGroup g;
     g.id = NewId();
     g.name = name;
-    g.description = body.value("description", "");
-    g.region = body.value("region", "ARC-IS-HAF-1");  // older DOCS: defaults to ARC-IS-HAF-1
+    g.description = *description;
+    g.region = *region;
     g.rules = rules;
     g.created_at = Now();
     g.status = "creating";  // asynchronous: TF25 polls until `created`
@@ -268,7 +264,7 @@ SimResponse GenesisSim::SecurityGroups(const SimRequest& r, const std::vector<st
       return ErrorResponse(400, kCodeInvalidRequest, "name is required and must not be reserved");
     }
     json rules;
-    if (auto err = NormaliseRules(body.value("rules", json()), &rules)) {
+    if (auto err = NormaliseRules(body.contains("rules") ? body["rules"] : json(), &rules)) {
       return ErrorResponse(400, kCodeInvalidRequest, *err);
     }
     g->name = body["name"];

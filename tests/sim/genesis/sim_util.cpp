@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -36,6 +37,48 @@ std::optional<int> PositiveInt(const std::string& s) {
 }
 
 }  // namespace
+
+std::optional<SimResponse> ParseJsonObject(const std::string& body, nlohmann::json* out) {
+  // A pre-scan keeps nlohmann's recursive copies and comparisons far from the stack limit.
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  if (max_depth > 10000) {
+    return ErrorResponse(400, kCodeInvalidRequest, "request body is nested too deeply");
+  }
+  try {
+    *out = nlohmann::json::parse(body);
+  } catch (const std::exception&) {
+    return ErrorResponse(400, kCodeInvalidRequest, "request body is not valid JSON");
+  }
+  if (!out->is_object()) {
+    return ErrorResponse(400, kCodeInvalidRequest, "request body must be a JSON object");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> OptionalString(const nlohmann::json& obj, const char* key,
+                                          const std::string& fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
 
 std::optional<SimResponse> ParsePaging(const SimRequest& r, int* page, int* per_page) {
   *page = 1;

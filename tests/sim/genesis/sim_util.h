@@ -31,6 +31,14 @@ std::string Rfc3339(std::chrono::system_clock::time_point t);
 // value returns an error response.
 std::optional<SimResponse> ParsePaging(const SimRequest& r, int* page, int* per_page);
 
+// Parses a request body that must be a JSON object; on failure returns the 400 to answer
+// (invalid JSON, nesting deeper than 10,000 like Go's encoding/json, or not an object).
+std::optional<SimResponse> ParseJsonObject(const std::string& body, nlohmann::json* out);
+
+// The string at `key` of `obj`, `fallback` when absent or null; nullopt when it is another type.
+std::optional<std::string> OptionalString(const nlohmann::json& obj, const char* key,
+                                          const std::string& fallback);
+
 // {<key>: items[page], total_count, page, per_page} (SPEC23 List*Response, all required).
 SimResponse ListResponse(const std::string& key, const std::vector<nlohmann::json>& items, int page,
                          int per_page);
