@@ -122,6 +122,12 @@ HttpResponse HttpResponse::Stream(int status, const std::string& content_type,
   return r;
 }
 
+HttpResponse HttpResponse::CloseWithoutAnswer() {
+  HttpResponse r;
+  r.close_without_answer = true;
+  return r;
+}
+
 HttpResponse& HttpResponse::With(const std::string& name, const std::string& value) {
   headers.emplace_back(name, value);
   return *this;
@@ -290,6 +296,7 @@ class HttpServer::Impl {
       } catch (const std::exception& e) {
         resp = HttpResponse::Text(500, "text/plain", std::string("handler error: ") + e.what());
       }
+      if (resp.close_without_answer) return;  // Serve() shuts the socket down
       if (resp.producer) {
         http::response<http::empty_body> head{static_cast<http::status>(resp.status), 11};
         for (const auto& [k, v] : resp.headers) head.set(k, v);

@@ -71,12 +71,17 @@ struct HttpResponse {
   // When set, the server sends the headers with chunked encoding, calls producer on the
   // connection's thread, and ends the stream (last chunk) when it returns.
   std::function<void(ChunkWriter&)> producer;
+  // When set, nothing is sent: the connection is closed as if the server had died after
+  // processing the request (a stand-in's "lost response" fault).
+  bool close_without_answer = false;
 
   // A complete response with the given Content-Type.
   static HttpResponse Text(int status, const std::string& content_type, std::string body);
   // A chunked streaming response with the given Content-Type.
   static HttpResponse Stream(int status, const std::string& content_type,
                              std::function<void(ChunkWriter&)> producer);
+  // An answer that closes the connection without sending anything.
+  static HttpResponse CloseWithoutAnswer();
   // Adds a header; returns *this for chaining.
   HttpResponse& With(const std::string& name, const std::string& value);
 };

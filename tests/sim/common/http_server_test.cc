@@ -116,6 +116,18 @@ TEST(HttpServerTest, UnparseableAndOversizedHeadersGetGoStyleAnswers) {
   EXPECT_NE(ok.find("HTTP/1.1 200 OK"), std::string::npos) << ok;
 }
 
+TEST(HttpServerTest, CloseWithoutAnswerSendsNothing) {
+  HttpServer server({}, [](const HttpRequest& req) {
+    if (req.path == "/lost") return HttpResponse::CloseWithoutAnswer();
+    return HttpResponse::Text(200, "text/plain", "ok");
+  });
+  ASSERT_TRUE(server.Start(nullptr));
+  EXPECT_EQ(Exchange(server.port(), "POST /lost HTTP/1.1\r\nHost: x\r\n\r\n", "!never"), "");
+  EXPECT_NE(Exchange(server.port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "ok")
+                .find("200 OK"),
+            std::string::npos);
+}
+
 TEST(HttpServerTest, StreamsChunksAndEndsWithLastChunk) {
   HttpServer server({}, [](const HttpRequest&) {
     return HttpResponse::Stream(200, "application/json", [](ChunkWriter& out) {

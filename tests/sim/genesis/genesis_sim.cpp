@@ -244,6 +244,10 @@ SimResponse GenesisSim::HandleApi(const SimRequest& r, std::vector<Event>& event
   const bool ok = (!config_.token.empty() && bearer == "Bearer " + config_.token) ||
                   (!config_.token.empty() && r.Header("x-auth-token") == config_.token);
   if (!ok) return ErrorResponse(401, kCodeUnauthorized, "Unauthorized");
+  if (r.body_too_large) {
+    // The real limit is undocumented; the simulator reads at most 16 MiB.
+    return ErrorResponse(413, kCodeTooLarge, "request body is larger than 16 MiB");
+  }
   if (RateLimited()) {
     SimResponse resp = ErrorResponse(429, kCodeRateLimited, "Too Many Requests");
     resp.headers["Retry-After"] = "1";

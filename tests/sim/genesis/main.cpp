@@ -30,6 +30,7 @@ using pygrid::sim::genesis::EmulatorOptions;
 using pygrid::sim::genesis::GenesisSim;
 using pygrid::sim::genesis::LoopbackEmulator;
 using pygrid::sim::genesis::SimConfig;
+using pygrid::sim::genesis::SimHttpLimits;
 using pygrid::sim::genesis::SimHttpServer;
 using pygrid::sim::genesis::SimRequest;
 
@@ -123,8 +124,12 @@ int main(int argc, char** argv) {
   auto emulator = std::make_unique<LoopbackEmulator>(emu);
   GenesisSim sim(config, emulator.get());
   const std::string address = args.count("--address") ? args["--address"] : "127.0.0.1";
-  SimHttpServer server(address, static_cast<uint16_t>(std::stoi(args["--port"])),
-                       [&sim](const SimRequest& r) { return sim.Handle(r); });
+  // The API server recurses over request JSON (nested up to 10,000 levels): large stacks.
+  SimHttpLimits api_limits;
+  api_limits.thread_stack_bytes = 64 * 1024 * 1024;
+  SimHttpServer server(
+      address, static_cast<uint16_t>(std::stoi(args["--port"])),
+      [&sim](const SimRequest& r) { return sim.Handle(r); }, api_limits);
   std::string error;
   if (!server.Start(&error)) {
     std::cerr << "genesis-sim: " << error << "\n";

@@ -12,6 +12,7 @@ using nlohmann::json;
 SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& events) {
   const std::vector<std::string> parts = SplitPath(r.path);  // ["_sim", ...]
   json body = json::object();
+  if (r.body_too_large) return ErrorResponse(413, kCodeTooLarge, "control body too large");
   if (!r.body.empty()) {
     try {
       body = json::parse(r.body);

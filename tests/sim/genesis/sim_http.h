@@ -1,7 +1,9 @@
-// A minimal threaded HTTP/1.1 server and client for genesis-sim (Boost.Beast, plain HTTP).
-// Its own rather than tests/sim/common's because the simulator needs one thing that one does
-// not offer: answering a request by closing the connection without a response (lost
-// responses), and many small listeners on per-instance loopback addresses.
+// genesis-sim's HTTP types and client. The server side is the stand-ins' shared
+// HttpServer (tests/sim/common/http_server.h) behind genesis-sim's own request and response
+// types: header names lower-cased, one value per query parameter, and drop_connection (closing
+// without an answer, the lost-response fault) mapped to HttpResponse::CloseWithoutAnswer.
+// Used for the API and for every emulated PyGrid service (small listeners on per-instance
+// loopback addresses).
 //
 //   SimHttpServer server("127.0.0.1", 0, [](const SimRequest& r) { return SimResponse::Json(200,
 //   "{}"); }); if (!server.Start(&error)) ...;  server.port();  server.Stop();
@@ -26,6 +28,8 @@ struct SimRequest {
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> headers;
   std::string body;
+  // The body was longer than SimHttpLimits::max_body_bytes and is empty here.
+  bool body_too_large = false;
   std::string Header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? std::string() : it->second;
@@ -57,9 +61,17 @@ struct SimResponse {
 
 using SimHandler = std::function<SimResponse(const SimRequest&)>;
 
+// Limits of one server: the API takes bodies up to 16 MiB (a longer one is answered 413) and
+// recursive JSON handling gets the shared server's large thread stacks; emulated services keep
+// the usual 8 MiB.
+struct SimHttpLimits {
+  size_t max_body_bytes = 16 * 1024 * 1024;
+  size_t thread_stack_bytes = 8 * 1024 * 1024;
+};
+
 class SimHttpServer {
  public:
-  SimHttpServer(std::string address, uint16_t port, SimHandler handler);
+  SimHttpServer(std::string address, uint16_t port, SimHandler handler, SimHttpLimits limits = {});
   ~SimHttpServer();
   SimHttpServer(const SimHttpServer&) = delete;
   SimHttpServer& operator=(const SimHttpServer&) = delete;

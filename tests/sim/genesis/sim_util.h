@@ -22,6 +22,7 @@ inline constexpr char kCodeConflict[] = "02004";
 inline constexpr char kCodeImageTypeMismatch[] = "02035";
 inline constexpr char kCodeQuota[] = "02070";
 inline constexpr char kCodeRateLimited[] = "02429";
+inline constexpr char kCodeTooLarge[] = "02413";
 inline constexpr char kCodeInjected[] = "05000";
 
 // RFC 3339 with milliseconds and Z, as the API sends (PY20: 2020-06-03T17:13:36.720Z).
