@@ -55,6 +55,11 @@ class Gen:
     def pick(self, seq):
         return seq[self.r.randrange(len(seq))]
 
+    def first(self, seq):
+        """The first (valid) choice half of the time, else any: most objects stay valid enough
+        to exercise updates, patches, actions and watches of stored objects."""
+        return seq[0] if self.chance(0.5) else self.pick(seq)
+
     def text(self, n=None):
         n = self.r.randrange(0, 24) if n is None else n
         alphabet = "abcz09-._ /:@AZ\u00e9\u4e2d\U0001f600\"\\\n\t\x00{}[]%?#&="
@@ -391,19 +396,19 @@ def kube_object(g, res, name, ns):
         return {"apiVersion": "distributor.pygrid.dev/v1alpha1", "kind": "PyGridCluster",
                 "metadata": meta(g, name, ns),
                 "spec": {"credentialsSecretRef": {"name": "genesis-credentials"},
-                         "workers": {"replicas": g.pick([0, 2, 100, 101])},
-                         "image": g.pick(["Ubuntu 22.04", "bad image!", "a" * 200]),
-                         "pygrid": {"flavor": g.pick(["gateway-2020", "network-0.2", "x"]),
-                                    "gatewayPort": g.pick([0, 22, 5000, 70000]),
-                                    "nodePort": g.pick([0, 22, 3000])},
-                         "network": {"allowedSourceCIDRs": [g.pick(["203.0.113.0/24", "bad"])],
-                                     "securityGroupName": g.pick(["", "standard", "pg-x"])}},
+                         "workers": {"replicas": g.first([0, 2, 100, 101])},
+                         "image": g.first(["Ubuntu 22.04", "bad image!", "a" * 200]),
+                         "pygrid": {"flavor": g.first(["gateway-2020", "network-0.2", "x"]),
+                                    "gatewayPort": g.first([0, 22, 5000, 70000]),
+                                    "nodePort": g.first([0, 22, 3000])},
+                         "network": {"allowedSourceCIDRs": [g.first(["203.0.113.0/24", "bad"])],
+                                     "securityGroupName": g.first(["", "standard", "pg-x"])}},
                 "status": {"phase": "Ready", "conditions": [
                     {"type": "Ready", "status": "True", "reason": "R", "message": "",
                      "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
     if res == "secrets":
         return {"apiVersion": "v1", "kind": "Secret", "metadata": meta(g, name, ns),
-                "type": "Opaque", "data": {"token": g.pick(["YWJj", "!!notb64", ""])},
+                "type": "Opaque", "data": {"token": g.first(["YWJj", "!!notb64", ""])},
                 "stringData": {"key": "value"}}
     if res == "events":
         return {"apiVersion": "v1", "kind": "Event", "metadata": meta(g, name, ns),
@@ -588,31 +593,31 @@ GENESIS = "/compute/v1"
 
 def genesis_body(g, kind):
     if kind == "instance":
-        b = {"name": g.pick(["fuzz", "", "x" * 300]), "hostname": g.pick(["fuzz", "bad host"]),
-             "type": g.pick(["vcpu-4_memory-12g_disk-80g_nvidia1080ti-1", "nope"]),
-             "image": g.pick(["ubuntu-22.04", "Ubuntu 22.04", "ubuntu-ml-nvidia-pytorch", "x"]),
-             "ssh_keys": [g.pick(["missing-key-id"])],
+        b = {"name": g.first(["fuzz", "", "x" * 300]), "hostname": g.first(["fuzz", "bad host"]),
+             "type": g.first(["vcpu-4_memory-12g_disk-80g_nvidia1080ti-1", "nope"]),
+             "image": g.first(["ubuntu-22.04", "Ubuntu 22.04", "ubuntu-ml-nvidia-pytorch", "x"]),
+             "ssh_keys": [g.first(["missing-key-id"])],
              "security_groups": ["standard"],
-             "metadata": {"startup_script": g.pick(["#cloud-config\n{}", "a" * 65537, 5])},
-             "region": g.pick(["ARC-IS-HAF-1", "NORD-NO-KRS-1", "MARS-1"]),
-             "is_protected": g.pick([False, "no"]),
-             "placement_option": g.pick(["AUTO", 5]), "public_ip_type": g.pick(["dynamic", 7])}
-        if g.chance(0.5):
+             "metadata": {"startup_script": g.first(["#cloud-config\n{}", "a" * 65537, 5])},
+             "region": g.first(["ARC-IS-HAF-1", "NORD-NO-KRS-1", "MARS-1"]),
+             "is_protected": g.first([False, "no"]),
+             "placement_option": g.first(["AUTO", 5]), "public_ip_type": g.first(["dynamic", 7])}
+        if g.chance(0.8):
             del b["ssh_keys"]
-            b["password"] = g.pick(["Passw0rdPassw0rd", "short", 5])
+            b["password"] = g.first(["Passw0rdPassw0rd", "short", 5])
         return b
     if kind == "patch":
-        return {"name": g.pick(["renamed", "", 5]), "is_protected": g.pick([True, "x"]),
-                "security_groups": g.pick([["standard"], [], "x", [5]])}
+        return {"name": g.first(["renamed", "", 5]), "is_protected": g.first([True, "x"]),
+                "security_groups": g.first([["standard"], [], "x", [5]])}
     if kind == "action":
-        return {"action": g.pick(["start", "stop", "reset", "explode", 5, None])}
+        return {"action": g.first(["start", "stop", "reset", "explode", 5, None])}
     if kind == "key":
-        return {"name": g.pick(["fuzz-key", ""]),
-                "value": g.pick(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXq0ZKFPXcYHq8VYd0X0U7N4R4L"
+        return {"name": g.first(["fuzz-key", ""]),
+                "value": g.first(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXq0ZKFPXcYHq8VYd0X0U7N4R4L"
                                  "1sF+9q5G8H6X7J9a fuzz", "ssh-rsa AAAA", "", 5])}
-    return {"name": g.pick(["fuzz-sg", "standard", "default", "", "x" * 300]),
-            "description": g.pick(["d", 5]), "region": g.pick(["ARC-IS-HAF-1", "X", 5]),
-            "rules": g.pick([[{"protocol": "tcp", "direction": "ingress", "port_range_min": 22,
+    return {"name": g.first(["fuzz-sg", "standard", "default", "", "x" * 300]),
+            "description": g.first(["d", 5]), "region": g.first(["ARC-IS-HAF-1", "X", 5]),
+            "rules": g.first([[{"protocol": "tcp", "direction": "ingress", "port_range_min": 22,
                                "port_range_max": 22}],
                              [{"protocol": "icmp", "direction": "egress"}],
                              [{"protocol": "tcp", "direction": "ingress", "port_range_min": 9,

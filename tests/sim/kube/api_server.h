@@ -137,6 +137,9 @@ class ApiServer {
   // 400 "<Kind> in version "<v>" cannot be handled as a <Kind>: <error>" for a body that
   // does not decode into the resource's type.
   HttpResponse CannotDecode(const RequestInfo& info, const std::string& error) const;
+  // default, kube-system and kube-public cannot be deleted (403 with the real message).
+  bool IsUndeletableNamespace(const ResourceType& type, const std::string& name) const;
+  HttpResponse UndeletableNamespace(const RequestInfo& info, const std::string& name) const;
   json DetailsFor(const RequestInfo& info, const std::string& name) const;
   bool WantsTable(const HttpRequest& req) const;
 

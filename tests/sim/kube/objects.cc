@@ -74,6 +74,21 @@ bool DecodeContinue(const std::string& token, uint64_t* rv, std::string* start) 
 
 }  // namespace
 
+// The NamespaceLifecycle admission plugin keeps these (plugin/pkg/admission/namespace/
+// lifecycle: immortalNamespaces).
+bool ApiServer::IsUndeletableNamespace(const ResourceType& t, const std::string& name) const {
+  return t.kind == "Namespace" && t.builtin &&
+         (name == "default" || name == "kube-system" || name == "kube-public");
+}
+
+HttpResponse ApiServer::UndeletableNamespace(const RequestInfo& info,
+                                             const std::string& name) const {
+  return ErrorResponse(
+      403, "Forbidden",
+      "namespaces \"" + name + "\" is forbidden: this namespace may not be deleted",
+      DetailsFor(info, name));
+}
+
 HttpResponse ApiServer::CannotDecode(const RequestInfo& info, const std::string& error) const {
   // transformDecodeError (k8s.io/apiserver pkg/endpoints/handlers/rest.go).
   const ResourceType& t = *info.type;
@@ -506,13 +521,7 @@ HttpResponse ApiServer::Delete(const HttpRequest& req, const RequestInfo& info) 
                            DetailsFor(info, info.name));
     }
   }
-  if (info.type->kind == "Namespace" &&
-      (info.name == "default" || info.name == "kube-system" || info.name == "kube-public")) {
-    return ErrorResponse(
-        403, "Forbidden",
-        "namespaces \"" + info.name + "\" is forbidden: this namespace may not be deleted",
-        DetailsFor(info, info.name));
-  }
+  if (IsUndeletableNamespace(*info.type, info.name)) return UndeletableNamespace(info, info.name);
   if (req.HasQuery("dryRun")) return JsonOut(200, ToExternal(*info.type, old));
   json out;
   return DeleteLocked(info, old, options, &out);
@@ -585,6 +594,12 @@ HttpResponse ApiServer::DeleteLocked(const RequestInfo& info, const json& old, c
 }
 
 HttpResponse ApiServer::DeleteCollection(const HttpRequest& req, const RequestInfo& info) {
+  if (info.type->builtin && info.type->kind == "Namespace") {
+    // The namespace storage has no DeleteCollection (pkg/registry/core/namespace/storage), so
+    // the endpoint is not installed; deleting every namespace would take `default` along.
+    return ErrorResponse(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource");
+  }
   Selector labels, fields;
   std::string err;
   if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||

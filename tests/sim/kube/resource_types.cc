@@ -214,13 +214,15 @@ std::vector<TypePtr> Registry::TypesOf(const std::string& group, const std::stri
 json Registry::ResourceList(const std::string& group, const std::string& version) const {
   json resources = json::array();
   for (const TypePtr& t : TypesOf(group, version)) {
-    json r = {
-        {"name", t->plural},
-        {"singularName", t->singular},
-        {"namespaced", t->namespaced},
-        {"kind", t->kind},
-        {"verbs",
-         {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}}};
+    json verbs = {"create", "delete", "deletecollection", "get",
+                  "list",   "patch",  "update",           "watch"};
+    // Namespaces have no deletecollection (their storage does not implement it).
+    if (t->builtin && t->kind == "Namespace") verbs.erase(2);
+    json r = {{"name", t->plural},
+              {"singularName", t->singular},
+              {"namespaced", t->namespaced},
+              {"kind", t->kind},
+              {"verbs", verbs}};
     if (!t->short_names.empty()) r["shortNames"] = t->short_names;
     if (!t->categories.empty()) r["categories"] = t->categories;
     resources.push_back(r);
