@@ -155,7 +155,7 @@ def serialize(g, obj, note):
     if roll < 0.7:
         data = json.dumps(obj).encode()
     elif roll < 0.85:
-        data = yaml.dump(obj, Dumper=yaml.CSafeDumper).encode()
+        data = yaml.dump(obj, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)).encode()
         note.append("yaml")
     else:
         data = json.dumps(obj, ensure_ascii=False).encode()

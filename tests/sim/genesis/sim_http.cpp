@@ -69,6 +69,7 @@ class SimHttpServer::Impl {
     o.host = std::move(address);
     o.port = port;
     o.max_body_bytes = limits.max_body_bytes;
+    o.max_header_bytes = limits.max_header_bytes;
     o.thread_stack_bytes = limits.thread_stack_bytes;
     return o;
   }

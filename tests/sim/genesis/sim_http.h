@@ -61,11 +61,13 @@ struct SimResponse {
 
 using SimHandler = std::function<SimResponse(const SimRequest&)>;
 
-// Limits of one server: the API takes bodies up to 16 MiB (a longer one is answered 413) and
-// recursive JSON handling gets the shared server's large thread stacks; emulated services keep
-// the usual 8 MiB.
+// Limits of one server: bodies up to 16 MiB (a longer one reaches the handler flagged; the API
+// answers 413); the API server gets large thread stacks for its recursive JSON handling.
 struct SimHttpLimits {
   size_t max_body_bytes = 16 * 1024 * 1024;
+  // Request line plus headers (431 beyond): 8 KiB as the Beast server before, which also keeps
+  // the fault rules' std::regex (recursive per character) far from long paths.
+  size_t max_header_bytes = 8 * 1024;
   size_t thread_stack_bytes = 8 * 1024 * 1024;
 };
 
