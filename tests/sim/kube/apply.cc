@@ -157,13 +157,19 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
   } else if (!ApplyStrategicMergePatch(current, patch, &next, &err)) {
     return ErrorResponse(422, "Invalid", err);
   }
-  if (!next.is_object()) {
-    // A JSON patch can replace the whole document ("path": "").
-    return ErrorResponse(422, "Invalid",
-                         "the server rejected our request due to an error in our "
-                         "request: the patched object is not a JSON object");
+  bool decoded = next.is_object();  // a JSON patch can replace the whole document ("")
+  if (!decoded) {
+    const char* what = next.is_string()    ? "string"
+                       : next.is_boolean() ? "bool"
+                       : next.is_array()   ? "array"
+                       : next.is_null()    ? "null"
+                                           : "number";
+    err = std::string("json: cannot unmarshal ") + what +
+          " into Go value of type map[string]interface {}";
+  } else {
+    decoded = DecodeRequestObject(t, &next, &err);
   }
-  if (!DecodeRequestObject(t, &next, &err)) {
+  if (!decoded) {
     // jsonPatcher.applyPatchToCurrentObject: errors.NewInvalid(schema.GroupKind{}, "",
     // field.Invalid(field.NewPath("patch"), patchedJS, err)), hence the empty kind and name.
     json patched = DumpJson(next);
