@@ -48,6 +48,7 @@ class Gen:
 
     def __init__(self, seed):
         self.r = random.Random(seed)
+        self.valid_only = False
 
     def chance(self, p):
         return self.r.random() < p
@@ -57,8 +58,9 @@ class Gen:
 
     def first(self, seq):
         """The first (valid) choice half of the time, else any: most objects stay valid enough
-        to exercise updates, patches, actions and watches of stored objects."""
-        return seq[0] if self.chance(0.5) else self.pick(seq)
+        to exercise updates, patches, actions and watches of stored objects. Always the first
+        while `valid_only` is set (the setup phase)."""
+        return seq[0] if self.valid_only or self.chance(0.5) else self.pick(seq)
 
     def text(self, n=None):
         n = self.r.randrange(0, 24) if n is None else n
@@ -585,6 +587,27 @@ def kube_request(g):
     return method, target, body, headers, verb == "watch" and method == "GET", note
 
 
+def kube_setup(g, client):
+    """Valid objects of every resource in default, so that fuzzed reads, updates, patches and
+    watches meet stored objects and not only 404s."""
+    g.valid_only = True
+    try:
+        for res, collection in KUBE_RESOURCES.items():
+            if res == "events.k8s.io":
+                continue  # the same store as core/v1 events
+            for name in NAMES:
+                obj = kube_object(g, res, name, "default")
+                obj["metadata"] = {"name": name, "namespace": "default"}
+                status, _, data = client.request(
+                    "POST", collection % "default", json.dumps(obj).encode(),
+                    {"Authorization": "Bearer " + KUBE_TOKEN, "Content-Type": "application/json"})
+                if status != 201:
+                    raise Failure("setup: creating %s/%s answered %d %r" %
+                                  (res, name, status, data[:300]))
+    finally:
+        g.valid_only = False
+
+
 # ---------------------------------------------------------------------------------------------
 # genesis-sim requests
 
@@ -602,7 +625,9 @@ def genesis_body(g, kind):
              "region": g.first(["ARC-IS-HAF-1", "NORD-NO-KRS-1", "MARS-1"]),
              "is_protected": g.first([False, "no"]),
              "placement_option": g.first(["AUTO", 5]), "public_ip_type": g.first(["dynamic", 7])}
-        if g.chance(0.8):
+        if g.valid_only or g.chance(0.7):
+            del b["security_groups"]  # ids are expected; `standard` is a name
+        if g.valid_only or g.chance(0.8):
             del b["ssh_keys"]
             b["password"] = g.first(["Passw0rdPassw0rd", "short", 5])
         return b
@@ -613,8 +638,10 @@ def genesis_body(g, kind):
         return {"action": g.first(["start", "stop", "reset", "explode", 5, None])}
     if kind == "key":
         return {"name": g.first(["fuzz-key", ""]),
-                "value": g.first(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDXq0ZKFPXcYHq8VYd0X0U7N4R4L"
-                                 "1sF+9q5G8H6X7J9a fuzz", "ssh-rsa AAAA", "", 5])}
+                "value": g.first(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA6VRRQRnbVp/CetTjw525KPP0zqS"
+                                  "NNmMy8k/lIMJuPT fuzz", "ssh-rsa AAAA", "", 5,
+                                  "ecdsa-sha2-nistpx AAAA", "ecdsa-sha2-nistp99999999999 AAAA",
+                                  "ssh-ed25519 !!!!", "ssh-rsa " + "A" * 100000])}
     return {"name": g.first(["fuzz-sg", "standard", "default", "", "x" * 300]),
             "description": g.first(["d", 5]), "region": g.first(["ARC-IS-HAF-1", "X", 5]),
             "rules": g.first([[{"protocol": "tcp", "direction": "ingress", "port_range_min": 22,
@@ -699,6 +726,28 @@ def genesis_request(g, ids):
     if query:
         path += "?" + urllib.parse.urlencode(query)
     return method, path, body, headers, False, note
+
+
+def genesis_setup(g, client, ids):
+    """A key, two security groups and three instances, so that fuzzed requests by id, actions
+    included, meet existing objects."""
+    g.valid_only = True
+    auth = {"Authorization": "Bearer " + GENESIS_TOKEN, "Content-Type": "application/json"}
+    try:
+        for path, body in [("/ssh-keys", genesis_body(g, "key"))] + [
+                ("/security-groups", dict(genesis_body(g, "group"), name="fuzz-sg-%d" % i))
+                for i in range(2)] + [("/instances", genesis_body(g, "instance"))] * 3:
+            if path == "/instances":
+                body = dict(body)
+                body.pop("ssh_keys", None)
+                body["password"] = "Passw0rdPassw0rd"
+            status, _, data = client.request("POST", GENESIS + path, json.dumps(body).encode(),
+                                             auth)
+            if status != 201:
+                raise Failure("setup: POST %s answered %d %r" % (path, status, data[:300]))
+            learn_genesis_ids(ids, "POST", GENESIS + path, status, data)
+    finally:
+        g.valid_only = False
 
 
 def learn_genesis_ids(ids, method, target, status, data):
@@ -790,8 +839,12 @@ def run(which, seed, count):
     started = time.time()
     counts = {}
     sent = 0
-    current = None
+    current = ("SETUP",)
     try:
+        if which == "kube":
+            kube_setup(g, client)
+        else:
+            genesis_setup(g, client, ids)
         for i in range(count):
             if g.chance(0.004):
                 data = raw_garbage(g)

@@ -134,7 +134,9 @@ bool DescribeSshKey(const std::string& value, std::string* type, int* size,
     *size = 256;
   } else if (algo == "ssh-rsa") {
     *type = "rsa";
-  } else if (algo.rfind("ecdsa-sha2-nistp", 0) == 0) {
+  } else if (algo == "ecdsa-sha2-nistp256" || algo == "ecdsa-sha2-nistp384" ||
+             algo == "ecdsa-sha2-nistp521") {
+    // The only curves OpenSSH has (a stoi of any suffix threw on "ecdsa-sha2-nistpx").
     *type = "ecdsa";
     *size = std::stoi(algo.substr(16));
   } else {
