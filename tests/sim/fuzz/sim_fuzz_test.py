@@ -63,9 +63,9 @@ class Client:
     def request(self, method, target, body, headers):
         """Returns (status, headers dict with lower-case names, body bytes)."""
         for attempt in range(2):
-            if self.conn is None:
-                self._open()
             try:
+                if self.conn is None:
+                    self._open()
                 self.conn.putrequest(method, target, skip_accept_encoding=True)
                 for k, v in headers.items():
                     self.conn.putheader(k, v)
@@ -96,7 +96,10 @@ class Client:
 
 def raw_exchange(host, port, tls, data):
     """Sends raw bytes (maybe not HTTP at all); returns what comes back before close/timeout."""
-    s = socket.create_connection((host, port), timeout=5)
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+    except ConnectionError as e:
+        raise Failure("cannot connect: %r" % e)
     if tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

@@ -323,6 +323,24 @@ TEST(PatchTest, JsonPatchTestFailureIsAnError) {
   EXPECT_EQ(out["a"], 2);
 }
 
+TEST(PatchTest, JsonPatchBelowAScalarIsAnErrorNotAnAbort) {
+  // nlohmann asserted here (the fuzz test's seed 8 killed kube-sim with it).
+  json out;
+  std::string err;
+  EXPECT_FALSE(ApplyJsonPatch(json{{"spec", 1}}, json::parse(R"([{"op":"add","path":"","value":5},
+                                              {"op":"add","path":"/","value":null}])"),
+                              &out, &err));
+  EXPECT_EQ(err, "add operation does not apply: doc is missing path: \"/\": missing value");
+  EXPECT_FALSE(ApplyJsonPatch(json{{"spec", 1}},
+                              json::parse(R"([{"op":"remove","path":"/spec/x"}])"), &out, &err));
+  ASSERT_TRUE(ApplyJsonPatch(json{{"spec", 1}},
+                             json::parse(R"([{"op":"add","path":"/spec","value":{"a":1}},
+                                             {"op":"add","path":"/spec/b","value":2}])"),
+                             &out, &err))
+      << err;
+  EXPECT_EQ(out, json::parse(R"({"spec":{"a":1,"b":2}})"));
+}
+
 TEST(PatchTest, FieldsV1RoundTripsAndSkipsServerOwnedMetadata) {
   json obj = json::parse(
       R"({"apiVersion":"v1","kind":"K","metadata":{"name":"n","uid":"u","labels":{"a":"b"}},

@@ -20,13 +20,36 @@ bool ApplyJsonPatch(const json& target, const json& patch, json* out, std::strin
     *error = "json: cannot unmarshal object into Go value of type jsonpatch.Patch";
     return false;
   }
+  json result = target;
   try {
-    *out = target.patch(patch);
-    return true;
+    for (const json& op : patch) {
+      // nlohmann::json::patch asserts (aborting a debug build) when an operation writes below
+      // a scalar, e.g. "add" at "/x" once the document is a number, and ignores "remove"
+      // there; the real server's evanphx/json-patch refuses both. So each operation's parent
+      // is checked before nlohmann applies it.
+      if (op.is_object() && op.contains("path") && op["path"].is_string()) {
+        const json::json_pointer ptr(op["path"].get<std::string>());
+        if (!ptr.empty()) {
+          const json::json_pointer parent = ptr.parent_pointer();
+          if (result.contains(parent) && result.at(parent).is_primitive() &&
+              !result.at(parent).is_null()) {
+            const std::string name = op.contains("op") && op["op"].is_string()
+                                         ? op["op"].get<std::string>()
+                                         : std::string("patch");
+            *error = name + " operation does not apply: doc is missing path: \"" +
+                     op["path"].get<std::string>() + "\": missing value";
+            return false;
+          }
+        }
+      }
+      result = result.patch(json::array({op}));
+    }
   } catch (const std::exception& e) {
     *error = e.what();
     return false;
   }
+  *out = std::move(result);
+  return true;
 }
 
 namespace {
