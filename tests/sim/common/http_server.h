@@ -16,7 +16,12 @@
 //   server.Stop();             // closes the listener and every open connection, joins threads
 //
 // Header names are matched case-insensitively (HttpRequest::Header); query parameters are
-// percent-decoded. This header pulls in no Boost headers so test and sim code stays light.
+// percent-decoded. A body over HttpServerOptions::max_body_bytes reaches the handler flagged
+// (HttpRequest::body_too_large) so it can answer 413; requests that do not parse are answered
+// as Go's net/http does (400, or 431 for oversized headers); HttpResponse::CloseWithoutAnswer
+// drops the connection instead of answering (a lost-response fault). Connection threads get
+// large stacks (HttpServerOptions::thread_stack_bytes) for handlers that recurse over deeply
+// nested JSON. This header pulls in no Boost headers so test and sim code stays light.
 #pragma once
 
 #include <atomic>
