@@ -209,6 +209,8 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
   }
   std::string decode_error;
   if (!DecodeRequestObject(t, &applied_in, &decode_error)) return CannotDecode(info, decode_error);
+  // An applied configuration may leave metadata out; the name then comes from the URL.
+  if (!applied_in.contains("metadata")) applied_in["metadata"] = json::object();
   json applied = ToStored(t, applied_in);
   std::string applied_name =
       applied.contains("metadata") ? applied["metadata"].value("name", "") : "";

@@ -126,6 +126,20 @@ class LimitsTest(unittest.TestCase):
         self.assertIn("exceeded max depth", body["message"])
         self.assert_alive()
 
+    def test_apply_without_metadata_takes_the_name_from_the_url(self):
+        # A 500 before (found by the fuzz test, seed 32).
+        lease = (b"apiVersion: coordination.k8s.io/v1\nkind: Lease\n"
+                 b"spec:\n  holderIdentity: op-1\n")
+        status, body = self.call(
+            "PATCH", "/apis/coordination.k8s.io/v1/namespaces/default/leases/nometa"
+            "?fieldManager=fuzz", lease, content_type="application/apply-patch+yaml")
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["metadata"]["name"], "nometa")
+        status, body = self.call(
+            "PATCH", "/apis/coordination.k8s.io/v1/namespaces/default/leases/nometa"
+            "?fieldManager=fuzz", lease, content_type="application/apply-patch+yaml")
+        self.assertEqual(status, 200, body)
+
     def test_namespaces_cannot_be_deleted_as_a_collection(self):
         # The namespace storage has no DeleteCollection: 405, and `default` survives.
         status, body = self.call("DELETE", "/api/v1/namespaces")
