@@ -108,8 +108,11 @@ def raw_exchange(host, port, tls, data):
     try:
         try:
             s.sendall(data)
-            if not tls:
-                s.shutdown(socket.SHUT_WR)
+            # Tell the server nothing more comes, so it answers or hangs up now instead of
+            # waiting for the rest of a truncated or kept-alive request. An SSLSocket's own
+            # shutdown() drops TLS; a duplicate of the descriptor half-closes the connection.
+            with socket.socket(fileno=os.dup(s.fileno())) as raw:
+                raw.shutdown(socket.SHUT_WR)
         except (ConnectionError, ssl.SSLError, socket.timeout):
             pass  # the server may answer and hang up before all of it is sent
         out = b""
