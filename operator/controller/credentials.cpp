@@ -24,16 +24,15 @@ CredentialsOrProblem ReadToken(const std::optional<nlohmann::json>& secret, cons
   std::optional<std::string> decoded = Base64Decode(data[ref.key].get<std::string>());
   if (!decoded) return problem("TokenMalformed", where + " key " + ref.key + " is not base64");
   std::string token = std::move(*decoded);
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
-                            token.back() == ' ' || token.back() == '\t')) {
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' ||
+                            token.back() == '\t')) {
     token.pop_back();
   }
   if (token.empty()) return problem("TokenEmpty", where + " key " + ref.key + " holds no token");
   if (token.size() > kMaxTokenBytes) {
-    return problem("TokenMalformed", where + " key " + ref.key + " holds " +
-                                         std::to_string(token.size()) +
-                                         " bytes; an API token is at most " +
-                                         std::to_string(kMaxTokenBytes));
+    return problem("TokenMalformed",
+                   where + " key " + ref.key + " holds " + std::to_string(token.size()) +
+                       " bytes; an API token is at most " + std::to_string(kMaxTokenBytes));
   }
   for (unsigned char c : token) {
     if (c < 0x21 || c > 0x7e) {

@@ -106,11 +106,10 @@ bool PlanSuspended(const Observations& seen, const Inventory& inventory, Plan& p
   const bool done = running == 0;
   api::ClusterStatus& status = plan.status;
   if (done && !api::IsConditionTrue(seen.cluster.status.conditions, api::kConditionSuspended)) {
-    plan.events.push_back({false, "GridSuspended",
-                           "every instance is stopped (" + std::to_string(stopped) + ")"});
+    plan.events.push_back(
+        {false, "GridSuspended", "every instance is stopped (" + std::to_string(stopped) + ")"});
   }
-  SetPlanCondition(seen, status, api::kConditionSuspended, done,
-                   done ? "Suspended" : "Suspending",
+  SetPlanCondition(seen, status, api::kConditionSuspended, done, done ? "Suspended" : "Suspending",
                    done ? std::to_string(stopped) + " instances stopped"
                         : "stopping " + std::to_string(running) + " running instances");
   SetPlanCondition(seen, status, api::kConditionReady, false, "Suspended",
@@ -163,10 +162,10 @@ std::string MarkerDetail(const Observations& seen, const std::string& name) {
 
 void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, const char* type,
                       bool ok, const std::string& reason, const std::string& message) {
-  api::SetCondition(status.conditions,
-                    {type, ok ? "True" : "False", seen.cluster.metadata.generation, "", reason,
-                     message},
-                    seen.now);
+  api::SetCondition(
+      status.conditions,
+      {type, ok ? "True" : "False", seen.cluster.metadata.generation, "", reason, message},
+      seen.now);
 }
 
 std::string StartupVerdict(const Observations& seen, const cloud::Instance& instance,
@@ -181,7 +180,8 @@ std::string StartupVerdict(const Observations& seen, const cloud::Instance& inst
     return "StartupFailed";
   }
   std::optional<std::chrono::seconds> limit = api::ParseDuration(timeout);
-  std::optional<std::chrono::system_clock::time_point> created = api::ParseTime(instance.created_at);
+  std::optional<std::chrono::system_clock::time_point> created =
+      api::ParseTime(instance.created_at);
   if (!limit || !created) return "";
   const auto allowed = *limit * (1 << std::min(failures, 5));
   if (seen.now - *created < allowed) return "";
@@ -200,7 +200,8 @@ bool MayStillLand(const Observations& seen, const std::string& requested_at) {
 bool LandedFrom(const cloud::Instance& instance, const std::string& requested_at) {
   constexpr std::chrono::seconds kClockSkew{10};
   std::optional<std::chrono::system_clock::time_point> requested = api::ParseTime(requested_at);
-  std::optional<std::chrono::system_clock::time_point> created = api::ParseTime(instance.created_at);
+  std::optional<std::chrono::system_clock::time_point> created =
+      api::ParseTime(instance.created_at);
   return requested && created && *created + kClockSkew >= *requested;
 }
 
@@ -218,12 +219,12 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   const api::ClusterSpec& spec = seen.cluster.spec;
   api::ClusterStatus& status = plan.status;
   status.ready_workers = workers.ready;
-  const bool gateway_ok = gateway.not_ready_reason.empty() && status.gateway &&
-                          status.gateway->ready;
-  SetPlanCondition(seen, status, api::kConditionGatewayReady, gateway_ok,
-                   gateway_ok ? "GatewayReady" : gateway.not_ready_reason,
-                   gateway_ok ? "the gateway answers at " + status.endpoint
-                              : gateway.not_ready_message);
+  const bool gateway_ok =
+      gateway.not_ready_reason.empty() && status.gateway && status.gateway->ready;
+  SetPlanCondition(
+      seen, status, api::kConditionGatewayReady, gateway_ok,
+      gateway_ok ? "GatewayReady" : gateway.not_ready_reason,
+      gateway_ok ? "the gateway answers at " + status.endpoint : gateway.not_ready_message);
   const bool workers_ok = workers.ready == spec.workers.replicas;
   std::string workers_message = std::to_string(workers.ready) + "/" +
                                 std::to_string(spec.workers.replicas) + " workers registered";
@@ -242,7 +243,8 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   const bool was_rolling = up_to_date != nullptr && up_to_date->status == "False";
   const bool rolling = stale > 0 || (was_rolling && !(gateway_ok && workers_ok));
   const bool ready =
-      gateway_ok && (workers_ok || (rolling && workers.ready >= spec.workers.replicas - kMaxUnavailable));
+      gateway_ok &&
+      (workers_ok || (rolling && workers.ready >= spec.workers.replicas - kMaxUnavailable));
   if (spec.suspend) {
     const bool stopped = PlanSuspended(seen, inventory, plan);
     plan.next.kind = stopped && plan.actions.empty() && !inventory.AnyGoingAway()
@@ -254,14 +256,13 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
                    ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
                    ready ? "the grid is up at " + status.endpoint
                          : (gateway_ok ? workers_message : gateway.not_ready_message));
-  SetPlanCondition(seen, status, api::kConditionUpToDate, !rolling,
-                   rolling ? "RollingUpdate" : "UpToDate",
-                   !rolling    ? "every instance runs the current spec"
-                   : stale > 0 ? std::to_string(stale) + " of " +
-                                     std::to_string(spec.workers.replicas + 1) +
-                                     " instances run an older spec; replacing " +
-                                     std::to_string(kMaxUnavailable) + " worker at a time"
-                               : "waiting for the last replacements to be ready");
+  SetPlanCondition(
+      seen, status, api::kConditionUpToDate, !rolling, rolling ? "RollingUpdate" : "UpToDate",
+      !rolling    ? "every instance runs the current spec"
+      : stale > 0 ? std::to_string(stale) + " of " + std::to_string(spec.workers.replicas + 1) +
+                        " instances run an older spec; replacing " +
+                        std::to_string(kMaxUnavailable) + " worker at a time"
+                  : "waiting for the last replacements to be ready");
   SetPlanCondition(seen, status, api::kConditionProgressing, true,
                    rolling ? "RollingUpdate" : "Complete",
                    rolling ? "a spec change is rolling out" : "the grid has its spec");
@@ -270,9 +271,8 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
     SetPlanCondition(seen, status, api::kConditionRemediationAllowed,
                      workers.remediation_blocked.empty(),
                      workers.remediation_blocked.empty() ? "Allowed" : "TooManyUnhealthy",
-                     workers.remediation_blocked.empty()
-                         ? "workers that fail to start are replaced"
-                         : workers.remediation_blocked);
+                     workers.remediation_blocked.empty() ? "workers that fail to start are replaced"
+                                                         : workers.remediation_blocked);
   }
   if (api::FindCondition(status.conditions, api::kConditionSuspended) != nullptr) {
     SetPlanCondition(seen, status, api::kConditionSuspended, false, "Resumed",

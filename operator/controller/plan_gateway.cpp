@@ -78,11 +78,12 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
           true));
       result.replaced = true;
       result.not_ready_reason = "GatewayFailed";
-      result.not_ready_message = "gateway instance " + gw->name + " has another identity; replacing it";
+      result.not_ready_message =
+          "gateway instance " + gw->name + " has another identity; replacing it";
     } else if (state == InstanceState::kError) {
-      plan.actions.push_back(DeleteAction(
-          *gw, "InstanceFailed", "gateway instance " + gw->name + " is in state error; replacing it",
-          true));
+      plan.actions.push_back(
+          DeleteAction(*gw, "InstanceFailed",
+                       "gateway instance " + gw->name + " is in state error; replacing it", true));
       result.replaced = true;
       result.not_ready_reason = "GatewayFailed";
       result.not_ready_message = "gateway instance " + gw->name + " failed; replacing it";

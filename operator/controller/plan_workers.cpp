@@ -58,10 +58,9 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     // are created only after their gateway runs, so one older than the gateway is stale.
     const api::WorkerStatus* recorded = PreviousWorker(previous, instance.name);
     const bool joined_old_gateway =
-        gateway.running &&
-        ((recorded != nullptr && !recorded->gateway_ip.empty())
-             ? recorded->gateway_ip != gateway.instance->private_ip.value_or("")
-             : instance.created_at < gateway.instance->created_at);
+        gateway.running && ((recorded != nullptr && !recorded->gateway_ip.empty())
+                                ? recorded->gateway_ip != gateway.instance->private_ip.value_or("")
+                                : instance.created_at < gateway.instance->created_at);
     if (gateway.replaced || joined_old_gateway) {
       plan.actions.push_back(DeleteAction(
           instance, "GatewayReplaced",

@@ -129,8 +129,8 @@ void ApplyCloudFailure(const Observations& seen, const std::string& during, cons
 // True when the status proves that no create was ever attempted: intent (an identity) is
 // recorded before every create, so a status without any has never created anything.
 bool NeverCreated(const api::ClusterStatus& status) {
-  if (status.gateway && (!status.gateway->ssh_host_key.empty() ||
-                         !status.gateway->instance_id.empty()))
+  if (status.gateway &&
+      (!status.gateway->ssh_host_key.empty() || !status.gateway->instance_id.empty()))
     return false;
   for (const api::WorkerStatus& worker : status.workers) {
     if (!worker.ssh_host_key.empty() || !worker.instance_id.empty()) return false;
@@ -193,7 +193,8 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
   if (any) return;
   // A create whose answer was lost may still land: keep the finalizer until it cannot.
   const api::ClusterStatus& status = seen.cluster.status;
-  bool pending = status.gateway && internal::MayStillLand(seen, status.gateway->create_requested_at);
+  bool pending =
+      status.gateway && internal::MayStillLand(seen, status.gateway->create_requested_at);
   for (const api::WorkerStatus& worker : status.workers) {
     pending |= internal::MayStillLand(seen, worker.create_requested_at);
   }
@@ -223,8 +224,7 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
 void PlanLive(const Observations& seen, Plan& plan) {
   const api::ClusterSpec& spec = seen.cluster.spec;
   plan.status.desired_workers = spec.workers.replicas;
-  SetPlanCondition(seen, plan.status, api::kConditionSpecValid, true, "Valid",
-                   "the spec is valid");
+  SetPlanCondition(seen, plan.status, api::kConditionSpecValid, true, "Valid", "the spec is valid");
   if (seen.credentials && !seen.credentials->ok()) return PlanCredentialsProblem(seen, plan);
   if (seen.credentials && !seen.credentials->copy_current) {
     Action store;
@@ -258,8 +258,8 @@ void PlanLive(const Observations& seen, Plan& plan) {
     if (instance.region.empty() || spec.region.empty() || instance.region == spec.region ||
         StateOf(instance) == InstanceState::kDeleting)
       continue;
-    const std::string message = "spec.region cannot change: instance " + instance.name +
-                                " is in " + instance.region + "; delete and re-create the grid";
+    const std::string message = "spec.region cannot change: instance " + instance.name + " is in " +
+                                instance.region + "; delete and re-create the grid";
     if (ReasonChanged(seen.cluster.status, api::kConditionSpecValid, "RegionChanged", message)) {
       plan.events.push_back({true, "RegionChanged", message});
     }
@@ -297,7 +297,8 @@ std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec) {
                        spec.image + "|" + api::GpuDriverName(spec.gpu_driver) + "|" +
                        api::FlavorName(spec.pygrid.flavor) + "|" +
                        std::to_string(spec.pygrid.gateway_port) + "|";
-  if (runs_node) fields += spec.pygrid.node_image + "|" + std::to_string(spec.pygrid.node_port) + "|";
+  if (runs_node)
+    fields += spec.pygrid.node_image + "|" + std::to_string(spec.pygrid.node_port) + "|";
   if (gateway) {
     fields += spec.pygrid.gateway_image + "|" + (spec.gateway.colocated_worker ? "1" : "0") + "|";
   }
@@ -394,22 +395,36 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     if (action.kind == ActionKind::kCreateInstance && !action.reason.empty()) {
       done.events.push_back({action.warning, action.reason, action.message});
     }
-    const bool ok = outcome.result.ok() ||
-                    (action.kind == ActionKind::kDeleteInstance && outcome.result.IsNotFound()) ||
-                    (action.kind == ActionKind::kDeleteSecurityGroup &&
-                     outcome.result.IsNotFound());
+    const bool ok =
+        outcome.result.ok() ||
+        (action.kind == ActionKind::kDeleteInstance && outcome.result.IsNotFound()) ||
+        (action.kind == ActionKind::kDeleteSecurityGroup && outcome.result.IsNotFound());
     if (!ok) {
       if (failure == nullptr) {
         failure = &outcome.result;
         switch (action.kind) {
-          case ActionKind::kCreateInstance: failed_during = "creating instance " + action.name; break;
-          case ActionKind::kDeleteInstance: failed_during = "deleting " + action.name; break;
-          case ActionKind::kStartInstance: failed_during = "starting " + action.name; break;
-          case ActionKind::kStopInstance: failed_during = "stopping " + action.name; break;
+          case ActionKind::kCreateInstance:
+            failed_during = "creating instance " + action.name;
+            break;
+          case ActionKind::kDeleteInstance:
+            failed_during = "deleting " + action.name;
+            break;
+          case ActionKind::kStartInstance:
+            failed_during = "starting " + action.name;
+            break;
+          case ActionKind::kStopInstance:
+            failed_during = "stopping " + action.name;
+            break;
           case ActionKind::kStoreCredentials:
-          case ActionKind::kDropCredentials: failed_during = "copying the credentials"; break;
-          case ActionKind::kDeleteSecurityGroup: failed_during = "deleting the security group"; break;
-          default: failed_during = "updating the finalizers"; break;
+          case ActionKind::kDropCredentials:
+            failed_during = "copying the credentials";
+            break;
+          case ActionKind::kDeleteSecurityGroup:
+            failed_during = "deleting the security group";
+            break;
+          default:
+            failed_during = "updating the finalizers";
+            break;
         }
       }
       continue;
@@ -424,9 +439,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
                                  "the create of " + action.name +
                                      " failed ambiguously but the instance exists; adopting it"});
         } else {
-          done.events.push_back({false, "InstanceCreated", "created " + role + " instance " +
-                                                               action.name + " (" +
-                                                               outcome.created->id + ")"});
+          done.events.push_back(
+              {false, "InstanceCreated",
+               "created " + role + " instance " + action.name + " (" + outcome.created->id + ")"});
         }
         break;
       }
@@ -446,8 +461,8 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       done.events.push_back({action.warning, action.reason, action.message});
     }
   }
-  if (failure != nullptr && (failed_during == "copying the credentials" ||
-                             failed_during == "updating the finalizers")) {
+  if (failure != nullptr &&
+      (failed_during == "copying the credentials" || failed_during == "updating the finalizers")) {
     done.next = {NextStep::Kind::kBackoff, {}, *failure};  // Kubernetes, not the cloud
   } else if (failure != nullptr) {
     ApplyCloudFailure(seen, failed_during, *failure, status, done.events, done.next);

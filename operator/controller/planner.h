@@ -92,8 +92,8 @@ struct CloudObservation {
 
 // What the probes showed this round.
 struct ProbeObservation {
-  bool gateway_answers = false;                       // the gateway app answered as its flavour does
-  std::set<std::string> connected_nodes;              // the gateway's /connected-nodes
+  bool gateway_answers = false;           // the gateway app answered as its flavour does
+  std::set<std::string> connected_nodes;  // the gateway's /connected-nodes
   std::map<std::string, probe::MarkerProbe> markers;  // by instance name, where probed
   // Instances whose SSH host key is not the one status pins: another create's identity (two
   // creates raced for the name). They can never register under the recorded node id.
@@ -183,10 +183,10 @@ Plan PlanRound(const Observations& seen);
 
 // The outcome of one action, as the reconciler ran it.
 struct ActionOutcome {
-  Status result;                          // OK, or why it failed
-  std::optional<cloud::Instance> created; // for creates: the instance (new or adopted)
-  bool adopted = false;                   // the create failed ambiguously but the name exists
-  bool ran = true;                        // false when an earlier failure stopped the round
+  Status result;                           // OK, or why it failed
+  std::optional<cloud::Instance> created;  // for creates: the instance (new or adopted)
+  bool adopted = false;                    // the create failed ambiguously but the name exists
+  bool ran = true;                         // false when an earlier failure stopped the round
 };
 
 // The outcomes of Plan::actions, index for index.

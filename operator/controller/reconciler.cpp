@@ -60,9 +60,10 @@ std::string MissingRules(const cloud::SecurityGroup& group,
     bool covered = false;
     for (const cloud::SecurityRule& have : group.rules) {
       const bool protocol = have.protocol == "all" || have.protocol == rule.protocol;
-      const bool ports = !have.port_range_min ||
-                         (*have.port_range_min <= *rule.port_range_min &&
-                          have.port_range_max.value_or(*have.port_range_min) >= *rule.port_range_min);
+      const bool ports =
+          !have.port_range_min ||
+          (*have.port_range_min <= *rule.port_range_min &&
+           have.port_range_max.value_or(*have.port_range_min) >= *rule.port_range_min);
       covered |= have.direction == "ingress" && protocol && ports;
     }
     if (!covered) {
@@ -99,7 +100,8 @@ void ParseObject(const json& object, Observations& seen) {
   if (ref.is_object() && ref.value("name", json()).is_string()) {
     seen.cluster.spec.credentials_secret_ref.name = ref["name"].get<std::string>();
     const json key = ref.value("key", json("token"));
-    seen.cluster.spec.credentials_secret_ref.key = key.is_string() ? key.get<std::string>() : "token";
+    seen.cluster.spec.credentials_secret_ref.key =
+        key.is_string() ? key.get<std::string>() : "token";
   }
 }
 
@@ -143,7 +145,7 @@ class Reconciler::Round {
   const std::string key_;
   std::string ns_, name_;
   json object_;
-  std::string token_;  // a secret: never logged
+  std::string token_;                                       // a secret: never logged
   std::map<std::string, bootstrap::SshKeyPair> host_keys_;  // this round's creates (secrets)
   bool gone_ = false;  // the finalizer was removed: the object may no longer exist
   // The status the server holds as far as this round knows (parsed, or last written).
@@ -284,8 +286,7 @@ ReconcileResult Reconciler::Round::Run() {
 std::optional<json> Reconciler::Round::LoadObject() {
   std::optional<json> cached = deps_.get_cluster(key_);
   const std::string written = owner_.WrittenVersion(key_);
-  if (!cached || written.empty() ||
-      (*cached)["metadata"].value("resourceVersion", "") == written) {
+  if (!cached || written.empty() || (*cached)["metadata"].value("resourceVersion", "") == written) {
     return cached;
   }
   StatusOr<json> live = deps_.kube->Get(PyGridClusters(), ns_, name_);
@@ -315,12 +316,12 @@ Observations Reconciler::Round::Observe() {
   CredentialsOrProblem credentials = ReadToken(secret, ns_, ref);
   if (!credentials.problem.ok() && seen.being_deleted) {
     // The user's Secret went first (or with its namespace): the operator's copy remains.
-    StatusOr<json> copy = deps_.kube->Get(
-        Secrets(), options_.operator_namespace, CredentialsCopyName(seen.cluster.metadata.uid));
+    StatusOr<json> copy = deps_.kube->Get(Secrets(), options_.operator_namespace,
+                                          CredentialsCopyName(seen.cluster.metadata.uid));
     if (copy.ok()) {
-      CredentialsOrProblem copied = ReadToken(
-          *copy, options_.operator_namespace, {copy->at("metadata").value("name", ""),
-                                               kCredentialsCopyKey});
+      CredentialsOrProblem copied =
+          ReadToken(*copy, options_.operator_namespace,
+                    {copy->at("metadata").value("name", ""), kCredentialsCopyKey});
       if (copied.problem.ok()) {
         credentials = std::move(copied);
         credentials.problem.from_copy = true;
@@ -348,12 +349,14 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
     const bool owned = spec.network.security_group_name.empty();
     StatusOr<cloud::SecurityGroup> group =
         owned ? deps_.clouds->EnsureSecurityGroup(
-                    token_, name, "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)",
+                    token_, name,
+                    "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)",
                     spec.region, GridRules(spec))
               : deps_.clouds->FindSecurityGroup(token_, name, spec.region);
     if (!group.ok()) {
       seen.cloud.error = group.status();
-      seen.cloud.error_during = owned ? "ensuring the security group" : "finding security group " + name;
+      seen.cloud.error_during =
+          owned ? "ensuring the security group" : "finding security group " + name;
       return;
     }
     seen.cloud.security_group_id = group->id;
@@ -429,8 +432,8 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
       }
     }
     if (pinned.empty()) continue;
-    const bool serving = is_gateway ? seen.probes.gateway_answers
-                                    : seen.probes.connected_nodes.count(node_id) > 0;
+    const bool serving =
+        is_gateway ? seen.probes.gateway_answers : seen.probes.connected_nodes.count(node_id) > 0;
     if (serving) continue;
     MarkerJob job;
     job.name = instance.name;
@@ -444,7 +447,8 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
   }
   std::vector<std::function<void()>> tasks;
   for (MarkerJob& job : jobs) {
-    tasks.push_back([&job, prober = deps_.prober] { job.result = prober->ProbeMarker(job.target); });
+    tasks.push_back(
+        [&job, prober = deps_.prober] { job.result = prober->ProbeMarker(job.target); });
   }
   deps_.executor->RunAll(std::move(tasks));
   owner_.CacheProbes(key_, fingerprint, now, seen.probes);
@@ -526,8 +530,7 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
       if (found.ok()) image = *found;
     }
     if (ready.ok()) {
-      StatusOr<std::vector<std::string>> keys =
-          deps_.clouds->SshKeyIds(token_, spec.ssh_key_names);
+      StatusOr<std::vector<std::string>> keys = deps_.clouds->SshKeyIds(token_, spec.ssh_key_names);
       ready = keys.status();
       if (keys.ok()) ssh_keys = *keys;
     }
@@ -560,8 +563,7 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& action = plan.actions[i];
     if (action.kind != ActionKind::kDeleteSecurityGroup &&
-        action.kind != ActionKind::kDropCredentials &&
-        action.kind != ActionKind::kRemoveFinalizer)
+        action.kind != ActionKind::kDropCredentials && action.kind != ActionKind::kRemoveFinalizer)
       continue;
     if (failed) {
       report.outcomes[i].ran = false;
@@ -611,8 +613,7 @@ Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan)
 }
 
 ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Action& action,
-                                        const api::ClusterStatus& status,
-                                        const std::string& image,
+                                        const api::ClusterStatus& status, const std::string& image,
                                         const std::vector<std::string>& ssh_keys) {
   ActionOutcome outcome;
   const bootstrap::SshKeyPair& host_key = host_keys_.at(action.name);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <exception>
 #include <ctime>
+#include <exception>
 
 namespace pygrid::kube {
 
@@ -12,9 +12,8 @@ namespace {
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
 std::string Timestamp(const Clock& clock) {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                           clock.WallNow().time_since_epoch())
-                           .count();
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.WallNow().time_since_epoch()).count();
   const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -228,8 +227,8 @@ StatusOr<Json> MemoryKubeClient::Update(const ResourceRef& resource, const std::
   Json stored;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (Status failure = Injected(subresource.empty() ? "update" : "update/" + subresource,
-                                  resource);
+    if (Status failure =
+            Injected(subresource.empty() ? "update" : "update/" + subresource, resource);
         !failure.ok())
       return failure;
     if (Status failure = Injected("update", resource); !failure.ok()) return failure;
@@ -259,8 +258,9 @@ StatusOr<Json> MemoryKubeClient::Update(const ResourceRef& resource, const std::
         for (const Json& f : finalizers) {
           const Json& old = current["metadata"].value("finalizers", Json::array());
           if (std::find(old.begin(), old.end(), f) == old.end()) {
-            return Status::Forbidden("no new finalizers can be added if the object is being "
-                                     "deleted")
+            return Status::Forbidden(
+                       "no new finalizers can be added if the object is being "
+                       "deleted")
                 .WithHttpStatus(422);
           }
         }
@@ -276,8 +276,7 @@ StatusOr<Json> MemoryKubeClient::Update(const ResourceRef& resource, const std::
         for (auto field = object.begin(); field != object.end(); ++field) {
           if (field.key() != "metadata" && field.key() != "status") updated[field.key()] = *field;
         }
-        updated["metadata"]["generation"] =
-            current["metadata"].value("generation", int64_t{1}) + 1;
+        updated["metadata"]["generation"] = current["metadata"].value("generation", int64_t{1}) + 1;
       }
     }
     stored = Store(resource, key, std::move(updated));

@@ -40,9 +40,9 @@ Action DeleteAction(const cloud::Instance& instance, const std::string& reason,
 struct GatewayPlan {
   const cloud::Instance* instance = nullptr;  // the observed gateway, if any
   bool running = false;                       // active with both addresses
-  bool replaced = false;  // gone, failed or going away: its workers must go too
+  bool replaced = false;                      // gone, failed or going away: its workers must go too
   bool colocated_registered = false;
-  bool out_of_date = false;       // built from another spec: being replaced
+  bool out_of_date = false;      // built from another spec: being replaced
   std::string not_ready_reason;  // "" when the gateway is ready
   std::string not_ready_message;
 };
@@ -51,8 +51,8 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
 // What the worker part decided, for the conditions.
 struct WorkersPlan {
   int ready = 0;
-  int out_of_date = 0;  // built from another spec (replaced a few at a time)
-  std::string remediation_blocked;  // why start-up failures are not being replaced, or ""
+  int out_of_date = 0;               // built from another spec (replaced a few at a time)
+  std::string remediation_blocked;   // why start-up failures are not being replaced, or ""
   std::vector<std::string> waiting;  // "name (why)"
 };
 WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,

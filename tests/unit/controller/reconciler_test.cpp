@@ -164,7 +164,8 @@ TEST_F(ReconcilerTest, NodeImageChangeRollsWorkersOneAtATime) {
   std::set<std::string> old_ids;
   for (const SimInstance* sim : op.Instances(kKey)) old_ids.insert(sim->instance.id);
   const std::string gateway = (*op.Cluster(kKey))["status"]["gateway"]["instanceID"];
-  op.EditCluster(kKey, [](json& c) { c["spec"]["pygrid"]["nodeImage"] = "openmined/grid-node:v2"; });
+  op.EditCluster(kKey,
+                 [](json& c) { c["spec"]["pygrid"]["nodeImage"] = "openmined/grid-node:v2"; });
   op.Step();
   std::string reason;
   EXPECT_EQ(op.Condition(kKey, "UpToDate", &reason), "False");
@@ -482,9 +483,10 @@ TEST_F(ReconcilerTest, NamespaceDeletionDeletesEveryInstance) {
   op.ApplyCluster(ClusterObject("mnist", 2, "team-a"));
   op.RunFor(minutes(3));
   ASSERT_TRUE(op.Converged("team-a/mnist"));
-  EXPECT_TRUE(op.kube.Find(Secrets(), "pygrid-system",
-                           "pygrid-credentials-" +
-                               (*op.Cluster("team-a/mnist"))["metadata"]["uid"].get<std::string>())
+  EXPECT_TRUE(op.kube
+                  .Find(Secrets(), "pygrid-system",
+                        "pygrid-credentials-" +
+                            (*op.Cluster("team-a/mnist"))["metadata"]["uid"].get<std::string>())
                   .has_value())
       << "the operator keeps its own copy of the token";
   const std::string prefix = op.PrefixOf("team-a/mnist");

@@ -207,9 +207,8 @@ std::string SimOperator::Condition(const std::string& key, const std::string& ty
 }
 
 bool SimOperator::HasEvent(const std::string& key, const std::string& reason) const {
-  return std::any_of(events.begin(), events.end(), [&](const RecordedEvent& e) {
-    return e.key == key && e.reason == reason;
-  });
+  return std::any_of(events.begin(), events.end(),
+                     [&](const RecordedEvent& e) { return e.key == key && e.reason == reason; });
 }
 
 void SimOperator::Crash(int which) {
@@ -231,11 +230,11 @@ bool SimOperator::Step() {
   if (std::getenv("PYGRID_SIM_TRACE") != nullptr) {
     std::optional<json> object = Cluster(key);
     std::fprintf(stderr, "t=%llds p%d reconcile %s%s\n",
-                 static_cast<long long>(
-                     std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch())
-                         .count()),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                            clock.Now().time_since_epoch())
+                                            .count()),
                  static_cast<int>(&process - processes_.data()), key.c_str(),
-                 !object ? " (gone)"
+                 !object                                               ? " (gone)"
                  : (*object)["metadata"].contains("deletionTimestamp") ? " (deleting)"
                                                                        : "");
   }
@@ -312,8 +311,8 @@ bool SimOperator::Converged(const std::string& key, std::string* why) const {
   if (cluster->status.ready_workers != replicas) return fail("workers not ready");
   std::vector<const SimInstance*> live = Instances(key);
   if (static_cast<int>(live.size()) != replicas + 1)
-    return fail(std::to_string(live.size()) + " live instances for " +
-                std::to_string(replicas) + " workers");
+    return fail(std::to_string(live.size()) + " live instances for " + std::to_string(replicas) +
+                " workers");
   return true;
 }
 

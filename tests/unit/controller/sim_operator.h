@@ -33,7 +33,8 @@ struct RecordedEvent {
 };
 
 // A PyGridCluster manifest (defaults left to the operator).
-nlohmann::json ClusterObject(const std::string& name, int replicas, const std::string& ns = "default",
+nlohmann::json ClusterObject(const std::string& name, int replicas,
+                             const std::string& ns = "default",
                              const std::string& secret = "creds");
 
 class SimOperator {

@@ -46,8 +46,9 @@ std::string HostOf(const std::string& url) {
 // RFC 3339 with microseconds, as Genesis Cloud sends it, for the fake clock's wall time at
 // `at`; `id` microseconds are added so stamps are unique and sort in creation order.
 std::string Stamp(const Clock& clock, Clock::TimePoint at, int id) {
-  const auto wall = clock.WallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                          at - clock.Now());
+  const auto wall =
+      clock.WallNow() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(at - clock.Now());
   const long long micros =
       std::chrono::duration_cast<std::chrono::microseconds>(wall.time_since_epoch()).count() + id;
   const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
@@ -120,11 +121,10 @@ void SimCloud::Advance() {
       sim.instance.private_ip = "198.19." + host;
     }
   }
-  instances_.erase(std::remove_if(instances_.begin(), instances_.end(),
-                                  [&](const SimInstance& i) {
-                                    return i.deleting && now >= i.gone_at;
-                                  }),
-                   instances_.end());
+  instances_.erase(
+      std::remove_if(instances_.begin(), instances_.end(),
+                     [&](const SimInstance& i) { return i.deleting && now >= i.gone_at; }),
+      instances_.end());
 }
 
 std::vector<const SimInstance*> SimCloud::Live(const std::string& prefix) const {
@@ -214,8 +214,8 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
     std::fprintf(stderr, "  [p%d] create %s\n", process_, request.name.c_str());
   }
   std::optional<CloudFault> fault =
-      Take({CloudFault::kCreateUnavailable, CloudFault::kCreateQuota,
-            CloudFault::kCreateLostAnswer, CloudFault::kCreateLandsLate});
+      Take({CloudFault::kCreateUnavailable, CloudFault::kCreateQuota, CloudFault::kCreateLostAnswer,
+            CloudFault::kCreateLandsLate});
   if (fault == CloudFault::kCreateUnavailable) {
     return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
   }
@@ -332,8 +332,9 @@ StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
       return group;
     }
   }
-  cloud::SecurityGroup group{"sg-" + std::to_string(++next_id_), name, description, region,
-                             "created", rules, Stamp(clock_, clock_.Now(), next_id_)};
+  cloud::SecurityGroup group{
+      "sg-" + std::to_string(++next_id_),   name, description, region, "created", rules,
+      Stamp(clock_, clock_.Now(), next_id_)};
   groups_.push_back(group);
   return group;
 }

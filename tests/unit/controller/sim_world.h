@@ -40,10 +40,10 @@ struct SimInstance {
   Clock::TimePoint started_at{};  // starting: when the start was asked for
   Clock::TimePoint stopped_at{};  // stopping: when the stop was asked for
   bool deleting = false;
-  std::string node_id;       // from its user data ("" when it runs no node)
-  std::string gateway_ip;    // workers: the gateway private IP of their user data
+  std::string node_id;     // from its user data ("" when it runs no node)
+  std::string gateway_ip;  // workers: the gateway private IP of their user data
   std::string user_data;
-  std::string host_key;      // the public SSH host key its user data installs
+  std::string host_key;  // the public SSH host key its user data installs
   // Its services never come up: with a failed marker (start-up script gave up) or silently.
   enum class Broken { kNo, kFailedMarker, kSilent } broken = Broken::kNo;
 };

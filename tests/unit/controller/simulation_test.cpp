@@ -30,18 +30,36 @@ namespace {
 using nlohmann::json;
 
 enum class Kind {
-  kReconcile, kCrash, kCrashMidRound, kCloudFault, kOutOfBandDelete, kOutOfBandError,
-  kScale, kSuspend, kDeleteSecret, kRestoreSecret, kDeleteCluster, kStatusConflict, kWait,
-  kOutOfBandStop, kDeleteNamespace, kOutage, kMalformedToken, kRefusedWatches, kEditImage,
+  kReconcile,
+  kCrash,
+  kCrashMidRound,
+  kCloudFault,
+  kOutOfBandDelete,
+  kOutOfBandError,
+  kScale,
+  kSuspend,
+  kDeleteSecret,
+  kRestoreSecret,
+  kDeleteCluster,
+  kStatusConflict,
+  kWait,
+  kOutOfBandStop,
+  kDeleteNamespace,
+  kOutage,
+  kMalformedToken,
+  kRefusedWatches,
+  kEditImage,
   kBreakStartUp,
 };
 
 const char* KindName(Kind kind) {
-  static const char* const kNames[] = {
-      "reconcile", "crash", "crash-mid-round", "cloud-fault", "oob-delete", "oob-error",
-      "scale", "suspend", "delete-secret", "restore-secret", "delete-cluster",
-      "status-conflict", "wait", "oob-stop", "delete-namespace", "outage", "malformed-token",
-      "refused-watches", "edit-image", "break-start-up"};
+  static const char* const kNames[] = {"reconcile",      "crash",           "crash-mid-round",
+                                       "cloud-fault",    "oob-delete",      "oob-error",
+                                       "scale",          "suspend",         "delete-secret",
+                                       "restore-secret", "delete-cluster",  "status-conflict",
+                                       "wait",           "oob-stop",        "delete-namespace",
+                                       "outage",         "malformed-token", "refused-watches",
+                                       "edit-image",     "break-start-up"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -65,13 +83,13 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
   std::vector<Event> schedule;
   // Weighted: most steps reconcile, so the grid makes progress between faults.
   const std::vector<std::pair<Kind, int>> weights = {
-      {Kind::kReconcile, 60},   {Kind::kCrash, 2},          {Kind::kCrashMidRound, 3},
-      {Kind::kCloudFault, 8},   {Kind::kOutOfBandDelete, 2}, {Kind::kOutOfBandError, 2},
-      {Kind::kScale, 4},        {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
-      {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},  {Kind::kStatusConflict, 2},
-      {Kind::kWait, 5},         {Kind::kOutOfBandStop, 2},  {Kind::kDeleteNamespace, 1},
-      {Kind::kOutage, 2},       {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1},
-      {Kind::kEditImage, 2},    {Kind::kBreakStartUp, 2}};
+      {Kind::kReconcile, 60},    {Kind::kCrash, 2},           {Kind::kCrashMidRound, 3},
+      {Kind::kCloudFault, 8},    {Kind::kOutOfBandDelete, 2}, {Kind::kOutOfBandError, 2},
+      {Kind::kScale, 4},         {Kind::kSuspend, 1},         {Kind::kDeleteSecret, 1},
+      {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},   {Kind::kStatusConflict, 2},
+      {Kind::kWait, 5},          {Kind::kOutOfBandStop, 2},   {Kind::kDeleteNamespace, 1},
+      {Kind::kOutage, 2},        {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1},
+      {Kind::kEditImage, 2},     {Kind::kBreakStartUp, 2}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -191,9 +209,9 @@ class Simulation {
           return s->broken != SimInstance::Broken::kNo;
         });
         if (live.empty() || any_broken) break;
-        op_.cloud.BreakStartUp(live[event.b % live.size()]->instance.id,
-                               event.b % 2 == 0 ? SimInstance::Broken::kFailedMarker
-                                                : SimInstance::Broken::kSilent);
+        op_.cloud.BreakStartUp(
+            live[event.b % live.size()]->instance.id,
+            event.b % 2 == 0 ? SimInstance::Broken::kFailedMarker : SimInstance::Broken::kSilent);
         break;
       }
       case Kind::kEditImage:
@@ -369,9 +387,10 @@ std::string RunSeeds(uint64_t first, uint64_t seeds, int steps, Options options)
     const std::string failure = Simulation(seed, options).Run(schedule);
     if (failure.empty()) continue;
     const std::vector<Event> shrunk = Shrink(seed, schedule, options);
-    return "seed " + std::to_string(seed) + ": " + failure + "\nreplay: PYGRID_SIM_SEED=" +
-           std::to_string(seed) + " build/ci/bin/simulation_test\nshrunk schedule (" +
-           std::to_string(shrunk.size()) + " of " + std::to_string(schedule.size()) +
+    return "seed " + std::to_string(seed) + ": " + failure +
+           "\nreplay: PYGRID_SIM_SEED=" + std::to_string(seed) +
+           " build/ci/bin/simulation_test\nshrunk schedule (" + std::to_string(shrunk.size()) +
+           " of " + std::to_string(schedule.size()) +
            " steps; it fails with: " + Simulation(seed, options).Run(shrunk) + "):\n" +
            Describe(shrunk);
   }
