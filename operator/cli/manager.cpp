@@ -9,6 +9,8 @@
 #include "cli/operator_identity.h"
 #include "cloud/genesis/genesis_client.h"
 #include "controller/cloud_accounts.h"
+#include "controller/credentials.h"
+#include "controller/orphans.h"
 #include "controller/reconciler.h"
 #include "controller/resources.h"
 #include "core/executor.h"
@@ -325,7 +327,48 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
     controller.Start();
   }
 
+  // Orphaned instances, swept by the leader once per resync interval (the first sweep after one
+  // interval, when the reconciles have shown which accounts the operator holds tokens for).
+  controller::OrphanCollector orphans(
+      clouds, [&] { return clusters.List(); }, RealClock::Instance(),
+      {options.orphan_instances == "delete" ? controller::OrphanPolicy::kDelete
+                                            : controller::OrphanPolicy::kReport,
+       options.orphan_grace_period},
+      [&metrics](const std::string& account, int count) {
+        metrics.SetOrphanInstances(account, count);
+      },
+      // The operator's token copies outlive a cluster whose finalizer was removed by hand, so
+      // its account is swept even when no cluster uses that token any more.
+      [&]() {
+        std::vector<std::string> tokens;
+        kube::ListOptions copies;
+        copies.label_selector = "app.kubernetes.io/managed-by=pygrid-operator";
+        StatusOr<kube::ListResult> listed =
+            kube.List(controller::Secrets(), options.operator_namespace, copies);
+        if (!listed.ok()) return tokens;
+        for (const json& secret : listed->items) {
+          controller::CredentialsOrProblem read = controller::ReadToken(
+              secret, options.operator_namespace,
+              {secret["metadata"].value("name", ""), controller::kCredentialsCopyKey});
+          if (read.problem.ok()) tokens.push_back(read.token);
+        }
+        return tokens;
+      });
+  std::atomic<bool> sweeper_stop{false};
+  std::thread sweeper([&] {
+    auto next = std::chrono::steady_clock::now() + options.resync_interval;
+    while (!sweeper_stop.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (std::chrono::steady_clock::now() < next) continue;
+      next = std::chrono::steady_clock::now() + options.resync_interval;
+      if (elector && !elector->IsLeader()) continue;
+      (void)orphans.Sweep();  // reports through the log and the metric
+    }
+  });
+
   SleepUntilStopped(stop, lost_leadership);
+  sweeper_stop = true;
+  sweeper.join();
   Log().Info("shutting down: finishing in-flight reconciles");
   controller.Stop();
   if (elector) {

@@ -47,6 +47,8 @@ struct ManagerOptions {
   std::string ssh_key_secret = "pygrid-operator-ssh";
   std::string operator_namespace = "pygrid-system";  // $POD_NAMESPACE when set
   std::string templates_dir;                         // "" = the built-in templates
+  std::string orphan_instances = "report";           // report | delete
+  std::chrono::milliseconds orphan_grace_period{3600000};
   std::string pod_name;                              // $POD_NAME, for events
 };
 

@@ -53,6 +53,7 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   ParsedFlags parsed;
   cli::ManagerOptions& m = parsed.manager;
   std::string poll = "10s", resync = "1m", lease = "15s", renew = "10s", retry = "2s";
+  std::string orphan_grace = "1h";
   std::string genesis_timeout = "30s";
   po::options_description flags("pygrid-operator flags (each also read from PYGRID_<FLAG>)");
   flags.add_options()("help,h", "show this help")(
@@ -103,6 +104,11 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
       "Secret (in the operator's namespace) holding the operator's SSH key; created if missing")(
       "operator-namespace", po::value(&m.operator_namespace)->default_value(m.operator_namespace),
       "the operator's namespace (default: $POD_NAMESPACE)")(
+      "orphan-instances", po::value(&m.orphan_instances)->default_value(m.orphan_instances),
+      "report or delete instances named like a PyGridCluster's whose cluster is gone (delete "
+      "only after --orphan-grace-period)")(
+      "orphan-grace-period", po::value(&orphan_grace)->default_value(orphan_grace),
+      "how long an instance must stay orphaned before --orphan-instances=delete deletes it")(
       "templates-dir", po::value(&m.templates_dir),
       "cloud-init templates folder (default: built in)")(
       "log-format", po::value(&parsed.log_format)->default_value(parsed.log_format),
@@ -140,11 +146,14 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
         {&lease, &m.lease_duration},
         {&renew, &m.renew_deadline},
         {&retry, &m.retry_period},
-        {&genesis_timeout, &m.genesis_request_timeout}}) {
+        {&genesis_timeout, &m.genesis_request_timeout},
+        {&orphan_grace, &m.orphan_grace_period}}) {
     StatusOr<std::chrono::milliseconds> duration = ParseDuration(*text);
     if (!duration.ok()) return duration.status();
     *target = *duration;
   }
+  if (m.orphan_instances != "report" && m.orphan_instances != "delete")
+    return Status::Invalid("--orphan-instances must be report or delete");
   if (m.max_concurrent_reconciles < 1)
     return Status::Invalid("--max-concurrent-reconciles must be at least 1");
   if (m.ssh_port < 1 || m.ssh_port > 65535) return Status::Invalid("--ssh-port must be a TCP port");

@@ -1,6 +1,9 @@
 #include "controller/cloud_accounts.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <cstdio>
 
 namespace pygrid::controller {
 
@@ -15,6 +18,21 @@ CloudAccounts::Account& CloudAccounts::AccountFor(const std::string& token) {
     account->client = factory_(token);
   }
   return *account;
+}
+
+std::vector<std::string> CloudAccounts::Tokens() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> tokens;
+  for (const auto& [token, account] : accounts_) tokens.push_back(token);
+  return tokens;
+}
+
+std::string CloudAccounts::AccountLabel(const std::string& token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3]);
+  return std::string("acct-") + hex;
 }
 
 cloud::CloudProvider& CloudAccounts::For(const std::string& token) {

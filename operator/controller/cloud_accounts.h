@@ -37,6 +37,11 @@ class CloudAccounts {
 
   CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options = {});
 
+  // Every token an account was made for so far (secrets: for sweeps over all accounts only).
+  std::vector<std::string> Tokens();
+  // A label for `token`'s account that reveals nothing of it: "acct-" + 8 hex digits of its
+  // SHA-256 (for metrics and logs).
+  static std::string AccountLabel(const std::string& token);
   // The client for `token` (created on first use, kept for the process's life).
   cloud::CloudProvider& For(const std::string& token);
   // Every instance of the account, at most instances_max_age old.

@@ -68,6 +68,10 @@ void Metrics::ObserveClusterProvisioned(const std::string& uid, double seconds) 
   impl_->provisioned.Add({}, internal::ProvisionedBuckets()).Observe(seconds < 0 ? 0 : seconds);
 }
 
+void Metrics::SetOrphanInstances(const std::string& account, int count) {
+  impl_->orphans.Add({{"account", account}}).Set(count);
+}
+
 void Metrics::SetInstanceCounts(const InstanceCounts& counts) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   for (auto it = impl_->instance_series.begin(); it != impl_->instance_series.end();) {

@@ -182,6 +182,8 @@ class Metrics {
   void ForgetCluster(const std::string& cluster_namespace, const std::string& name);
   // Observes create -> first Ready once per cluster uid (later calls for that uid ignored).
   void ObserveClusterProvisioned(const std::string& uid, double seconds);
+  // pygrid_orphan_instances{account} = count.
+  void SetOrphanInstances(const std::string& account, int count);
   // Replaces pygrid_instances with `counts`; pairs absent from `counts` are removed.
   void SetInstanceCounts(const InstanceCounts& counts);
 

@@ -181,6 +181,12 @@ struct Metrics::Impl {
           .Name("pygrid_instances")
           .Help("Genesis Cloud instances owned by PyGridClusters, by role and state.")
           .Register(*registry);
+  Family<Gauge>& orphans =
+      prometheus::BuildGauge()
+          .Name("pygrid_orphan_instances")
+          .Help("Instances named like a PyGridCluster's whose cluster the operator cannot see, "
+                "by account (a label derived from the token's hash).")
+          .Register(*registry);
 
   Family<Counter>& genesis_requests =
       prometheus::BuildCounter()
