@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli/internal/flag_environment.h"
 #include "observability/log.h"
 
 namespace pygrid::cli {
@@ -18,14 +19,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
-
-// "metrics-bind-address" -> "PYGRID_METRICS_BIND_ADDRESS".
-std::string EnvName(const std::string& flag) {
-  std::string out = "PYGRID_";
-  for (char c : flag)
-    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -123,15 +116,7 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   po::variables_map vars;
   try {
     po::store(po::command_line_parser(args).options(flags).run(), vars);
-    po::store(po::parse_environment(flags,
-                                    [&](const std::string& env) -> std::string {
-                                      for (const auto& option : flags.options()) {
-                                        if (EnvName(option->long_name()) == env)
-                                          return option->long_name();
-                                      }
-                                      return "";
-                                    }),
-              vars);
+    internal::StoreFlagEnvironment(flags, vars);
     po::notify(vars);
   } catch (const po::error& error) {
     return Status::Invalid(error.what());

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "cli/internal/flag_environment.h"
 #include "cli/run_command.h"
 #include "cli/state_dir.h"
 #include "kube/atomic_file.h"
@@ -15,14 +16,6 @@ namespace pygrid::cli {
 namespace po = boost::program_options;
 
 namespace {
-
-// "poll-interval" -> "PYGRID_POLL_INTERVAL", as `run` reads its flags.
-std::string EnvName(const std::string& flag) {
-  std::string out = "PYGRID_";
-  for (char c : flag)
-    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 const char* Synopsis(const std::string& command) {
   if (command == "up") return "pygrid-operator up -f FILE [flags]";
@@ -113,15 +106,7 @@ StatusOr<StandaloneFlags> ParseStandaloneFlags(const std::string& command,
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vars);
     flags.help = vars.count("help") > 0;
     if (flags.help) return flags;
-    po::store(po::parse_environment(options,
-                                    [&](const std::string& env) -> std::string {
-                                      for (const auto& option : options.options()) {
-                                        if (EnvName(option->long_name()) == env)
-                                          return option->long_name();
-                                      }
-                                      return "";
-                                    }),
-              vars);
+    internal::StoreFlagEnvironment(options, vars);  // as `run` reads its flags
     po::notify(vars);
   } catch (const po::error& error) {
     return Status::Invalid(error.what());
