@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "genesis_sim.h"
+#include "sim/common/json_depth.h"
 
 namespace pygrid::sim::genesis {
 
@@ -40,25 +41,7 @@ std::optional<int> PositiveInt(const std::string& s) {
 
 std::optional<SimResponse> ParseJsonObject(const std::string& body, nlohmann::json* out) {
   // A pre-scan keeps nlohmann's recursive copies and comparisons far from the stack limit.
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  if (max_depth > 10000) {
+  if (JsonNestingDepth(body) > kMaxJsonNestingDepth) {
     return ErrorResponse(400, kCodeInvalidRequest, "request body is nested too deeply");
   }
   try {

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sim/common/json_depth.h"
+
 namespace pygrid::sim::kube {
 
 namespace {
@@ -105,39 +107,8 @@ std::string DumpJson(const json& v) {
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Documents nested deeper than this are refused, as Go's encoding/json does (maxNestingDepth);
-// kube-sim's recursive JSON code stays far from the stack limit that way.
-constexpr int kMaxNestingDepth = 10000;
-
-namespace {
-
-// The deepest [ / { nesting outside strings (a cheap pre-scan before parsing).
-int NestingDepth(const std::string& s) {
-  int depth = 0, max = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max = std::max(max, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max;
-}
-
-}  // namespace
-
 bool ParseBody(const std::string& raw, json* out, std::string* error) {
-  if (NestingDepth(raw) > kMaxNestingDepth) {
+  if (JsonNestingDepth(raw) > kMaxJsonNestingDepth) {
     if (error) *error = "json: exceeded max depth";
     return false;
   }
