@@ -12,17 +12,8 @@ scripts/install-deps.sh
 scripts/build.sh ci --target pygrid-operator kube-sim genesis-sim
 bin=$root/build/ci/bin
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wait_for_file() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
+# shellcheck source=scripts/demo-lib.sh
+source "$root/scripts/demo-lib.sh"
 
 token="demo-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 ssh_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
