@@ -1,5 +1,8 @@
 #include "api/defaults.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "api/naming.h"
 
 namespace pygrid::api {
@@ -25,6 +28,7 @@ void ApplyDefaults(ClusterSpec& spec) {
   if (spec.gateway.startup_timeout.empty()) spec.gateway.startup_timeout = kDefaultStartupTimeout;
   if (spec.workers.startup_timeout.empty()) spec.workers.startup_timeout = kDefaultStartupTimeout;
   if (spec.workers.max_unhealthy.empty()) spec.workers.max_unhealthy = kDefaultMaxUnhealthy;
+  if (spec.workers.max_unavailable.empty()) spec.workers.max_unavailable = kDefaultMaxUnavailable;
   const FlavorDefaults flavor = DefaultsFor(spec.pygrid.flavor);
   if (spec.pygrid.gateway_image.empty()) spec.pygrid.gateway_image = flavor.gateway_image;
   if (spec.pygrid.node_image.empty()) spec.pygrid.node_image = flavor.node_image;
@@ -40,15 +44,21 @@ std::optional<std::chrono::seconds> ParseDuration(const std::string& text) {
     value = value * 10 + (text[i] - '0');
   }
   switch (text.back()) {
-    case 's': return std::chrono::seconds(value);
-    case 'm': return std::chrono::seconds(value * 60);
-    case 'h': return std::chrono::seconds(value * 3600);
-    default: return std::nullopt;
+    case 's':
+      return std::chrono::seconds(value);
+    case 'm':
+      return std::chrono::seconds(value * 60);
+    case 'h':
+      return std::chrono::seconds(value * 3600);
+    default:
+      return std::nullopt;
   }
 }
 
-std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers) {
-  const std::string& text = workers.max_unhealthy;
+namespace {
+
+// "40%" or "2": the number (0 to 100) and whether it was a percentage; nullopt otherwise.
+std::optional<std::pair<int, bool>> CountOrPercent(const std::string& text) {
   const bool percent = !text.empty() && text.back() == '%';
   const std::string digits = percent ? text.substr(0, text.size() - 1) : text;
   if (digits.empty() || digits.size() > 4) return std::nullopt;
@@ -57,11 +67,27 @@ std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers) {
     if (c < '0' || c > '9') return std::nullopt;
     value = value * 10 + (c - '0');
   }
-  if (percent) {
-    if (value > 100) return std::nullopt;
-    return (workers.replicas * value + 99) / 100;  // rounded up: one broken worker is replaced
-  }
-  return value;
+  // Counts above 100 are beyond spec.workers.replicas' maximum; a leading zero is refused as
+  // the CRD's pattern refuses it.
+  if (value > 100 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+  return std::make_pair(value, percent);
+}
+
+}  // namespace
+
+std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers) {
+  std::optional<std::pair<int, bool>> parsed = CountOrPercent(workers.max_unhealthy);
+  if (!parsed) return std::nullopt;
+  const auto [value, percent] = *parsed;
+  // Rounded up: one broken worker is replaced.
+  return percent ? (workers.replicas * value + 99) / 100 : value;
+}
+
+std::optional<int> MaxUnavailableWorkers(const WorkersSpec& workers) {
+  std::optional<std::pair<int, bool>> parsed = CountOrPercent(workers.max_unavailable);
+  if (!parsed || parsed->first == 0) return std::nullopt;
+  const auto [value, percent] = *parsed;
+  return percent ? std::max(1, workers.replicas * value / 100) : value;
 }
 
 std::string SecurityGroupNameFor(const std::string& cluster_name, const std::string& cluster_uid,

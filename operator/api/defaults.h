@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <optional>
-
 #include <string>
 
 #include "api/types.h"
@@ -33,6 +32,7 @@ FlavorDefaults DefaultsFor(Flavor flavor);
 
 inline constexpr char kDefaultStartupTimeout[] = "30m";
 inline constexpr char kDefaultMaxUnhealthy[] = "40%";
+inline constexpr char kDefaultMaxUnavailable[] = "1";
 
 // "90s", "30m", "2h" as seconds; nullopt for anything else.
 std::optional<std::chrono::seconds> ParseDuration(const std::string& text);
@@ -40,6 +40,11 @@ std::optional<std::chrono::seconds> ParseDuration(const std::string& text);
 // MachineHealthCheck rounds down; on grids of one or two workers that would never replace a
 // single broken one), or a plain number; nullopt when malformed.
 std::optional<int> MaxUnhealthyWorkers(const WorkersSpec& workers);
+// spec.workers.maxUnavailable as a count of ready workers a rolling update may take out at
+// once: a plain number, or a percentage of `replicas` rounded down as a Deployment's, but at
+// least 1 (there is no surge: a replacement takes its predecessor's index and name, so a
+// rollout with 0 could never start). nullopt when malformed, 0 or 0%, or above 100%.
+std::optional<int> MaxUnavailableWorkers(const WorkersSpec& workers);
 
 // Fills every unset field of `spec` with its default; idempotent.
 void ApplyDefaults(ClusterSpec& spec);

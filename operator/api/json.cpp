@@ -28,6 +28,18 @@ class FieldReader {
       Wrong(key, "must be a string");
     }
   }
+  // An int-or-string field (Kubernetes IntOrString: 2 or "40%"), kept as its text.
+  void IntOrString(const char* key, std::string& out) {
+    if (!Has(key)) return;
+    const json& value = object_.at(key);
+    if (value.is_string()) {
+      out = value.get<std::string>();
+    } else if (value.is_number_integer()) {
+      out = std::to_string(value.get<int64_t>());
+    } else {
+      Wrong(key, "must be an integer or a string");
+    }
+  }
   void Bool(const char* key, bool& out) {
     if (!Has(key)) return;
     const json& value = object_.at(key);
@@ -133,7 +145,8 @@ void ReadSpec(const json& object, const std::string& path, ClusterSpec& spec,
     workers.Integer("replicas", spec.workers.replicas);
     workers.String("instanceType", spec.workers.instance_type);
     workers.String("startupTimeout", spec.workers.startup_timeout);
-    workers.String("maxUnhealthy", spec.workers.max_unhealthy);
+    workers.IntOrString("maxUnhealthy", spec.workers.max_unhealthy);
+    workers.IntOrString("maxUnavailable", spec.workers.max_unavailable);
   }
   {
     FieldReader pygrid(r.Object("pygrid"), r.Path("pygrid"), causes);
@@ -182,6 +195,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     g.String("createRequestedAt", gateway.create_requested_at);
     g.String("specHash", gateway.spec_hash);
     g.Integer("startupFailures", gateway.startup_failures);
+    g.String("unreadySince", gateway.unready_since);
     status.gateway = gateway;
   }
   const json& workers = r.Array("workers");
@@ -202,6 +216,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
     w.String("gatewayIP", worker.gateway_ip);
     w.String("specHash", worker.spec_hash);
     w.Integer("startupFailures", worker.startup_failures);
+    w.String("unreadySince", worker.unready_since);
     status.workers.push_back(worker);
   }
   const json& conditions = r.Array("conditions");
@@ -220,6 +235,18 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
 
 void PutIfNotEmpty(json& out, const char* key, const std::string& value) {
   if (!value.empty()) out[key] = value;
+}
+
+// An int-or-string field as it was written: digits only is the integer, anything else text.
+void PutIntOrString(json& out, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  const bool digits =
+      value.size() <= 9 && value.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) {
+    out[key] = std::stoi(value);
+  } else {
+    out[key] = value;
+  }
 }
 
 }  // namespace
@@ -282,7 +309,8 @@ json SpecToJson(const ClusterSpec& spec) {
   json workers = {{"replicas", spec.workers.replicas}};
   PutIfNotEmpty(workers, "instanceType", spec.workers.instance_type);
   PutIfNotEmpty(workers, "startupTimeout", spec.workers.startup_timeout);
-  PutIfNotEmpty(workers, "maxUnhealthy", spec.workers.max_unhealthy);
+  PutIntOrString(workers, "maxUnhealthy", spec.workers.max_unhealthy);
+  PutIntOrString(workers, "maxUnavailable", spec.workers.max_unavailable);
   out["workers"] = workers;
   json pygrid = {{"flavor", FlavorName(spec.pygrid.flavor)}};
   PutIfNotEmpty(pygrid, "gatewayImage", spec.pygrid.gateway_image);
@@ -322,6 +350,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(gateway, "createRequestedAt", g.create_requested_at);
     PutIfNotEmpty(gateway, "specHash", g.spec_hash);
     if (g.startup_failures > 0) gateway["startupFailures"] = g.startup_failures;
+    PutIfNotEmpty(gateway, "unreadySince", g.unready_since);
     out["gateway"] = gateway;
   }
   json workers = json::array();
@@ -338,6 +367,7 @@ json StatusToJson(const ClusterStatus& status) {
     PutIfNotEmpty(worker, "gatewayIP", w.gateway_ip);
     PutIfNotEmpty(worker, "specHash", w.spec_hash);
     if (w.startup_failures > 0) worker["startupFailures"] = w.startup_failures;
+    PutIfNotEmpty(worker, "unreadySince", w.unready_since);
     workers.push_back(worker);
   }
   out["workers"] = workers;

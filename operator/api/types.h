@@ -29,7 +29,14 @@ enum class DeletionPolicy { kDelete, kRetain };
 
 // Phase is a summary for people; conditions are the contract.
 enum class Phase {
-  kPending, kProvisioning, kReady, kUpdating, kDegraded, kSuspended, kDeleting, kFailed
+  kPending,
+  kProvisioning,
+  kReady,
+  kUpdating,
+  kDegraded,
+  kSuspended,
+  kDeleting,
+  kFailed
 };
 
 const char* FlavorName(Flavor flavor);
@@ -62,9 +69,11 @@ struct WorkersSpec {
   std::string instance_type;
   std::string startup_timeout;  // "30m": not registered after this long, it is replaced
   std::string max_unhealthy;    // "40%" or a count: above it, nothing is replaced
+  std::string max_unavailable;  // "1" or "25%": ready workers a rolling update takes out at once
   bool operator==(const WorkersSpec& o) const {
     return replicas == o.replicas && instance_type == o.instance_type &&
-           startup_timeout == o.startup_timeout && max_unhealthy == o.max_unhealthy;
+           startup_timeout == o.startup_timeout && max_unhealthy == o.max_unhealthy &&
+           max_unavailable == o.max_unavailable;
   }
 };
 
@@ -140,12 +149,15 @@ struct GatewayStatus {
   // Replacements in a row because start-up failed or timed out (reset once it serves); each
   // doubles the next start-up timeout.
   int startup_failures = 0;
+  // Since when it has run without serving (RFC 3339; "" while it serves or is not running):
+  // its start-up timeout counts from here, so a restarted instance gets its full time again.
+  std::string unready_since;
   bool operator==(const GatewayStatus& o) const {
     return name == o.name && node_id == o.node_id && instance_id == o.instance_id &&
            public_ip == o.public_ip && private_ip == o.private_ip && state == o.state &&
            ready == o.ready && ssh_host_key == o.ssh_host_key &&
            create_requested_at == o.create_requested_at && spec_hash == o.spec_hash &&
-           startup_failures == o.startup_failures;
+           startup_failures == o.startup_failures && unready_since == o.unready_since;
   }
 };
 
@@ -161,16 +173,17 @@ struct WorkerStatus {
   bool ready = false;
   std::string ssh_host_key;
   std::string create_requested_at;  // as GatewayStatus
-  std::string gateway_ip;  // the gateway private IP its user data joins (PyGrid joins once)
-  std::string spec_hash;   // as GatewayStatus
-  int startup_failures = 0;  // as GatewayStatus
+  std::string gateway_ip;     // the gateway private IP its user data joins (PyGrid joins once)
+  std::string spec_hash;      // as GatewayStatus
+  int startup_failures = 0;   // as GatewayStatus
+  std::string unready_since;  // as GatewayStatus
   bool operator==(const WorkerStatus& o) const {
     return name == o.name && index == o.index && node_id == o.node_id &&
            instance_id == o.instance_id && public_ip == o.public_ip && private_ip == o.private_ip &&
            state == o.state && registered == o.registered && ready == o.ready &&
            ssh_host_key == o.ssh_host_key && create_requested_at == o.create_requested_at &&
            gateway_ip == o.gateway_ip && spec_hash == o.spec_hash &&
-           startup_failures == o.startup_failures;
+           startup_failures == o.startup_failures && unready_since == o.unready_since;
   }
 };
 

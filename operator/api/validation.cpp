@@ -120,14 +120,20 @@ std::vector<FieldCause> ValidateSpec(const ClusterSpec& spec) {
                                             spec.gateway.startup_timeout},
         {"spec.workers.startupTimeout", spec.workers.startup_timeout}}) {
     std::optional<std::chrono::seconds> timeout = ParseDuration(text);
-    if (!text.empty() && (!timeout || *timeout < std::chrono::minutes(1) ||
-                          *timeout > std::chrono::hours(24))) {
+    if (!text.empty() &&
+        (!timeout || *timeout < std::chrono::minutes(1) || *timeout > std::chrono::hours(24))) {
       check.Fail(field, "must be a duration from 1m to 24h such as 30m (s, m or h)",
                  "FieldValueInvalid");
     }
   }
   if (!spec.workers.max_unhealthy.empty() && !MaxUnhealthyWorkers(spec.workers)) {
     check.Fail("spec.workers.maxUnhealthy", "must be a count such as 2 or a percentage such as 40%",
+               "FieldValueInvalid");
+  }
+  if (!spec.workers.max_unavailable.empty() && !MaxUnavailableWorkers(spec.workers)) {
+    check.Fail("spec.workers.maxUnavailable",
+               "must be a count of at least 1 such as 2 or a percentage from 1% to 100% such as "
+               "25% (a rolling update replaces a worker in place, so 0 could never start one)",
                "FieldValueInvalid");
   }
   check.Text("spec.workers.instanceType", spec.workers.instance_type, 0, 1000,

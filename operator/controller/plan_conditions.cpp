@@ -169,7 +169,8 @@ void SetPlanCondition(const Observations& seen, api::ClusterStatus& status, cons
 }
 
 std::string StartupVerdict(const Observations& seen, const cloud::Instance& instance,
-                           const std::string& timeout, int failures, std::string* message) {
+                           const std::string& timeout, int failures,
+                           const std::string& unready_since, std::string* message) {
   const InstanceState state = StateOf(instance);
   if (state != InstanceState::kActive && state != InstanceState::kCreating) return "";
   auto marker = seen.probes.markers.find(instance.name);
@@ -180,15 +181,33 @@ std::string StartupVerdict(const Observations& seen, const cloud::Instance& inst
     return "StartupFailed";
   }
   std::optional<std::chrono::seconds> limit = api::ParseDuration(timeout);
-  std::optional<std::chrono::system_clock::time_point> created =
-      api::ParseTime(instance.created_at);
-  if (!limit || !created) return "";
+  const bool running = state == InstanceState::kActive;
+  // Running: counted from when it was first seen running without serving (after a stop and
+  // start too, when its creation is long past); unknown yet (this round) means now.
+  std::optional<std::chrono::system_clock::time_point> since =
+      !running                ? api::ParseTime(instance.created_at)
+      : unready_since.empty() ? std::optional(seen.now)
+                              : api::ParseTime(unready_since);
+  if (!limit || !since) return "";
   const auto allowed = *limit * (1 << std::min(failures, 5));
-  if (seen.now - *created < allowed) return "";
-  *message = "instance " + instance.name + " did not serve within " +
-             std::to_string(std::chrono::duration_cast<std::chrono::minutes>(allowed).count()) +
-             " minutes of its creation; replacing it";
+  if (seen.now - *since < allowed) return "";
+  const std::string minutes =
+      std::to_string(std::chrono::duration_cast<std::chrono::minutes>(allowed).count());
+  *message = "instance " + instance.name +
+             (running ? " has run without serving for " + minutes + " minutes (since " +
+                            unready_since + ")"
+                      : " is still being created " + minutes + " minutes after its creation") +
+             "; replacing it";
   return "StartupTimeout";
+}
+
+void TrackUnready(const Observations& seen, const cloud::Instance& instance, bool same_instance,
+                  bool serving, bool counting, std::string& unready_since) {
+  if (!same_instance || serving || !counting || !IsRunning(instance)) {
+    unready_since.clear();
+  } else if (unready_since.empty()) {
+    unready_since = api::FormatTime(seen.now);
+  }
 }
 
 bool MayStillLand(const Observations& seen, const std::string& requested_at) {
@@ -236,7 +255,8 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   SetPlanCondition(seen, status, api::kConditionWorkersReady, workers_ok,
                    workers_ok ? "WorkersReady" : "WorkersNotReady", workers_message);
   // A rolling update runs while an instance is out of date, and until its last replacement is
-  // ready. Ready means serving: during it, kMaxUnavailable workers may be out.
+  // ready. Ready means serving: during it, maxUnavailable workers may be out.
+  const int max_unavailable = api::MaxUnavailableWorkers(spec.workers).value_or(1);
   const int stale = workers.out_of_date + (gateway.out_of_date ? 1 : 0);
   const api::Condition* up_to_date =
       api::FindCondition(seen.cluster.status.conditions, api::kConditionUpToDate);
@@ -244,7 +264,7 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
   const bool rolling = stale > 0 || (was_rolling && !(gateway_ok && workers_ok));
   const bool ready =
       gateway_ok &&
-      (workers_ok || (rolling && workers.ready >= spec.workers.replicas - kMaxUnavailable));
+      (workers_ok || (rolling && workers.ready >= spec.workers.replicas - max_unavailable));
   if (spec.suspend) {
     const bool stopped = PlanSuspended(seen, inventory, plan);
     plan.next.kind = stopped && plan.actions.empty() && !inventory.AnyGoingAway()
@@ -258,11 +278,12 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
                          : (gateway_ok ? workers_message : gateway.not_ready_message));
   SetPlanCondition(
       seen, status, api::kConditionUpToDate, !rolling, rolling ? "RollingUpdate" : "UpToDate",
-      !rolling    ? "every instance runs the current spec"
-      : stale > 0 ? std::to_string(stale) + " of " + std::to_string(spec.workers.replicas + 1) +
-                        " instances run an older spec; replacing " +
-                        std::to_string(kMaxUnavailable) + " worker at a time"
-                  : "waiting for the last replacements to be ready");
+      !rolling ? "every instance runs the current spec"
+      : stale > 0
+          ? std::to_string(stale) + " of " + std::to_string(spec.workers.replicas + 1) +
+                " instances run an older spec; replacing " + std::to_string(max_unavailable) +
+                (max_unavailable == 1 ? " worker at a time" : " workers at a time")
+          : "waiting for the last replacements to be ready");
   SetPlanCondition(seen, status, api::kConditionProgressing, true,
                    rolling ? "RollingUpdate" : "Complete",
                    rolling ? "a spec change is rolling out" : "the grid has its spec");

@@ -51,7 +51,10 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     result.not_ready_message = "creating gateway instance " + name;
   } else {
     // Adopted (the create's response was lost) or replaced: keep the intent, take the id.
+    const bool same_instance = gateway.instance_id == gw->id;
     gateway.instance_id = gw->id;
+    TrackUnready(seen, *gw, same_instance, seen.probes.gateway_answers, /*counting=*/true,
+                 gateway.unready_since);
     // An instance with the name shows, but it may not be the one an unanswered create sent:
     // the record stays for the landing window (deletion waits for it).
     ClearLandedRecord(seen, *gw, gateway.create_requested_at);
@@ -93,8 +96,9 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
       plan.actions.push_back(StartAction(*gw, "gateway"));
     } else if (!(IsRunning(*gw) && seen.probes.gateway_answers)) {
       std::string message;
-      const std::string verdict = StartupVerdict(seen, *gw, spec.gateway.startup_timeout,
-                                                 gateway.startup_failures, &message);
+      const std::string verdict =
+          StartupVerdict(seen, *gw, spec.gateway.startup_timeout, gateway.startup_failures,
+                         gateway.unready_since, &message);
       if (!verdict.empty()) {
         plan.actions.push_back(DeleteAction(*gw, verdict, message, true));
         ++gateway.startup_failures;

@@ -119,12 +119,20 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       result.waiting.push_back(name + (can_create ? " (creating)" : " (waiting for the gateway)"));
     } else {
       const cloud::Instance& instance = observed->second;
+      const bool same_instance = worker.instance_id == instance.id;
       Observe(worker, instance);
       // As for the gateway: the record stays for the landing window.
       ClearLandedRecord(seen, instance, worker.create_requested_at);
       worker.registered =
           !worker.node_id.empty() && seen.probes.connected_nodes.count(worker.node_id) > 0;
-      worker.ready = worker.registered && IsRunning(instance) && gateway_ready;
+      // A registration outlives the node's container (it lives in the gateway's database): the
+      // worker serves only when its own node endpoint answers too.
+      auto node = seen.probes.nodes.find(name);
+      const bool node_answers = node != seen.probes.nodes.end() && node->second.answers;
+      worker.ready = worker.registered && node_answers && IsRunning(instance) && gateway_ready;
+      // Its start-up clock runs while its gateway serves and it does not.
+      TrackUnready(seen, instance, same_instance, worker.ready, gateway_ready,
+                   worker.unready_since);
       if (worker.ready) {
         ++result.ready;
         worker.startup_failures = 0;
@@ -133,20 +141,26 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
         const std::string verdict =
             gateway_ready && !acted_on(instance)
                 ? StartupVerdict(seen, instance, cluster.spec.workers.startup_timeout,
-                                 worker.startup_failures, &message)
+                                 worker.startup_failures, worker.unready_since, &message)
                 : "";
         if (!verdict.empty()) remedies.push_back({&instance, verdict, message});
-        const std::string detail = MarkerDetail(seen, name);
+        std::string detail = MarkerDetail(seen, name);
+        if (worker.registered && node != seen.probes.nodes.end() && !node_answers)
+          detail = "registered, but its node does not answer: " + node->second.detail;
         result.waiting.push_back(name + " (" + (detail.empty() ? worker.state : detail) + ")");
       }
     }
     plan.status.workers.push_back(worker);
   }
 
-  // Rolling update: replace out-of-date workers, never taking more than kMaxUnavailable of the
+  // Rolling update: replace out-of-date workers, never taking more than maxUnavailable of the
   // desired workers out of service (one that is not ready anyway can go at once).
   result.out_of_date = static_cast<int>(out_of_date.size());
-  int budget = kMaxUnavailable - (replicas - result.ready);
+  // While the gateway does not serve, no worker counts as ready and a budget could not be told
+  // apart from a probe that failed once: the rollout waits for the gateway.
+  if (!gateway_ready) out_of_date.clear();
+  int budget =
+      api::MaxUnavailableWorkers(cluster.spec.workers).value_or(1) - (replicas - result.ready);
   for (auto it = out_of_date.rbegin(); it != out_of_date.rend(); ++it) {
     const cloud::Instance& instance = **it;
     const api::WorkerStatus* entry = nullptr;

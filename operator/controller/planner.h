@@ -35,7 +35,7 @@
 //    leader election) keep the instance the status records (its identity is the recorded
 //    one), else the oldest.
 //  - Spec changes roll out: an instance whose recorded specHash differs from the spec's is out of
-//    date. Workers are replaced at most kMaxUnavailable at a time among the ready ones (phase
+//    date. Workers are replaced at most spec.workers.maxUnavailable at a time among the ready ones (phase
 //    Updating, UpToDate=False); a changed gateway is replaced with its workers (nodes join once).
 //  - spec.suspend: nothing is created or deleted, every running instance is stopped (phase
 //    Suspended, condition Suspended); on resume the stopped instances are started again, not
@@ -95,6 +95,9 @@ struct ProbeObservation {
   bool gateway_answers = false;           // the gateway app answered as its flavour does
   std::set<std::string> connected_nodes;  // the gateway's /connected-nodes
   std::map<std::string, probe::MarkerProbe> markers;  // by instance name, where probed
+  // Own node endpoints of the workers the gateway lists (by instance name): a registration
+  // outlives a dead node container, so a worker is ready only when its node answers too.
+  std::map<std::string, probe::NodeProbe> nodes;
   // Instances whose SSH host key is not the one status pins: another create's identity (two
   // creates raced for the name). They can never register under the recorded node id.
   std::set<std::string> identity_mismatch;
@@ -219,9 +222,6 @@ struct InstanceIdentity {
 // worker setting). An instance whose recorded hash differs is out of date.
 std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec);
 
-// Out-of-date workers replaced at once during a rolling update (a worker is deleted, then
-// created again with the new spec). spec.workers.maxUnavailable is not configurable yet.
-inline constexpr int kMaxUnavailable = 1;
 // Records `identity` for the instance `name` (an entry the plan's status already has).
 void RecordIdentity(api::ClusterStatus& status, const std::string& name,
                     const InstanceIdentity& identity);

@@ -383,14 +383,16 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
 void Reconciler::Round::ObserveProbes(Observations& seen) {
   const api::PyGridCluster& cluster = seen.cluster;
   const api::ClusterStatus& status = cluster.status;
-  // A ready grid whose instances are unchanged is probed once per resync interval; any change
-  // of an instance (lost, stopped, replaced) probes at once.
+  // A ready grid whose instances and spec are unchanged is probed once per resync interval; any
+  // change of an instance (lost, stopped, replaced) probes at once.
   std::string fingerprint;
   for (const cloud::Instance& instance : seen.cloud.instances) {
     fingerprint += instance.id + "=" + instance.status + ";";
   }
   const Clock::TimePoint now = deps_.clock->Now();
-  if (status.phase == api::Phase::kReady) {
+  // Not after a spec change: a rollout's first batch is sized by fresh readiness.
+  if (status.phase == api::Phase::kReady &&
+      status.observed_generation == cluster.metadata.generation) {
     std::optional<ProbeObservation> cached = owner_.CachedProbes(key_, fingerprint, now);
     if (cached) {
       seen.probes = std::move(*cached);
@@ -445,12 +447,40 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
     job.target.timeout = options_.ssh_timeout;
     jobs.push_back(std::move(job));
   }
+  // Each worker the gateway lists is asked itself: a registration outlives a dead node.
+  struct NodeJob {
+    std::string name, url, node_id;
+    StatusOr<probe::NodeProbe> result = Status::Internal("not probed");
+  };
+  std::vector<NodeJob> node_jobs;
+  for (const cloud::Instance& instance : seen.cloud.instances) {
+    if (instance.name == gateway_name || !IsRunning(instance)) continue;
+    for (const api::WorkerStatus& worker : status.workers) {
+      if (worker.name != instance.name || worker.node_id.empty() ||
+          !seen.probes.connected_nodes.count(worker.node_id))
+        continue;
+      node_jobs.push_back(
+          {instance.name,
+           "http://" + *instance.public_ip + ":" + std::to_string(cluster.spec.pygrid.node_port),
+           worker.node_id});
+    }
+  }
   std::vector<std::function<void()>> tasks;
   for (MarkerJob& job : jobs) {
     tasks.push_back(
         [&job, prober = deps_.prober] { job.result = prober->ProbeMarker(job.target); });
   }
+  const api::Flavor flavor = cluster.spec.pygrid.flavor;
+  for (NodeJob& job : node_jobs) {
+    tasks.push_back([&job, flavor, prober = deps_.prober] {
+      job.result = prober->ProbeNode(job.url, flavor, job.node_id);
+    });
+  }
   deps_.executor->RunAll(std::move(tasks));
+  for (NodeJob& job : node_jobs) {
+    seen.probes.nodes[job.name] =
+        job.result.ok() ? *job.result : probe::NodeProbe{false, job.result.status().message()};
+  }
   owner_.CacheProbes(key_, fingerprint, now, seen.probes);
   for (MarkerJob& job : jobs) {
     if (job.result.ok()) {

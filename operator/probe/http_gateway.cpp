@@ -38,17 +38,52 @@ Fetched Get(http::client::http_client& client, const std::string& path) {
   return out;
 }
 
-}  // namespace
-
-StatusOr<GatewayProbe> ProbeGatewayOverHttp(const std::string& base_url, api::Flavor flavor,
-                                            std::chrono::milliseconds timeout) {
+// `base_url` without trailing slashes, or Invalid when it is not an absolute http(s) URL.
+StatusOr<std::string> BaseOf(const std::string& base_url, const char* what) {
   std::string base = base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (!web::uri::validate(base) || web::uri(base).host().empty() ||
       (web::uri(base).scheme() != "http" && web::uri(base).scheme() != "https")) {
-    return Status::Invalid("gateway URL \"" + Printable(base_url, 200) +
+    return Status::Invalid(std::string(what) + " URL \"" + Printable(base_url, 200) +
                            "\" is not an absolute http(s) URL");
   }
+  return base;
+}
+
+}  // namespace
+
+StatusOr<NodeProbe> ProbeNodeOverHttp(const std::string& base_url, api::Flavor flavor,
+                                      const std::string& node_id,
+                                      std::chrono::milliseconds timeout) {
+  StatusOr<std::string> base = BaseOf(base_url, "node");
+  if (!base.ok()) return base.status();
+  http::client::http_client_config config;
+  config.set_timeout(timeout);
+  NodeProbe probe;
+  try {
+    http::client::http_client client(*base, config);
+    Fetched answer = Get(client, NodeStatusPath(flavor));
+    std::string why;
+    if (!answer.error.empty()) {
+      probe.detail = "node " + *base + " does not answer: " + answer.error;
+    } else if (!IsNodeAnswer(flavor, answer.status, answer.body, node_id, &why)) {
+      probe.detail = "node " + *base + ": " + why;
+    } else {
+      probe.answers = true;
+      probe.detail = "node " + *base + " answers";
+    }
+  } catch (const std::exception& e) {
+    return Status::Invalid("node URL \"" + Printable(base_url, 200) +
+                           "\" cannot be used: " + Printable(e.what(), 200));
+  }
+  return probe;
+}
+
+StatusOr<GatewayProbe> ProbeGatewayOverHttp(const std::string& base_url, api::Flavor flavor,
+                                            std::chrono::milliseconds timeout) {
+  StatusOr<std::string> checked = BaseOf(base_url, "gateway");
+  if (!checked.ok()) return checked.status();
+  const std::string base = *checked;
   http::client::http_client_config config;
   config.set_timeout(timeout);
   GatewayProbe probe;

@@ -41,6 +41,11 @@ class NetworkProber : public Prober {
     return internal::ProbeGatewayOverHttp(base_url, flavor, options_.http_timeout);
   }
 
+  StatusOr<NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
+                                const std::string& node_id) override {
+    return internal::ProbeNodeOverHttp(base_url, flavor, node_id, options_.http_timeout);
+  }
+
   StatusOr<MarkerProbe> ProbeMarker(const SshTarget& target) override {
     return internal::ProbeMarkerOverSsh(target);
   }

@@ -5,6 +5,8 @@
 //   StatusOr<GatewayProbe> gw = prober->ProbeGateway("http://203.0.113.7:7000",
 //                                                    api::Flavor::kNetwork02);
 //   if (gw.ok() && gw->answers && gw->connected_nodes.count("mnist-0a1b2c3d-worker-0")) ...
+//   StatusOr<NodeProbe> node = prober->ProbeNode("http://203.0.113.8:5000",
+//                                                api::Flavor::kNetwork02, worker_node_id);
 //
 //   SshTarget target{.host = "203.0.113.7", .private_key = operator_key,
 //                    .pinned_host_key = recorded_host_public_key};
@@ -39,6 +41,16 @@ struct GatewayProbe {
   // Node ids from /connected-nodes ({"grid-nodes": [...]}); empty when unknown.
   std::set<std::string> connected_nodes;
   // For people (status messages, events): why it does not answer, or what was odd.
+  std::string detail;
+};
+
+// What GET on one worker node's own endpoint said (pygrid.md §6). A node the gateway lists may
+// be dead: registrations live in the gateway's database and outlive the node's container.
+struct NodeProbe {
+  // network-0.2: GET /data-centric/identity/ answered 200 {"success": true, "identity": id}
+  // with the node id the worker was given; gateway-2020: GET / answered 200 (its HTML page).
+  bool answers = false;
+  // For people: why it does not answer (refused, another identity, an error status).
   std::string detail;
 };
 
@@ -89,6 +101,12 @@ class Prober {
   // a malformed base_url (Invalid).
   virtual StatusOr<GatewayProbe> ProbeGateway(const std::string& base_url, api::Flavor flavor) = 0;
 
+  // GETs the flavour's status path of the node at <base_url> (see NodeProbe) and checks that it
+  // answers as node `node_id`. Refused/timed-out/another identity: OK with answers=false and a
+  // detail. Errors only for a malformed base_url (Invalid).
+  virtual StatusOr<NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
+                                        const std::string& node_id) = 0;
+
   // Connects to `target` with libssh, requires the server's host key to equal
   // target.pinned_host_key (no known_hosts, no trust on first use), authenticates with
   // target.private_key, runs kMarkerCommand and classifies its output.
@@ -104,7 +122,7 @@ using ProberPtr = std::unique_ptr<Prober>;
 
 // Options of the real Prober.
 struct ProberOptions {
-  // Per HTTP request (connect + response), for each of the two gateway GETs.
+  // Per HTTP request (connect + response), for each of the two gateway GETs and the node GET.
   std::chrono::milliseconds http_timeout{5000};
 };
 

@@ -92,6 +92,34 @@ bool IsGatewayRoot(api::Flavor flavor, int http_status, const std::string& conte
   return fail("unknown flavour");
 }
 
+const char* NodeStatusPath(api::Flavor flavor) {
+  // pygrid.md §6: the 0.2 node's identity route (with its trailing slash: Werkzeug redirects
+  // without it); the early-2020 node serves an HTML page at /.
+  return flavor == api::Flavor::kNetwork02 ? "/data-centric/identity/" : "/";
+}
+
+bool IsNodeAnswer(api::Flavor flavor, int http_status, const std::string& body,
+                  const std::string& node_id, std::string* why) {
+  auto fail = [&](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  const std::string path = NodeStatusPath(flavor);
+  if (http_status != 200)
+    return fail("GET " + path + " answered HTTP " + std::to_string(http_status));
+  if (flavor != api::Flavor::kNetwork02) return true;
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("identity") ||
+      !doc["identity"].is_string()) {
+    return fail("GET " + path + " did not answer {\"identity\": ...}");
+  }
+  const std::string identity = doc["identity"].get<std::string>();
+  if (identity != node_id) {
+    return fail("it answers as node \"" + Printable(identity, 100) + "\", not \"" + node_id + "\"");
+  }
+  return true;
+}
+
 StatusOr<std::set<std::string>> ParseConnectedNodes(const std::string& body) {
   // pygrid.md §6: {"grid-nodes": ["Alice", "Bob", ...]}, ids only.
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);

@@ -71,9 +71,17 @@ std::string MarkerDetail(const Observations& seen, const std::string& name);
 
 // Why an instance that is up (or on its way) but not serving should be replaced: its start-up
 // marker says failed (StartupFailed), or it has not served within `timeout` doubled per earlier
-// failure (StartupTimeout); "" when it should be given more time.
+// failure (StartupTimeout), counted from its creation while it is being created and from
+// `unready_since` (see TrackUnready) once it runs; "" when it should be given more time.
 std::string StartupVerdict(const Observations& seen, const cloud::Instance& instance,
-                           const std::string& timeout, int failures, std::string* message);
+                           const std::string& timeout, int failures,
+                           const std::string& unready_since, std::string* message);
+
+// Keeps an instance's start-up clock (status unreadySince): set to now the first round it runs
+// without serving while `counting` (workers: while their gateway serves), cleared when it serves,
+// does not run (stopped, starting: a restart gets its full time again), or is another instance.
+void TrackUnready(const Observations& seen, const cloud::Instance& instance, bool same_instance,
+                  bool serving, bool counting, std::string& unready_since);
 
 // True when a create sent at `requested_at` (RFC 3339, "" for none) may still land.
 bool MayStillLand(const Observations& seen, const std::string& requested_at);

@@ -19,6 +19,20 @@ namespace pygrid::probe::internal {
 StatusOr<GatewayProbe> ProbeGatewayOverHttp(const std::string& base_url, api::Flavor flavor,
                                             std::chrono::milliseconds timeout);
 
+// GETs the flavour's status path at <base_url> over cpprestsdk, bounded by `timeout`; the
+// contract is Prober::ProbeNode's.
+StatusOr<NodeProbe> ProbeNodeOverHttp(const std::string& base_url, api::Flavor flavor,
+                                      const std::string& node_id,
+                                      std::chrono::milliseconds timeout);
+
+// The path a node of `flavor` is probed at (pygrid.md §6).
+const char* NodeStatusPath(api::Flavor flavor);
+
+// True when a response to GET NodeStatusPath(flavor) is what node `node_id` answers; on false,
+// *why (when given) says what was wrong, for people.
+bool IsNodeAnswer(api::Flavor flavor, int http_status, const std::string& body,
+                  const std::string& node_id, std::string* why);
+
 // Runs kMarkerCommand over libssh with a pinned host key; the contract is Prober::ProbeMarker's.
 StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target);
 

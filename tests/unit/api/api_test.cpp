@@ -75,9 +75,9 @@ TEST(JsonTest, RoundTripIsLossless) {
   cluster.status.endpoint = "http://198.51.100.1:5000";
   cluster.status.gateway = GatewayStatus{"mnist-0a1b2c3d-gateway", "mnist-0a1b2c3d-gateway-1f2e", "id-1",   "198.51.100.1",
                                          "192.168.10.2",           "active", true,
-                                         "ssh-ed25519 AAAA", "2026-11-26T04:00:00Z", "a1b2"};
+                                         "ssh-ed25519 AAAA", "2026-11-26T04:00:00Z", "a1b2", 2, "2026-11-26T04:10:00Z"};
   cluster.status.workers.push_back(
-      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, "", "2026-11-26T04:00:01Z", "192.168.10.2", "c3d4"});
+      {"mnist-0a1b2c3d-worker-0", 0, "worker-0", "id-2", "", "", "creating", false, false, "", "2026-11-26T04:00:01Z", "192.168.10.2", "c3d4", 1, "2026-11-26T04:20:00Z"});
   cluster.status.desired_workers = 1;
   cluster.status.observed_generation = 3;
   cluster.status.conditions.push_back(
@@ -89,6 +89,23 @@ TEST(JsonTest, RoundTripIsLossless) {
   EXPECT_EQ(parsed->metadata.finalizers, cluster.metadata.finalizers);
   EXPECT_EQ(parsed->metadata.generation, 3);
   EXPECT_EQ(ClusterToJson(cluster)["status"]["readyText"], "0/1");
+}
+
+TEST(JsonTest, IntOrStringFieldsKeepTheirJsonType) {
+  PyGridCluster cluster = ValidCluster();
+  cluster.spec.workers.max_unavailable = "2";
+  cluster.spec.workers.max_unhealthy = "40%";
+  json written = ClusterToJson(cluster);
+  EXPECT_EQ(written["spec"]["workers"]["maxUnavailable"], json(2));
+  EXPECT_EQ(written["spec"]["workers"]["maxUnhealthy"], json("40%"));
+  written["spec"]["workers"]["maxUnavailable"] = "25%";
+  StatusOr<PyGridCluster> parsed = ClusterFromJson(written);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->spec.workers.max_unavailable, "25%");
+  written["spec"]["workers"]["maxUnavailable"] = true;
+  parsed = ClusterFromJson(written);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().causes().at(0).field, "spec.workers.maxUnavailable");
 }
 
 TEST(JsonTest, UnknownFieldsAreToleratedAndTypeErrorsNamed) {

@@ -104,6 +104,22 @@ const Example kExamples[] = {
     {"colocated worker as string", "{gateway: {colocatedWorker: 'true'}}",
      "spec.gateway.colocatedWorker"},
     {"unknown field is tolerated", "{futureField: 1}", ""},
+    {"max unavailable count", "{workers: {maxUnavailable: 2}}", ""},
+    {"max unavailable percent", "{workers: {maxUnavailable: 25%}}", ""},
+    {"max unavailable count as string", "{workers: {maxUnavailable: '3'}}", ""},
+    {"max unavailable zero", "{workers: {maxUnavailable: 0}}", "spec.workers.maxUnavailable"},
+    {"max unavailable zero percent", "{workers: {maxUnavailable: 0%}}",
+     "spec.workers.maxUnavailable"},
+    {"max unavailable above all", "{workers: {maxUnavailable: 101%}}",
+     "spec.workers.maxUnavailable"},
+    {"max unavailable a list", "{workers: {maxUnavailable: [1]}}", "spec.workers.maxUnavailable"},
+    {"max unavailable fraction", "{workers: {maxUnavailable: 0.5}}",
+     "spec.workers.maxUnavailable"},
+    {"max unhealthy count", "{workers: {maxUnhealthy: 0}}", ""},
+    {"max unhealthy percent string", "{workers: {maxUnhealthy: 60%}}", ""},
+    {"max unhealthy too many", "{workers: {maxUnhealthy: 101}}", "spec.workers.maxUnhealthy"},
+    {"max unhealthy leading zero", "{workers: {maxUnhealthy: '07'}}",
+     "spec.workers.maxUnhealthy"},
 };
 
 // Merges an example over the base spec, as a JSON merge patch (RFC 7386) would.

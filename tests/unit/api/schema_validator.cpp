@@ -42,6 +42,12 @@ void Walk(const json& schema, json& value, const std::string& path,
     errors.push_back(path);
     return;
   }
+  // x-kubernetes-int-or-string: an integer or a string; its anyOf names just those two types.
+  if (schema.value("x-kubernetes-int-or-string", false) && !value.is_number_integer() &&
+      !value.is_string()) {
+    errors.push_back(path);
+    return;
+  }
   Violates(schema, value, path, errors);
   if (value.is_object() && schema.contains("properties")) {
     for (const auto& [key, child_schema] : schema["properties"].items()) {

@@ -3,11 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <set>
+
 #include "api/conditions.h"
 #include "api/defaults.h"
-
-#include <map>
-#include <set>
 
 namespace pygrid::controller {
 namespace {
@@ -76,6 +77,8 @@ struct Seen {
   bool gateway_answers = false;
   std::set<std::string> connected_nodes;
   std::map<std::string, probe::MarkerProbe> markers;
+  // Workers (instance names) whose own node endpoint does not answer; every other one does.
+  std::set<std::string> dead_nodes;
 };
 
 Observations Observe(const api::PyGridCluster& cluster, const Seen& seen, bool deleting = false) {
@@ -91,6 +94,10 @@ Observations Observe(const api::PyGridCluster& cluster, const Seen& seen, bool d
   observations.probes.gateway_answers = seen.gateway_answers;
   observations.probes.connected_nodes = seen.connected_nodes;
   observations.probes.markers = seen.markers;
+  for (const cloud::Instance& instance : seen.instances) {
+    if (instance.name == Name(InstanceRole::kGateway)) continue;
+    observations.probes.nodes[instance.name] = {!seen.dead_nodes.count(instance.name), "fake"};
+  }
   observations.now = std::chrono::system_clock::time_point(std::chrono::hours(24 * 365 * 56));
   return observations;
 }
@@ -103,8 +110,11 @@ struct TablePlan {
   bool settled = false;
 };
 
-TablePlan PlanCluster(const api::PyGridCluster& cluster, const Seen& seen) {
-  Plan plan = PlanRound(Observe(cluster, seen));
+TablePlan PlanCluster(const api::PyGridCluster& cluster, const Seen& seen,
+                      std::chrono::seconds later = std::chrono::seconds(0)) {
+  Observations observations = Observe(cluster, seen);
+  observations.now += later;
+  Plan plan = PlanRound(observations);
   TablePlan out{plan.actions, plan.status, api::IsConditionTrue(plan.status.conditions, "Ready"),
                 plan.next.kind == NextStep::Kind::kSettled};
   return out;
@@ -150,6 +160,29 @@ std::vector<std::string> Describe(const std::vector<Action>& actions) {
 }
 
 using Strings = std::vector<std::string>;
+
+// A Ready grid of `replicas` workers: every instance active and recorded, the gateway answers
+// and every worker is registered. Tables change what they test from there.
+struct ReadyGrid {
+  api::PyGridCluster cluster;
+  Seen seen;
+  explicit ReadyGrid(int replicas) : cluster(Cluster(replicas)) {
+    seen.instances.push_back(Instance(InstanceRole::kGateway, 0, "active"));
+    Record(cluster, seen.instances.back(), 0, true);
+    for (int i = 0; i < replicas; ++i) {
+      seen.instances.push_back(Instance(InstanceRole::kWorker, i, "active"));
+      Record(cluster, seen.instances.back(), i, false);
+      seen.connected_nodes.insert(Name(InstanceRole::kWorker, i) + "-n0");
+    }
+    seen.gateway_answers = true;
+    cluster.status.phase = api::Phase::kReady;
+  }
+  // Every worker was built from another spec.
+  ReadyGrid& WorkersOutOfDate() {
+    for (api::WorkerStatus& worker : cluster.status.workers) worker.spec_hash = "older";
+    return *this;
+  }
+};
 
 TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
   TablePlan plan = PlanCluster(Cluster(3), {});
@@ -358,8 +391,8 @@ TEST(PlannerTest, InstanceWithAnotherIdentityIsReplaced) {
   Observations observed = Observe(cluster, seen);
   observed.probes.identity_mismatch = {Name(InstanceRole::kWorker, 0)};
   Plan plan = PlanRound(observed);
-  EXPECT_EQ(Describe(plan.actions), Strings{"delete " + Name(InstanceRole::kWorker, 0) +
-                                            " IdentityMismatch"});
+  EXPECT_EQ(Describe(plan.actions),
+            Strings{"delete " + Name(InstanceRole::kWorker, 0) + " IdentityMismatch"});
 }
 
 TEST(PlannerTest, DuplicateKeepsTheInstanceStatusRecords) {
@@ -440,6 +473,103 @@ TEST(PlannerTest, DeletionDeletesEverythingOnceAndFinishesWhenGone) {
   EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kGateway));
   EXPECT_EQ(plan.actions[1].name, Name(InstanceRole::kWorker, 1));
   EXPECT_TRUE(PlanDeletion(cluster, {}).done);
+}
+
+}  // namespace
+}  // namespace pygrid::controller
+
+namespace pygrid::controller {
+namespace {
+
+// A rolling update takes at most maxUnavailable ready workers out at once (a count, or a
+// percentage of replicas rounded down, at least 1), and counts workers already not ready
+// against that budget.
+TEST(PlannerTest, RollingUpdateTakesAtMostMaxUnavailableReadyWorkersOut) {
+  struct Row {
+    std::string max_unavailable;
+    int not_ready;  // workers (highest indexes) already not registered
+    int deletes;
+    bool ready;  // Ready stays True while at least replicas - maxUnavailable serve
+  };
+  const Row rows[] = {{"1", 0, 1, true},   {"2", 0, 2, true},   {"50%", 0, 2, true},
+                      {"25%", 0, 1, true}, {"10%", 0, 1, true}, {"100%", 0, 4, true},
+                      {"2", 1, 2, true},   {"1", 1, 1, true},   {"2", 3, 3, false}};
+  for (const Row& row : rows) {
+    SCOPED_TRACE("maxUnavailable " + row.max_unavailable + ", " + std::to_string(row.not_ready) +
+                 " not ready");
+    ReadyGrid grid(4);
+    grid.WorkersOutOfDate();
+    grid.cluster.spec.workers.max_unavailable = row.max_unavailable;
+    for (int i = 0; i < row.not_ready; ++i)
+      grid.seen.connected_nodes.erase(Name(InstanceRole::kWorker, 3 - i) + "-n0");
+    TablePlan plan = PlanCluster(grid.cluster, grid.seen);
+    int deletes = 0;
+    for (const Action& action : plan.actions) {
+      EXPECT_EQ(action.kind, ActionKind::kDeleteInstance);
+      EXPECT_EQ(action.reason, "RollingUpdate");
+      ++deletes;
+    }
+    EXPECT_EQ(deletes, row.deletes);
+    // The ones not serving go first (highest indexes first).
+    ASSERT_GT(deletes, 0);
+    EXPECT_EQ(plan.actions[0].name, Name(InstanceRole::kWorker, 3));
+    EXPECT_EQ(plan.ready, row.ready);
+    EXPECT_EQ(plan.status.phase, api::Phase::kUpdating);
+    EXPECT_EQ(api::FindCondition(plan.status.conditions, "UpToDate")->status, "False");
+  }
+}
+
+TEST(PlannerTest, MaxUnavailableParsesLikeADeployment) {
+  api::WorkersSpec workers;
+  workers.replicas = 10;
+  const std::pair<std::string, std::optional<int>> rows[] = {
+      {"1", 1},   {"3", 3},     {"25%", 2}, {"5%", 1}, {"100%", 10}, {"0", {}},
+      {"0%", {}}, {"101%", {}}, {"-1", {}}, {"x", {}}, {"", {}}};
+  for (const auto& [text, count] : rows) {
+    workers.max_unavailable = text;
+    EXPECT_EQ(api::MaxUnavailableWorkers(workers), count) << text;
+  }
+}
+
+// A registration outlives the node's container: a worker whose own endpoint does not answer
+// is not ready, its clock starts, and it is replaced once its start-up timeout has passed.
+TEST(PlannerTest, RegisteredWorkerWhoseNodeDiedIsReplacedAfterItsTimeout) {
+  ReadyGrid grid(2);
+  const std::string doomed = Name(InstanceRole::kWorker, 1);
+  grid.seen.dead_nodes = {doomed};
+  TablePlan first = PlanCluster(grid.cluster, grid.seen);
+  EXPECT_TRUE(first.actions.empty());
+  EXPECT_FALSE(first.ready);
+  EXPECT_EQ(first.status.ready_workers, 1);
+  EXPECT_TRUE(first.status.workers[1].registered);
+  EXPECT_FALSE(first.status.workers[1].ready);
+  EXPECT_FALSE(first.status.workers[1].unready_since.empty());
+  EXPECT_NE(api::FindCondition(first.status.conditions, "WorkersReady")
+                ->message.find("registered, but its node does not answer"),
+            std::string::npos);
+
+  // 29 minutes on (the default timeout is 30m): still waiting; at 31: replaced.
+  grid.cluster.status = first.status;
+  EXPECT_TRUE(PlanCluster(grid.cluster, grid.seen, std::chrono::minutes(29)).actions.empty());
+  TablePlan late = PlanCluster(grid.cluster, grid.seen, std::chrono::minutes(31));
+  EXPECT_EQ(Describe(late.actions), (Strings{"delete " + doomed + " StartupTimeout"}));
+  EXPECT_EQ(late.status.workers[1].startup_failures, 1);
+}
+
+// A stopped and started instance (resume, or someone's stop) was created long ago: its
+// start-up clock counts from when it runs again, not from its creation.
+TEST(PlannerTest, RestartedInstancesGetTheirFullStartupTimeAgain) {
+  ReadyGrid grid(1);
+  grid.seen.gateway_answers = false;  // both just became active again; nothing answers yet
+  grid.seen.connected_nodes.clear();
+  // Created a year before `now`: far beyond any start-up timeout.
+  TablePlan plan = PlanCluster(grid.cluster, grid.seen);
+  EXPECT_TRUE(plan.actions.empty()) << ::testing::PrintToString(Describe(plan.actions));
+  EXPECT_FALSE(plan.status.gateway->unready_since.empty());
+  grid.cluster.status = plan.status;
+  EXPECT_TRUE(PlanCluster(grid.cluster, grid.seen, std::chrono::minutes(29)).actions.empty());
+  EXPECT_EQ(Describe(PlanCluster(grid.cluster, grid.seen, std::chrono::minutes(31)).actions)[0],
+            "delete " + Name(InstanceRole::kGateway) + " StartupTimeout");
 }
 
 }  // namespace

@@ -110,9 +110,11 @@ void SimCloud::Advance() {
     }
     if (sim.instance.status == "starting" && now >= sim.started_at + boot_time / 2) {
       sim.instance.status = "active";  // addresses are kept across stop and start
+      sim.active_since = sim.started_at + boot_time / 2;
     }
     if (sim.instance.status == "enqueued" && now >= sim.visible_at + boot_time) {
       sim.instance.status = "active";
+      sim.active_since = sim.visible_at + boot_time;
       ++next_ip_;
       // Benchmarking addresses (RFC 2544): strings only, nothing is ever sent to them.
       const std::string host =
@@ -354,32 +356,50 @@ StatusOr<std::vector<cloud::SecurityGroup>> SimCloud::ListSecurityGroups() {
   return groups_;
 }
 
+const SimInstance* SimProber::ActiveAt(const std::string& host) const {
+  const SimInstance* found = nullptr;
+  for (const SimInstance& sim : cloud_.all()) {
+    if (!sim.deleting && sim.instance.status == "active" && sim.instance.public_ip == host)
+      found = &sim;
+  }
+  return found;
+}
+
+bool SimProber::AppUp(const SimInstance& sim) const {
+  return clock_.Now() >= sim.active_since + app_time;
+}
+
 StatusOr<probe::GatewayProbe> SimProber::ProbeGateway(const std::string& base_url,
                                                       api::Flavor flavor) {
   probe::GatewayProbe answer;
-  const std::string host = HostOf(base_url);
-  const Clock::TimePoint now = clock_.Now();
-  const SimInstance* gateway = nullptr;
-  for (const SimInstance& sim : cloud_.all()) {
-    if (!sim.deleting && sim.instance.status == "active" && sim.instance.public_ip == host)
-      gateway = &sim;
-  }
-  if (gateway == nullptr || gateway->broken != SimInstance::Broken::kNo ||
-      now < gateway->visible_at + cloud_.boot_time + app_time) {
+  const SimInstance* gateway = ActiveAt(HostOf(base_url));
+  if (gateway == nullptr || gateway->broken != SimInstance::Broken::kNo || !AppUp(*gateway)) {
     answer.detail = "connection refused";
     return answer;
   }
   answer.answers = true;
   if (!gateway->node_id.empty()) answer.connected_nodes.insert(gateway->node_id);
   for (const SimInstance& sim : cloud_.all()) {
-    if (sim.deleting || sim.instance.status != "active" || sim.node_id.empty() ||
-        sim.broken != SimInstance::Broken::kNo)
-      continue;
+    // Registered once its node ran; the registration outlives the node (pygrid.md §7: the
+    // gateway's database keeps it).
+    const bool joined =
+        sim.broken == SimInstance::Broken::kNo || sim.broken == SimInstance::Broken::kNodeDied;
+    if (sim.deleting || sim.instance.status != "active" || sim.node_id.empty() || !joined) continue;
     if (sim.gateway_ip != gateway->instance.private_ip) continue;
-    if (now < sim.visible_at + cloud_.boot_time + app_time) continue;
+    if (!AppUp(sim)) continue;
     answer.connected_nodes.insert(sim.node_id);
   }
   return answer;
+}
+
+StatusOr<probe::NodeProbe> SimProber::ProbeNode(const std::string& base_url, api::Flavor flavor,
+                                                const std::string& node_id) {
+  const SimInstance* node = ActiveAt(HostOf(base_url));
+  if (node == nullptr || node->broken != SimInstance::Broken::kNo || !AppUp(*node))
+    return probe::NodeProbe{false, "node " + base_url + " does not answer: connection refused"};
+  if (node->node_id != node_id)
+    return probe::NodeProbe{false, "node " + base_url + ": it answers as another node"};
+  return probe::NodeProbe{true, "node " + base_url + " answers"};
 }
 
 StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& target) {

@@ -5,9 +5,11 @@
 //    refused (quota), loses its answer, or times out and lands late; list and delete
 //    failures; 429 with Retry-After; out-of-band delete/error/stop; and a "crash" that throws
 //    SimulatedCrash right after the N-th call took effect (the operator dies mid-round).
-//  - SimProber: the gateway answers once its instance has run for app_time; a worker is
+//  - SimProber: the gateway answers once its instance has run for app_time (since it last
+//    became active: a started instance's services take that long again); a worker is
 //    registered when its node runs and was configured (user data) for the gateway's
-//    current private IP; the co-located node registers with its gateway.
+//    current private IP, and stays registered when its node dies; its node answers while it
+//    runs; the co-located node registers with its gateway.
 //  - SeededIdentities: deterministic host keys, node ids and secret keys.
 // Thread-safety: single-threaded use (the simulation is one thread).
 #pragma once
@@ -43,9 +45,11 @@ struct SimInstance {
   std::string node_id;     // from its user data ("" when it runs no node)
   std::string gateway_ip;  // workers: the gateway private IP of their user data
   std::string user_data;
-  std::string host_key;  // the public SSH host key its user data installs
-  // Its services never come up: with a failed marker (start-up script gave up) or silently.
-  enum class Broken { kNo, kFailedMarker, kSilent } broken = Broken::kNo;
+  std::string host_key;             // the public SSH host key its user data installs
+  Clock::TimePoint active_since{};  // when it last became active (created or started again)
+  // Its services never come up: with a failed marker (start-up script gave up) or silently;
+  // or its node container died after joining (the gateway still lists the registration).
+  enum class Broken { kNo, kFailedMarker, kSilent, kNodeDied } broken = Broken::kNo;
 };
 
 // A scheduled cloud fault.
@@ -153,9 +157,16 @@ class SimProber final : public probe::Prober {
   Clock::Duration app_time = std::chrono::seconds(10);
   StatusOr<probe::GatewayProbe> ProbeGateway(const std::string& base_url,
                                              api::Flavor flavor) override;
+  StatusOr<probe::NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
+                                       const std::string& node_id) override;
   StatusOr<probe::MarkerProbe> ProbeMarker(const probe::SshTarget& target) override;
 
  private:
+  // The live, active instance at `host`, or nullptr.
+  const SimInstance* ActiveAt(const std::string& host) const;
+  // True once `sim`'s services have had app_time since it last became active.
+  bool AppUp(const SimInstance& sim) const;
+
   const SimCloud& cloud_;
   const Clock& clock_;
 };

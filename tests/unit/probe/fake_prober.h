@@ -6,9 +6,9 @@
 //   fake->SetMarker("10.0.0.1", MarkerProbe{MarkerState::kPending, "cloud-init status: running"});
 //   Reconciler reconciler(..., std::move(fake));
 //
-// Unset URLs answer {answers=false, "no answer (fake)"}; unset hosts answer kUnreachable, the
-// state of an instance that is still booting. Thread-safe: the reconciler may probe from
-// several workers while the test changes answers.
+// Unset URLs (gateways and nodes) answer {answers=false, "no answer (fake)"}; unset hosts answer
+// kUnreachable, the state of an instance that is still booting. Thread-safe: the reconciler may
+// probe from several workers while the test changes answers.
 #pragma once
 
 #include <map>
@@ -33,10 +33,16 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     markers_.insert_or_assign(host, std::move(result));
   }
+  // Answer `result` to every later ProbeNode(base_url, any flavour, any node id).
+  void SetNode(const std::string& base_url, StatusOr<NodeProbe> result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes_.insert_or_assign(base_url, std::move(result));
+  }
   // Forgets every answer set so far (calls are still counted).
   void Clear() {
     std::lock_guard<std::mutex> lock(mu_);
     gateways_.clear();
+    nodes_.clear();
     markers_.clear();
   }
 
@@ -47,6 +53,17 @@ class FakeProber : public Prober {
     if (it != gateways_.end()) return it->second;
     GatewayProbe none;
     none.detail = "gateway " + base_url + " does not answer: no answer (fake)";
+    return none;
+  }
+
+  StatusOr<NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
+                                const std::string& node_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    node_calls_.push_back(base_url);
+    auto it = nodes_.find(base_url);
+    if (it != nodes_.end()) return it->second;
+    NodeProbe none;
+    none.detail = "node " + base_url + " does not answer: no answer (fake)";
     return none;
   }
 
@@ -64,6 +81,11 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     return gateway_calls_;
   }
+  // Every ProbeNode base URL so far, in order.
+  std::vector<std::string> node_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return node_calls_;
+  }
   // Every ProbeMarker target so far, in order (private keys included: tests only).
   std::vector<SshTarget> marker_targets() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -73,8 +95,10 @@ class FakeProber : public Prober {
  private:
   mutable std::mutex mu_;
   std::map<std::string, StatusOr<GatewayProbe>> gateways_;
+  std::map<std::string, StatusOr<NodeProbe>> nodes_;
   std::map<std::string, StatusOr<MarkerProbe>> markers_;
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls_;
+  std::vector<std::string> node_calls_;
   std::vector<SshTarget> marker_targets_;
 };
 

@@ -194,5 +194,68 @@ TEST(GatewayProbeTest, UnusableUrlIsInvalid) {
   }
 }
 
+// A worker node stand-in: answers one path with one response.
+class FakeNode {
+ public:
+  FakeNode(std::string path, HttpResponse answer)
+      : path_(std::move(path)),
+        answer_(std::move(answer)),
+        server_({}, [this](const HttpRequest& request) {
+          if (request.path == path_) return answer_;
+          return HttpResponse::Text(404, "text/html", "<h1>Not Found</h1>");
+        }) {}
+  bool Start() {
+    std::string error;
+    return server_.Start(&error);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+
+ private:
+  const std::string path_;
+  const HttpResponse answer_;
+  sim::HttpServer server_;
+};
+
+TEST(NodeProbeTest, Network02NodeAnswersWithItsIdentity) {
+  FakeNode node(
+      "/data-centric/identity/",
+      HttpResponse::Text(200, "application/json",
+                         R"({"success": true, "identity": "mnist-0a1b2c3d-worker-0-7f"})"));
+  ASSERT_TRUE(node.Start());
+  ProberPtr prober = MakeProber({});
+  StatusOr<NodeProbe> probe =
+      prober->ProbeNode(node.url(), api::Flavor::kNetwork02, "mnist-0a1b2c3d-worker-0-7f");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers) << probe->detail;
+  // Another node at that address (an address reused by a replacement) is not this worker.
+  probe = prober->ProbeNode(node.url(), api::Flavor::kNetwork02, "mnist-0a1b2c3d-worker-0-99");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("answers as node \"mnist-0a1b2c3d-worker-0-7f\""));
+}
+
+TEST(NodeProbeTest, Gateway2020NodeAnswersWithItsPage) {
+  FakeNode node("/", kNodePage);
+  ASSERT_TRUE(node.Start());
+  StatusOr<NodeProbe> probe = MakeProber({})->ProbeNode(node.url(), api::Flavor::kGateway2020, "n");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_TRUE(probe->answers) << probe->detail;
+  // The 2020 node's page is not the 0.2 identity route.
+  probe = MakeProber({})->ProbeNode(node.url(), api::Flavor::kNetwork02, "n");
+  ASSERT_TRUE(probe.ok());
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("HTTP 404"));
+}
+
+TEST(NodeProbeTest, DeadNodeIsNotAnsweringAndNotAnError) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  StatusOr<NodeProbe> probe = MakeProber({})->ProbeNode(url, api::Flavor::kNetwork02, "n");
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_FALSE(probe->answers);
+  EXPECT_THAT(probe->detail, HasSubstr("does not answer"));
+  EXPECT_TRUE(
+      MakeProber({})->ProbeNode("ftp://x/", api::Flavor::kNetwork02, "n").status().IsInvalid());
+}
+
 }  // namespace
 }  // namespace pygrid::probe
