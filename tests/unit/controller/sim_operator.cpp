@@ -61,6 +61,9 @@ void SimOperator::StartProcess(Process& process) {
   deps.events = [this](const json& object, bool warning, const std::string& reason,
                        const std::string& message) {
     events.push_back({kube::ObjectKey(object), warning, reason, message});
+    if (std::getenv("PYGRID_SIM_TRACE") != nullptr)
+      std::fprintf(stderr, "  event %s %s: %s\n", kube::ObjectKey(object).c_str(), reason.c_str(),
+                   message.c_str());
   };
   deps.operator_key = operator_key_;
   deps.templates = &bootstrap::Templates::Builtin();
@@ -238,12 +241,15 @@ bool SimOperator::Step() {
                  : (*object)["metadata"].contains("deletionTimestamp") ? " (deleting)"
                                                                        : "");
   }
+  if (on_round) on_round(key, true);
   try {
     last_result_ = process.reconciler->Reconcile(key);
   } catch (const SimulatedCrash&) {
+    if (on_round) on_round(key, false);
     Crash(static_cast<int>(&process - processes_.data()));
     return true;
   }
+  if (on_round) on_round(key, false);
   auto requeue = [&](Clock::Duration after) {
     const Clock::TimePoint at = clock.Now() + after;
     auto it = process.queue.find(key);

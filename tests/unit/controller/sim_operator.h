@@ -10,6 +10,7 @@
 //   EXPECT_TRUE(op.Converged("default/mnist"));
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -69,6 +70,9 @@ class SimOperator {
   bool Step();
   // Steps until nothing is due within `horizon` of simulated time.
   void RunFor(Clock::Duration horizon);
+  // Called around every reconcile with its key: before (true) and after (false) it, also when
+  // the process crashed during it. For invariants about what one round did.
+  std::function<void(const std::string& key, bool before)> on_round;
   // The outcome of the last reconcile (for tables).
   const kube::ReconcileResult& last_result() const { return last_result_; }
   int reconciles() const { return reconciles_; }

@@ -1,8 +1,10 @@
 // Deterministic simulation of the whole operator (FoundationDB-style): from a seed, a schedule
 // of steps interleaving reconciles with operator crashes (also between any two cloud calls),
 // lost and failed creates, 5xx/429/401 bursts, failed lists and deletes, out-of-band deletes
-// and failures, spec edits (scale, suspend), Secret deletion and restore, cluster deletion and
-// status-write conflicts. Invariants are checked after every step; after the faults stop,
+// and failures, spec edits (scale, suspend, images with maxUnavailable 1, 2 or 50%), broken
+// start-ups and dead node containers, Secret deletion and restore, cluster deletion and
+// status-write conflicts. Invariants are checked after every step (and, for rolling updates,
+// around every round: never more serving workers out than maxUnavailable); after the faults stop,
 // every cluster must converge within a bounded simulated time. One thread, a fake clock, no
 // sockets: a seed replays bit for bit.
 //
@@ -17,10 +19,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 
+#include "api/defaults.h"
+#include "api/json.h"
 #include "controller/sim_operator.h"
 #include "observability/log.h"
 
@@ -126,6 +132,7 @@ class Simulation {
       }
       op_.ApplyCluster(cluster);
     }
+    op_.on_round = [this](const std::string& key, bool before) { CheckRound(key, before); };
   }
 
   // Applies the schedule; returns "" or the first violated invariant.
@@ -201,7 +208,8 @@ class Simulation {
       }
       case Kind::kBreakStartUp: {
         // An instance whose services never come up: with a failed marker, or silently (then
-        // only its start-up timeout, 2 minutes here, replaces it).
+        // only its start-up timeout, 2 minutes here, replaces it); or a worker whose node
+        // container died after it joined (the gateway keeps listing it).
         // One at a time per grid: more than maxUnhealthy broken at once is the cloud-wide
         // failure that, by design, waits for a person (NoReplacementStormBeyondMaxUnhealthy).
         std::vector<const SimInstance*> live = op_.Instances(key);
@@ -209,9 +217,13 @@ class Simulation {
           return s->broken != SimInstance::Broken::kNo;
         });
         if (live.empty() || any_broken) break;
-        op_.cloud.BreakStartUp(
-            live[event.b % live.size()]->instance.id,
-            event.b % 2 == 0 ? SimInstance::Broken::kFailedMarker : SimInstance::Broken::kSilent);
+        const SimInstance* victim = live[event.b % live.size()];
+        const bool worker = victim->instance.name.find("-worker-") != std::string::npos;
+        op_.cloud.BreakStartUp(victim->instance.id,
+                               event.b % 3 == 0   ? SimInstance::Broken::kFailedMarker
+                               : event.b % 3 == 1 ? SimInstance::Broken::kSilent
+                               : worker           ? SimInstance::Broken::kNodeDied
+                                                  : SimInstance::Broken::kSilent);
         break;
       }
       case Kind::kEditImage:
@@ -219,6 +231,8 @@ class Simulation {
         op_.EditCluster(key, [&](json& c) {
           c["spec"]["pygrid"][event.b % 3 == 0 ? "gatewayImage" : "nodeImage"] =
               "openmined/grid:v" + std::to_string(event.b % 4);
+          const json batches[] = {1, 2, "50%"};
+          c["spec"]["workers"]["maxUnavailable"] = batches[event.a % 3];
         });
         break;
       case Kind::kRefusedWatches:
@@ -297,6 +311,7 @@ class Simulation {
   }
 
   std::string CheckInvariants(bool converged = false) {
+    if (!round_violation_.empty()) return round_violation_;
     // Never two live instances with one name.
     std::map<std::string, int> names;
     for (const SimInstance* sim : op_.cloud.Live("")) {
@@ -337,6 +352,88 @@ class Simulation {
     return "";
   }
 
+  // The indexes (below replicas) of `key`'s workers that serve as the world really is: the
+  // gateway answers and lists the worker, and its node answers as itself. With `instances`, the
+  // ids of those serving instances by index.
+  std::set<int> ServingIndexes(const std::string& key,
+                               std::map<int, std::vector<std::string>>* instances = nullptr) {
+    std::set<int> serving;
+    std::optional<json> object = op_.Cluster(key);
+    const std::string prefix = op_.PrefixOf(key);  // "<name>-<uid8>-"
+    if (!object || prefix.empty()) return serving;
+    const int replicas = (*object)["spec"]["workers"].value("replicas", 1);
+    const SimInstance* gateway = nullptr;
+    for (const SimInstance* sim : op_.cloud.Live(prefix)) {
+      if (sim->instance.name == prefix + "gateway") gateway = sim;
+    }
+    if (gateway == nullptr || !gateway->instance.public_ip) return serving;
+    StatusOr<probe::GatewayProbe> listed =
+        op_.prober.ProbeGateway("http://" + *gateway->instance.public_ip + ":1", api::Flavor{});
+    if (!listed.ok() || !listed->answers) return serving;
+    for (const SimInstance* sim : op_.cloud.Live(prefix + "worker-")) {
+      const int index = std::atoi(sim->instance.name.c_str() + prefix.size() + 7);
+      if (index >= replicas || !sim->instance.public_ip ||
+          !listed->connected_nodes.count(sim->node_id))
+        continue;
+      StatusOr<probe::NodeProbe> node = op_.prober.ProbeNode(
+          "http://" + *sim->instance.public_ip + ":1", api::Flavor{}, sim->node_id);
+      if (!node.ok() || !node->answers) continue;
+      serving.insert(index);
+      if (instances != nullptr) (*instances)[index].push_back(sim->instance.id);
+    }
+    return serving;
+  }
+
+  // Around each round: a rolling update never takes more than maxUnavailable serving workers
+  // out (counting those already out). Judged against the world, not the operator's view. Not
+  // for a deleted or suspended cluster, a round that replaced the gateway (which recreates the
+  // grid by design), or two operator processes (each sizes its batch alone).
+  void CheckRound(const std::string& key, bool before) {
+    if (options_.processes > 1 || !round_violation_.empty()) return;
+    std::optional<json> object = op_.Cluster(key);
+    if (before) {
+      round_serving_.clear();
+      round_ok_ = object && !(*object)["metadata"].contains("deletionTimestamp") &&
+                  !(*object)["spec"].value("suspend", false);
+      if (!round_ok_) return;
+      ServingIndexes(key, &round_serving_);
+      round_deletes_.clear();
+      for (const SimInstance& sim : op_.cloud.all())
+        round_deletes_[sim.instance.id] = op_.cloud.DeletesSent(sim.instance.id);
+      return;
+    }
+    if (!round_ok_ || !object) return;
+    auto deleted = [&](const std::string& id) {
+      return op_.cloud.DeletesSent(id) > round_deletes_[id];
+    };
+    const std::string prefix = op_.PrefixOf(key);
+    for (const SimInstance& sim : op_.cloud.all()) {
+      if (sim.instance.name == prefix + "gateway" && deleted(sim.instance.id)) return;
+    }
+    StatusOr<api::PyGridCluster> cluster = api::ClusterFromJson(*object);
+    if (!cluster.ok()) return;
+    api::ApplyDefaults(cluster->spec);
+    // A gateway built from another spec is replaced with every worker (even when a crash cut
+    // the round before the gateway's own delete went out).
+    const std::optional<api::GatewayStatus>& gateway = cluster->status.gateway;
+    if (gateway && !gateway->spec_hash.empty() &&
+        gateway->spec_hash != SpecHashFor(api::InstanceRole::kGateway, cluster->spec))
+      return;
+    const int replicas = cluster->spec.workers.replicas;
+    const int max_unavailable = api::MaxUnavailableWorkers(cluster->spec.workers).value_or(1);
+    int taken = 0;
+    for (const auto& [index, ids] : round_serving_) {
+      if (std::all_of(ids.begin(), ids.end(), deleted)) ++taken;
+    }
+    const int left = static_cast<int>(round_serving_.size()) - taken;
+    if (taken > 0 && left < replicas - max_unavailable) {
+      round_violation_ = key + ": a round took " + std::to_string(taken) +
+                         " serving workers out, leaving " + std::to_string(left) + " of " +
+                         std::to_string(replicas) + " (maxUnavailable " +
+                         cluster->spec.workers.max_unavailable + ")";
+    }
+  }
+
   static std::vector<cloud::SecurityRule> ForeignRules() {
     return {{"tcp", "ingress", 443, 443}, {"tcp", "ingress", 22, 22}};
   }
@@ -346,6 +443,11 @@ class Simulation {
   std::set<std::string> deleted_;
   std::set<std::string> deleted_namespaces_;
   std::map<std::string, int> suspended_counts_;
+  // CheckRound's state: serving worker instances by index and deletes sent, at round start.
+  bool round_ok_ = false;
+  std::map<int, std::vector<std::string>> round_serving_;
+  std::map<std::string, int> round_deletes_;
+  std::string round_violation_;
 };
 
 std::string Describe(const std::vector<Event>& schedule) {
