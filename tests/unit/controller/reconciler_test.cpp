@@ -254,6 +254,32 @@ TEST_F(ReconcilerTest, WorkerThatNeverRegistersIsReplacedAfterItsStartupTimeout)
   EXPECT_TRUE(op.Converged(kKey));
 }
 
+TEST_F(ReconcilerTest, WorkerWhoseNodeDiedIsNotReadyThenReplacedAfterItsTimeout) {
+  json cluster = ClusterObject("mnist", 2);
+  cluster["spec"]["workers"]["startupTimeout"] = "5m";
+  op.ApplyCluster(cluster);
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  const std::string dead = (*op.Cluster(kKey))["status"]["workers"][1]["instanceID"];
+  ASSERT_TRUE(op.cloud.BreakStartUp(dead, SimInstance::Broken::kNodeDied));
+  // Seen within a resync interval (60 s here): registered, but not ready.
+  op.RunFor(seconds(70));
+  const json worker = (*op.Cluster(kKey))["status"]["workers"][1];
+  EXPECT_TRUE(worker["registered"].get<bool>()) << "the gateway keeps the registration";
+  EXPECT_FALSE(worker["ready"].get<bool>());
+  EXPECT_TRUE(worker.contains("unreadySince"));
+  std::string reason;
+  EXPECT_EQ(op.Condition(kKey, "Ready", &reason), "False");
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["phase"], "Degraded");
+  op.RunFor(minutes(3));
+  EXPECT_FALSE(op.HasEvent(kKey, "StartupTimeout")) << "not before its timeout";
+  op.RunFor(minutes(3));
+  EXPECT_TRUE(op.HasEvent(kKey, "StartupTimeout"));
+  op.RunFor(minutes(1));
+  EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_NE((*op.Cluster(kKey))["status"]["workers"][1]["instanceID"], dead);
+}
+
 TEST_F(ReconcilerTest, NoReplacementStormBeyondMaxUnhealthy) {
   json cluster = ClusterObject("mnist", 3);
   cluster["spec"]["workers"]["maxUnhealthy"] = "1";
@@ -315,6 +341,28 @@ TEST_F(ReconcilerTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
   for (const SimInstance* sim : op.Instances(kKey)) after.insert(sim->instance.id);
   for (const std::string& id : ids) EXPECT_EQ(after.count(id), 1u) << "restarted, not recreated";
   EXPECT_EQ(after.size(), 4u) << "and the scale-up made while suspended applied";
+}
+
+// A suspended grid was created long before it is resumed; its instances take a while to serve
+// again after their start. Their start-up time counts from then, not from their creation.
+TEST_F(ReconcilerTest, ResumeAfterLongerThanTheStartupTimeoutReplacesNothing) {
+  json cluster = ClusterObject("mnist", 2);
+  cluster["spec"]["gateway"]["startupTimeout"] = "2m";
+  cluster["spec"]["workers"]["startupTimeout"] = "2m";
+  op.ApplyCluster(cluster);
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  std::set<std::string> ids;
+  for (const SimInstance* sim : op.Instances(kKey)) ids.insert(sim->instance.id);
+  op.EditCluster(kKey, [](json& c) { c["spec"]["suspend"] = true; });
+  op.RunFor(minutes(60));
+  op.EditCluster(kKey, [](json& c) { c["spec"]["suspend"] = false; });
+  op.RunFor(minutes(3));
+  EXPECT_TRUE(op.Converged(kKey));
+  EXPECT_FALSE(op.HasEvent(kKey, "StartupTimeout"));
+  std::set<std::string> after;
+  for (const SimInstance* sim : op.Instances(kKey)) after.insert(sim->instance.id);
+  EXPECT_EQ(after, ids) << "the same instances serve again";
 }
 
 TEST_F(ReconcilerTest, DeletionRemovesEveryInstanceThenTheFinalizer) {
