@@ -27,6 +27,7 @@ void ApplyDefaults(ClusterSpec& spec) {
   if (spec.workers.instance_type.empty()) spec.workers.instance_type = kDefaultInstanceType;
   if (spec.gateway.startup_timeout.empty()) spec.gateway.startup_timeout = kDefaultStartupTimeout;
   if (spec.workers.startup_timeout.empty()) spec.workers.startup_timeout = kDefaultStartupTimeout;
+  if (spec.provisioning_timeout.empty()) spec.provisioning_timeout = kDefaultProvisioningTimeout;
   if (spec.workers.max_unhealthy.empty()) spec.workers.max_unhealthy = kDefaultMaxUnhealthy;
   if (spec.workers.max_unavailable.empty()) spec.workers.max_unavailable = kDefaultMaxUnavailable;
   const FlavorDefaults flavor = DefaultsFor(spec.pygrid.flavor);

@@ -31,6 +31,7 @@ struct FlavorDefaults {
 FlavorDefaults DefaultsFor(Flavor flavor);
 
 inline constexpr char kDefaultStartupTimeout[] = "30m";
+inline constexpr char kDefaultProvisioningTimeout[] = "45m";
 inline constexpr char kDefaultMaxUnhealthy[] = "40%";
 inline constexpr char kDefaultMaxUnavailable[] = "1";
 

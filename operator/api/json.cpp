@@ -166,6 +166,7 @@ void ReadSpec(const json& object, const std::string& path, ClusterSpec& spec,
     network.StringList("allowedSourceCIDRs", spec.network.allowed_source_cidrs);
   }
   r.Bool("suspend", spec.suspend);
+  r.String("provisioningTimeout", spec.provisioning_timeout);
   r.Enumerated("deletionPolicy", spec.deletion_policy, &ParseDeletionPolicy, "Delete, Retain");
 }
 
@@ -323,6 +324,7 @@ json SpecToJson(const ClusterSpec& spec) {
   PutIfNotEmpty(network, "securityGroupName", spec.network.security_group_name);
   out["network"] = network;
   out["suspend"] = spec.suspend;
+  PutIfNotEmpty(out, "provisioningTimeout", spec.provisioning_timeout);
   out["deletionPolicy"] = DeletionPolicyName(spec.deletion_policy);
   return out;
 }

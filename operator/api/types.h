@@ -109,12 +109,14 @@ struct ClusterSpec {
   GpuDriver gpu_driver = GpuDriver::kNvidia;
   NetworkSpec network;
   bool suspend = false;
+  std::string provisioning_timeout;  // "45m": not Ready this long after creation is reported
   DeletionPolicy deletion_policy = DeletionPolicy::kDelete;
   bool operator==(const ClusterSpec& o) const {
     return credentials_secret_ref == o.credentials_secret_ref && region == o.region &&
            image == o.image && ssh_key_names == o.ssh_key_names && gateway == o.gateway &&
            workers == o.workers && pygrid == o.pygrid && gpu_driver == o.gpu_driver &&
-           network == o.network && suspend == o.suspend && deletion_policy == o.deletion_policy;
+           network == o.network && suspend == o.suspend &&
+           provisioning_timeout == o.provisioning_timeout && deletion_policy == o.deletion_policy;
   }
 };
 

@@ -118,7 +118,8 @@ std::vector<FieldCause> ValidateSpec(const ClusterSpec& spec) {
   for (const auto& [field, text] :
        {std::pair<const char*, std::string>{"spec.gateway.startupTimeout",
                                             spec.gateway.startup_timeout},
-        {"spec.workers.startupTimeout", spec.workers.startup_timeout}}) {
+        {"spec.workers.startupTimeout", spec.workers.startup_timeout},
+        {"spec.provisioningTimeout", spec.provisioning_timeout}}) {
     std::optional<std::chrono::seconds> timeout = ParseDuration(text);
     if (!text.empty() &&
         (!timeout || *timeout < std::chrono::minutes(1) || *timeout > std::chrono::hours(24))) {

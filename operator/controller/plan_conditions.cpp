@@ -233,6 +233,29 @@ bool WasUp(const api::ClusterStatus& status) {
   return status.phase == api::Phase::kReady || status.phase == api::Phase::kDegraded;
 }
 
+std::string ProvisioningOverdue(const Observations& seen, const std::string& missing) {
+  const api::ClusterStatus& previous = seen.cluster.status;
+  // Only a grid that has not been up: once Ready, a grid that breaks is Degraded, and one whose
+  // spec rolls out is Updating; neither is still being provisioned.
+  if (WasUp(previous) || previous.phase == api::Phase::kUpdating) return "";
+  const std::string& text = seen.cluster.spec.provisioning_timeout;
+  std::optional<std::chrono::seconds> limit = api::ParseDuration(text);
+  std::optional<std::chrono::system_clock::time_point> since =
+      api::ParseTime(seen.cluster.metadata.creation_timestamp);
+  // A resumed grid is provisioned again: from the moment it was resumed.
+  const api::Condition* suspended =
+      api::FindCondition(previous.conditions, api::kConditionSuspended);
+  if (suspended != nullptr && suspended->status == "False") {
+    std::optional<std::chrono::system_clock::time_point> resumed =
+        api::ParseTime(suspended->last_transition_time);
+    if (resumed && (!since || *resumed > *since)) since = resumed;
+  }
+  if (!limit || !since || seen.now - *since < *limit) return "";
+  return "not Ready within spec.provisioningTimeout (" + text +
+         (suspended != nullptr ? ") of being resumed" : ") of its creation") +
+         "; the operator keeps trying. Still missing: " + missing;
+}
+
 void ConcludeLive(const Observations& seen, const Inventory& inventory, const GatewayPlan& gateway,
                   const WorkersPlan& workers, Plan& plan) {
   const api::ClusterSpec& spec = seen.cluster.spec;
@@ -272,10 +295,19 @@ void ConcludeLive(const Observations& seen, const Inventory& inventory, const Ga
                          : NextStep::Kind::kPoll;
     return;
   }
+  const std::string not_ready_message = gateway_ok ? workers_message : gateway.not_ready_message;
+  const std::string overdue = ready ? "" : ProvisioningOverdue(seen, not_ready_message);
   SetPlanCondition(seen, status, api::kConditionReady, ready,
-                   ready ? "Ready" : (gateway_ok ? "WorkersNotReady" : gateway.not_ready_reason),
+                   ready              ? "Ready"
+                   : !overdue.empty() ? "ProvisioningTimeout"
+                   : gateway_ok       ? "WorkersNotReady"
+                                      : gateway.not_ready_reason,
                    ready ? "the grid is up at " + status.endpoint
-                         : (gateway_ok ? workers_message : gateway.not_ready_message));
+                         : (overdue.empty() ? not_ready_message : overdue));
+  const api::Condition* was_ready =
+      api::FindCondition(seen.cluster.status.conditions, api::kConditionReady);
+  if (!overdue.empty() && (was_ready == nullptr || was_ready->reason != "ProvisioningTimeout"))
+    plan.events.push_back({true, "ProvisioningTimeout", overdue});
   SetPlanCondition(
       seen, status, api::kConditionUpToDate, !rolling, rolling ? "RollingUpdate" : "UpToDate",
       !rolling ? "every instance runs the current spec"

@@ -35,8 +35,12 @@
 //    leader election) keep the instance the status records (its identity is the recorded
 //    one), else the oldest.
 //  - Spec changes roll out: an instance whose recorded specHash differs from the spec's is out of
-//    date. Workers are replaced at most spec.workers.maxUnavailable at a time among the ready ones (phase
-//    Updating, UpToDate=False); a changed gateway is replaced with its workers (nodes join once).
+//    date. Workers are replaced at most spec.workers.maxUnavailable at a time among the ready ones
+//    (phase Updating, UpToDate=False); a changed gateway is replaced with its workers (nodes join
+//    once).
+//  - A grid not yet up within spec.provisioningTimeout of its creation (or resume) says so in
+//    Ready (reason ProvisioningTimeout, with what is missing) and a warning event, once; the
+//    operator keeps working on it.
 //  - spec.suspend: nothing is created or deleted, every running instance is stopped (phase
 //    Suspended, condition Suspended); on resume the stopped instances are started again, not
 //    recreated. Deletion while suspended still deletes everything.

@@ -95,6 +95,10 @@ bool LandedFrom(const cloud::Instance& instance, const std::string& requested_at
 void ClearLandedRecord(const Observations& seen, const cloud::Instance& instance,
                        std::string& requested_at);
 
+// For a grid that has not been up: "" while it is within spec.provisioningTimeout of its
+// creation (or of being resumed), else the Ready message that says so, naming `missing`.
+std::string ProvisioningOverdue(const Observations& seen, const std::string& missing);
+
 // True when the phase says the grid was up before (Ready or Degraded).
 bool WasUp(const api::ClusterStatus& status);
 

@@ -572,5 +572,37 @@ TEST(PlannerTest, RestartedInstancesGetTheirFullStartupTimeAgain) {
             "delete " + Name(InstanceRole::kGateway) + " StartupTimeout");
 }
 
+// A new grid that is not up within spec.provisioningTimeout (45m by default) says so, with what
+// is missing, and warns once; before that, and for a grid that was up, the usual reasons.
+TEST(PlannerTest, ProvisioningDeadlineIsReportedOnceWithWhatIsMissing) {
+  api::PyGridCluster cluster = Cluster(1);
+  const Observations probe = Observe(cluster, Seen{});
+  Seen seen;
+  seen.instances = {Instance(InstanceRole::kGateway, 0, "build")};
+  Record(cluster, seen.instances[0], 0, true);
+  cluster.metadata.creation_timestamp = api::FormatTime(probe.now - std::chrono::minutes(44));
+  Plan early = PlanRound(Observe(cluster, seen));
+  EXPECT_EQ(api::FindCondition(early.status.conditions, "Ready")->reason, "GatewayBooting");
+
+  cluster.metadata.creation_timestamp = api::FormatTime(probe.now - std::chrono::minutes(46));
+  Plan late = PlanRound(Observe(cluster, seen));
+  const api::Condition* ready = api::FindCondition(late.status.conditions, "Ready");
+  EXPECT_EQ(ready->reason, "ProvisioningTimeout");
+  EXPECT_NE(ready->message.find("Still missing: gateway instance " + Name(InstanceRole::kGateway) +
+                                " is creating"),
+            std::string::npos)
+      << ready->message;
+  ASSERT_EQ(late.events.size(), 1u);
+  EXPECT_EQ(late.events[0].reason, "ProvisioningTimeout");
+  EXPECT_EQ(late.status.phase, api::Phase::kProvisioning) << "the operator keeps working on it";
+
+  cluster.status = late.status;
+  EXPECT_TRUE(PlanRound(Observe(cluster, seen)).events.empty()) << "once";
+  cluster.status.phase = api::Phase::kDegraded;  // it was up once: not provisioning any more
+  EXPECT_EQ(
+      api::FindCondition(PlanRound(Observe(cluster, seen)).status.conditions, "Ready")->reason,
+      "GatewayBooting");
+}
+
 }  // namespace
 }  // namespace pygrid::controller
