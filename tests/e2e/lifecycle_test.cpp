@@ -105,12 +105,13 @@ TEST(LifecycleTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
   grid.InstallCrdAndSecret();
   grid.StartOperator({"--poll-interval=1s"});
   ASSERT_EQ(grid.Apply(ClusterYaml("pause", 2)).exit_code, 0);
-  ASSERT_TRUE(grid.WaitForCondition("pause", "Ready", "True", seconds(120))) << grid.AllOperatorLogs();
+  ASSERT_TRUE(grid.WaitForCondition("pause", "Ready", "True", seconds(120)))
+      << grid.AllOperatorLogs();
   std::set<std::string> ids;
   for (const json& instance : grid.Instances()) ids.insert(instance.value("id", ""));
   ASSERT_EQ(ids.size(), 3u);
-  ASSERT_EQ(grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":true}}'").exit_code,
-            0);
+  ASSERT_EQ(
+      grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":true}}'").exit_code, 0);
   EXPECT_TRUE(Grid::WaitUntil(
       [&] {
         for (const json& instance : grid.Instances()) {
@@ -121,8 +122,9 @@ TEST(LifecycleTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
       seconds(60)))
       << json(grid.Instances()).dump() << grid.Kubectl("get pgc pause -o yaml").output;
   EXPECT_TRUE(grid.WaitForCondition("pause", "Suspended", "True", seconds(30)));
-  ASSERT_EQ(grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":false}}'").exit_code,
-            0);
+  ASSERT_EQ(
+      grid.Kubectl("patch pgc pause --type=merge -p '{\"spec\":{\"suspend\":false}}'").exit_code,
+      0);
   EXPECT_TRUE(grid.WaitForCondition("pause", "Ready", "True", seconds(120)))
       << grid.Kubectl("get pgc pause -o yaml").output << grid.AllOperatorLogs();
   std::set<std::string> after;
@@ -144,7 +146,8 @@ TEST(LifecycleTest, NodeImageChangeRollsWorkersOneAtATime) {
   yaml.replace(yaml.find(gateway_line), gateway_line.size(),
                "gateway: {instanceType: vcpu-4_memory-8g_disk-80g, colocatedWorker: false}");
   ASSERT_EQ(grid.Apply(yaml).exit_code, 0);
-  ASSERT_TRUE(grid.WaitForCondition("roll", "Ready", "True", seconds(120))) << grid.AllOperatorLogs();
+  ASSERT_TRUE(grid.WaitForCondition("roll", "Ready", "True", seconds(120)))
+      << grid.AllOperatorLogs();
   json before = StatusOf(grid.Cluster("roll"));
   std::set<std::string> old_workers;
   for (const json& worker : before["workers"]) old_workers.insert(worker.value("instanceID", ""));
@@ -175,6 +178,55 @@ TEST(LifecycleTest, NodeImageChangeRollsWorkersOneAtATime) {
   EXPECT_EQ(StatusOf(grid.Cluster("roll"))["gateway"].value("instanceID", ""), gateway);
   for (const json& instance : grid.Instances()) {
     EXPECT_EQ(old_workers.count(instance.value("id", "")), 0u) << "old worker left behind";
+  }
+}
+
+// A worker whose node container dies stays registered at the gateway (PyGrid keeps
+// registrations), but its own node endpoint no longer answers: it is not ready, the grid is
+// Degraded, and it is replaced once its start-up timeout (1m here) has passed.
+TEST(LifecycleTest, WorkerWhoseNodeDiesIsNotReadyThenReplaced) {
+  Grid grid({/*boot_seconds=*/0.5});
+  grid.InstallCrdAndSecret();
+  grid.StartOperator({"--poll-interval=1s"});
+  std::string yaml = ClusterYaml("heal", 2);
+  const std::string workers_line = "instanceType: vcpu-4_memory-8g_disk-80g}\n  network";
+  ASSERT_NE(yaml.find(workers_line), std::string::npos);
+  yaml.replace(yaml.find(workers_line), workers_line.size(),
+               "instanceType: vcpu-4_memory-8g_disk-80g, startupTimeout: 1m}\n  network");
+  ASSERT_EQ(grid.Apply(yaml).exit_code, 0) << yaml;
+  ASSERT_TRUE(grid.WaitForCondition("heal", "Ready", "True", seconds(120)))
+      << grid.AllOperatorLogs();
+  const std::string dead = StatusOf(grid.Cluster("heal"))["workers"][1].value("instanceID", "");
+  ASSERT_FALSE(dead.empty());
+  grid.SimPost("/_sim/instances/" + dead + "/kill-node", json::object());
+
+  // Seen within a resync interval (5 s in these tests): registered, not ready, Degraded.
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        json worker = StatusOf(grid.Cluster("heal"))["workers"][1];
+        return worker.value("registered", false) && !worker.value("ready", true) &&
+               worker.contains("unreadySince");
+      },
+      seconds(30)))
+      << grid.Kubectl("get pgc heal -o yaml").output;
+  EXPECT_EQ(StatusOf(grid.Cluster("heal")).value("phase", ""), "Degraded");
+  EXPECT_NE(grid.Kubectl("get pgc heal -o yaml").output.find("its node does not answer"),
+            std::string::npos);
+
+  // Replaced after its timeout, and the grid is whole again.
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        json status = StatusOf(grid.Cluster("heal"));
+        return status["workers"][1].value("instanceID", dead) != dead &&
+               status.value("phase", "") == "Ready";
+      },
+      seconds(120)))
+      << grid.Kubectl("get pgc heal -o yaml").output << grid.AllOperatorLogs();
+  EXPECT_NE(grid.Kubectl("get events --field-selector reason=StartupTimeout -o name").output, "");
+  for (const json& instance : grid.Instances()) {
+    if (instance.value("id", "") == dead) {
+      EXPECT_EQ(instance.value("status", ""), "deleting");
+    }
   }
 }
 

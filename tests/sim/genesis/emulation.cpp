@@ -181,6 +181,26 @@ class LoopbackEmulator::Running {
     fs::remove(root_ / "var/lib/pygrid/ready", ec);  // its services are down now
   }
 
+  // The node containers die: their ports close; nothing restarts them (a container that
+  // exits with a restart policy would come back, one killed by the OOM killer in a loop or a
+  // crashed app inside a live container would not: this models the latter).
+  bool KillNodes() {
+    std::vector<std::unique_ptr<SimHttpServer>> closing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& s : services_) {
+        if (s->spec.role != "node" || !s->serving) continue;
+        for (auto& server : s->servers) closing.push_back(std::move(server));
+        s->servers.clear();
+        s->serving = false;
+        s->state = "exited";
+        s->error = "killed through /_sim/instances/{id}/kill-node";
+      }
+    }
+    for (auto& server : closing) server->Stop();
+    return !closing.empty();
+  }
+
   json Describe() {
     std::lock_guard<std::mutex> lock(mu_);
     json services = json::array();
@@ -411,6 +431,17 @@ void LoopbackEmulator::OnInactive(const std::string& id) {
     running_.erase(it);
   }
   running->Stop();
+}
+
+bool LoopbackEmulator::KillNodes(const std::string& id) {
+  std::shared_ptr<Running> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(id);
+    if (it == running_.end()) return false;
+    running = it->second;
+  }
+  return running->KillNodes();
 }
 
 json LoopbackEmulator::Describe(const std::string& id) {

@@ -35,6 +35,7 @@ class LoopbackEmulator final : public InstanceEmulator {
   void OnActive(const EmulatedInstance& instance) override;
   void OnInactive(const std::string& id) override;
   nlohmann::json Describe(const std::string& id) override;
+  bool KillNodes(const std::string& id) override;
 
   class Running;  // one emulated instance (emulation.cpp)
 

@@ -55,6 +55,9 @@ class InstanceEmulator {
   virtual void OnInactive(const std::string& id) = 0;
   // A JSON description of the emulation state for /_sim/instances.
   virtual nlohmann::json Describe(const std::string& id) = 0;
+  // The PyGrid node containers of an active instance die (the instance stays active and its
+  // gateway keeps the registration); false when it runs no serving node.
+  virtual bool KillNodes(const std::string& id) { return false; }
 };
 
 class GenesisSim {

@@ -98,6 +98,12 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
         it->next_status.clear();
         return ok();
       }
+      if (parts.size() == 4 && parts[3] == "kill-node" && r.method == "POST") {
+        // Its node container dies; the instance stays active, the gateway keeps listing it.
+        if (emulator_ == nullptr || !emulator_->KillNodes(it->id))
+          return ErrorResponse(409, kCodeInvalidRequest, "the instance runs no serving node");
+        return ok();
+      }
       if (parts.size() == 3 && r.method == "DELETE") {
         // Gone out of band (e.g. deleted in the dashboard): the next GET is a 404.
         events.push_back({false, {it->id, it->name, "", "", ""}});
