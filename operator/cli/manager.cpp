@@ -338,21 +338,29 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
         metrics.SetOrphanInstances(account, count);
       },
       // The operator's token copies outlive a cluster whose finalizer was removed by hand, so
-      // its account is swept even when no cluster uses that token any more.
+      // its account is swept even when no cluster uses that token any more; a copy nothing
+      // needs any more is dropped.
       [&]() {
-        std::vector<std::string> tokens;
+        std::vector<controller::OrphanCollector::TokenCopy> found;
         kube::ListOptions copies;
         copies.label_selector = "app.kubernetes.io/managed-by=pygrid-operator";
         StatusOr<kube::ListResult> listed =
             kube.List(controller::Secrets(), options.operator_namespace, copies);
-        if (!listed.ok()) return tokens;
+        if (!listed.ok()) return found;
+        const std::string prefix = controller::CredentialsCopyName("");
         for (const json& secret : listed->items) {
+          const std::string name = secret["metadata"].value("name", "");
+          if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0)
+            continue;  // the SSH key Secret, say
           controller::CredentialsOrProblem read = controller::ReadToken(
-              secret, options.operator_namespace,
-              {secret["metadata"].value("name", ""), controller::kCredentialsCopyKey});
-          if (read.problem.ok()) tokens.push_back(read.token);
+              secret, options.operator_namespace, {name, controller::kCredentialsCopyKey});
+          if (read.problem.ok()) found.push_back({name.substr(prefix.size()), read.token});
         }
-        return tokens;
+        return found;
+      },
+      [&](const std::string& uid) {
+        return kube.Delete(controller::Secrets(), options.operator_namespace,
+                           controller::CredentialsCopyName(uid));
       });
   std::atomic<bool> sweeper_stop{false};
   std::thread sweeper([&] {

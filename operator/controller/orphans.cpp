@@ -47,28 +47,35 @@ bool ParseOwnedName(const std::string& instance_name, std::string* cluster, std:
 
 OrphanCollector::OrphanCollector(CloudAccounts& clouds, ListClusters list_clusters,
                                  const Clock& clock, OrphanOptions options, Publish publish,
-                                 ExtraTokens extra_tokens)
+                                 ListCopies list_copies, DropCopy drop_copy)
     : clouds_(clouds),
       list_clusters_(std::move(list_clusters)),
       clock_(clock),
       options_(options),
       publish_(std::move(publish)),
-      extra_tokens_(std::move(extra_tokens)) {}
+      list_copies_(std::move(list_copies)),
+      drop_copy_(std::move(drop_copy)) {}
 
 std::vector<Orphan> OrphanCollector::Sweep() {
+  // The copies first: one made after the clusters were listed belongs to a cluster this list
+  // may not show yet, so it must not be judged against it.
+  std::vector<TokenCopy> copies;
+  if (list_copies_) copies = list_copies_();
   std::set<std::string> owned;  // "<name>-<uid8>" of every visible cluster
+  std::set<std::string> uids;
   for (const nlohmann::json& cluster : list_clusters_()) {
     const nlohmann::json meta = cluster.value("metadata", nlohmann::json::object());
     owned.insert(meta.value("name", "") + "-" + meta.value("uid", "").substr(0, 8));
+    uids.insert(meta.value("uid", ""));
   }
   std::vector<Orphan> found;
   std::set<std::string> still_orphaned;
   const Clock::TimePoint now = clock_.Now();
   std::set<std::string> tokens;
   for (const std::string& token : clouds_.Tokens()) tokens.insert(token);
-  if (extra_tokens_) {
-    for (const std::string& token : extra_tokens_()) tokens.insert(token);
-  }
+  for (const TokenCopy& copy : copies) tokens.insert(copy.token);
+  std::set<std::string> listed;     // tokens whose account was listed in this sweep
+  std::set<std::string> uid8_left;  // uid8s with an instance left in a listed account
   for (const std::string& token : tokens) {
     const std::string account = CloudAccounts::AccountLabel(token);
     StatusOr<std::vector<cloud::Instance>> instances = clouds_.Instances(token);
@@ -77,11 +84,13 @@ std::vector<Orphan> OrphanCollector::Sweep() {
                   {{"account", account}});
       continue;  // no count published: unknown is not zero
     }
+    listed.insert(token);
     int count = 0;
     bool deleted_any = false;
     for (const cloud::Instance& instance : *instances) {
       std::string cluster, uid8;
       if (!ParseOwnedName(instance.name, &cluster, &uid8)) continue;
+      uid8_left.insert(uid8);  // deleting ones too: their delete may still fail
       if (owned.count(cluster + "-" + uid8) || instance.status == "deleting") continue;
       ++count;
       still_orphaned.insert(instance.id);
@@ -112,6 +121,20 @@ std::vector<Orphan> OrphanCollector::Sweep() {
   }
   for (auto it = first_seen_.begin(); it != first_seen_.end();) {
     it = still_orphaned.count(it->first) ? std::next(it) : first_seen_.erase(it);
+  }
+  // A copy whose cluster is gone and whose account holds nothing of it any more (listed in
+  // this sweep: an account that could not be listed proves nothing).
+  for (const TokenCopy& copy : copies) {
+    if (!drop_copy_ || uids.count(copy.uid) || !listed.count(copy.token) ||
+        uid8_left.count(copy.uid.substr(0, 8)))
+      continue;
+    Status dropped = drop_copy_(copy.uid);
+    if (dropped.ok() || dropped.IsNotFound()) {
+      Log().Info("dropped the token copy of a cluster that is gone",
+                 {{"uid", copy.uid}, {"account", CloudAccounts::AccountLabel(copy.token)}});
+    } else {
+      Log().Error("cannot drop a token copy", dropped, {{"uid", copy.uid}});
+    }
   }
   return found;
 }

@@ -8,6 +8,10 @@
 //                           {OrphanPolicy::kReport, std::chrono::hours(1)}, publish);
 //   std::vector<Orphan> found = orphans.Sweep();  // every resync interval, leader only
 //
+// It also drops the operator's token copies (pygrid-credentials-<uid>) whose cluster is gone and
+// whose account holds no instance of it any more: a Secret with a token is not left behind
+// once nothing needs it (a copy is what deletes the orphans, so it stays while they do).
+//
 // Why a grace period and report by default: a cluster in a namespace this operator does not
 // watch, or another installation sharing the account, looks exactly like an orphan here.
 // Thread-safety: Sweep from one thread at a time.
@@ -22,6 +26,7 @@
 
 #include "controller/cloud_accounts.h"
 #include "core/clock.h"
+#include "core/status.h"
 
 namespace pygrid::controller {
 
@@ -49,13 +54,18 @@ class OrphanCollector {
   // Called after each sweep with the orphan count of every account swept.
   using Publish = std::function<void(const std::string& account, int count)>;
 
-  // Tokens to sweep besides those of accounts in use (the operator's token copies of clusters
-  // that may be gone).
-  using ExtraTokens = std::function<std::vector<std::string>()>;
+  // The operator's token copies: their accounts are swept besides those in use (their clusters
+  // may be gone), and a copy nothing needs any more is dropped.
+  struct TokenCopy {
+    std::string uid;    // of the cluster it was made for
+    std::string token;  // a secret: never logged
+  };
+  using ListCopies = std::function<std::vector<TokenCopy>()>;
+  using DropCopy = std::function<Status(const std::string& uid)>;
 
   OrphanCollector(CloudAccounts& clouds, ListClusters list_clusters, const Clock& clock,
                   OrphanOptions options, Publish publish = nullptr,
-                  ExtraTokens extra_tokens = nullptr);
+                  ListCopies list_copies = nullptr, DropCopy drop_copy = nullptr);
 
   std::vector<Orphan> Sweep();
 
@@ -65,7 +75,8 @@ class OrphanCollector {
   const Clock& clock_;
   OrphanOptions options_;
   Publish publish_;
-  ExtraTokens extra_tokens_;
+  ListCopies list_copies_;
+  DropCopy drop_copy_;
   std::map<std::string, Clock::TimePoint> first_seen_;  // instance id -> when first an orphan
 };
 

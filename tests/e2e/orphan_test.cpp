@@ -1,6 +1,7 @@
 // End to end: a grid orphaned by removing its finalizer while the operator is down is reported
 // when the operator comes back, and deleted with --orphan-instances=delete after the grace
-// period — found through the operator's token copy, since no cluster uses the token any more.
+// period — found through the operator's token copy, since no cluster uses the token any more —
+// and the token copy is dropped once nothing of the grid is left.
 #include <gtest/gtest.h>
 
 #include "e2e/grid_fixture.h"
@@ -28,6 +29,9 @@ TEST(OrphanTest, AnOrphanedGridIsReportedThenDeletedAfterTheGracePeriod) {
   ASSERT_EQ(grid.Kubectl("delete pgc lost --wait=false").exit_code, 0);
   ASSERT_TRUE(Grid::WaitUntil([&] { return grid.Cluster("lost").is_null(); }, seconds(10)));
   ASSERT_EQ(grid.Instances().size(), 2u) << "the instances are still billed";
+  ASSERT_NE(grid.Kubectl("get secrets -n default -o name").output.find("pygrid-credentials-"),
+            std::string::npos)
+      << "the token copy outlives the cluster";
   const int second = grid.StartOperator(flags);
   EXPECT_TRUE(Grid::WaitUntil(
       [&] {
@@ -41,6 +45,14 @@ TEST(OrphanTest, AnOrphanedGridIsReportedThenDeletedAfterTheGracePeriod) {
   EXPECT_TRUE(Grid::WaitUntil([&] { return grid.Instances().empty(); }, seconds(60)))
       << json(grid.Instances()).dump() << grid.OperatorLog(second);
   EXPECT_NE(grid.OperatorLog(second).find("deleted orphaned instance"), std::string::npos);
+  // Nothing needs the token copy any more: the Secret holding the token goes too.
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        return grid.Kubectl("get secrets -n default -o name").output.find("pygrid-credentials-") ==
+               std::string::npos;
+      },
+      seconds(30)))
+      << grid.Kubectl("get secrets -n default -o name").output << grid.OperatorLog(second);
 }
 
 }  // namespace

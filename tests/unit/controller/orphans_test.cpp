@@ -97,5 +97,41 @@ TEST_F(OrphanTest, AClusterThatReappearsIsNoLongerAnOrphan) {
   EXPECT_EQ(cloud.DeletesSent(cloud.all()[0].instance.id), 0);
 }
 
+// The token copy of a cluster that is gone is dropped once its account holds nothing of that
+// cluster; it stays while the cluster exists, while orphans of it are left (it is what can
+// delete them), and while its account cannot be listed.
+TEST_F(OrphanTest, TokenCopyOfAGoneClusterIsDroppedOnceNothingOfItIsLeft) {
+  std::vector<OrphanCollector::TokenCopy> copies = {{"0a1b2c3d-1111", "token-a"},
+                                                    {"99887766-2222", "token-a"}};
+  std::vector<std::string> dropped;
+  clusters = {ClusterWith("mnist", "0a1b2c3d-1111")};
+  const std::string orphan = Create("cifar-99887766-gateway");
+  OrphanCollector orphans(
+      clouds, [this] { return clusters; }, clock, {OrphanPolicy::kDelete, std::chrono::hours(1)},
+      nullptr, [&] { return copies; },
+      [&](const std::string& uid) {
+        dropped.push_back(uid);
+        return Status::Ok();
+      });
+  (void)orphans.Sweep();
+  EXPECT_TRUE(dropped.empty()) << "cifar's orphan is left, and mnist exists";
+  cloud.Schedule(CloudFault::kListUnavailable);
+  clouds.Invalidate("token-a");
+  clock.Advance(std::chrono::hours(2));
+  (void)orphans.Sweep();  // the list fails: the orphan is neither deleted nor the copy dropped
+  EXPECT_TRUE(dropped.empty());
+  EXPECT_EQ(cloud.DeletesSent(orphan), 0);
+  // An account that could not be listed forgets when its orphans were first seen (unknown is
+  // not "still orphaned"): the grace period starts again.
+  (void)orphans.Sweep();
+  clock.Advance(std::chrono::hours(2));
+  (void)orphans.Sweep();  // past the grace period: the orphan is deleted
+  EXPECT_EQ(cloud.DeletesSent(orphan), 1);
+  clock.Advance(std::chrono::seconds(10));
+  clouds.Invalidate("token-a");
+  (void)orphans.Sweep();
+  EXPECT_EQ(dropped, (std::vector<std::string>{"99887766-2222"}));
+}
+
 }  // namespace
 }  // namespace pygrid::controller::testing
