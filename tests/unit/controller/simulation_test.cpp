@@ -4,7 +4,8 @@
 // and failures, spec edits (scale, suspend, images with maxUnavailable 1, 2 or 50%), broken
 // start-ups and dead node containers, Secret deletion and restore, cluster deletion and
 // status-write conflicts. Invariants are checked after every step (and, for rolling updates,
-// around every round: never more serving workers out than maxUnavailable); after the faults stop,
+// around every round: never more serving workers out than maxUnavailable, never more workers
+// remediated than maxUnhealthy); after the faults stop,
 // every cluster must converge within a bounded simulated time. One thread, a fake clock, no
 // sockets: a seed replays bit for bit.
 //
@@ -153,6 +154,7 @@ class Simulation {
     // Converged within 10 minutes of simulated time, checked every 10 s.
     std::string unconverged = "never checked";
     for (int i = 0; i < 60 && !unconverged.empty(); ++i) {
+      PersonActsOnBlockedRemediation();
       op_.RunFor(std::chrono::seconds(10));
       std::string broken = CheckInvariants();
       if (!broken.empty()) return "while converging: " + broken;
@@ -164,6 +166,18 @@ class Simulation {
   }
 
  private:
+  // More workers failed than maxUnhealthy: by design the operator replaces none and says so
+  // (RemediationAllowed=False); a person deletes the broken instances, which the operator then
+  // recreates as lost.
+  void PersonActsOnBlockedRemediation() {
+    for (const std::string& key : kClusters) {
+      if (op_.Condition(key, "RemediationAllowed") != "False") continue;
+      for (const SimInstance* sim : op_.Instances(key)) {
+        if (sim->broken != SimInstance::Broken::kNo) op_.cloud.DeleteOutOfBand(sim->instance.id);
+      }
+    }
+  }
+
   // "" when every cluster reached its spec (or is gone with every instance), else why not.
   std::string Unconverged() const {
     for (const std::string& key : kClusters) {
@@ -210,13 +224,24 @@ class Simulation {
         // An instance whose services never come up: with a failed marker, or silently (then
         // only its start-up timeout, 2 minutes here, replaces it); or a worker whose node
         // container died after it joined (the gateway keeps listing it).
-        // One at a time per grid: more than maxUnhealthy broken at once is the cloud-wide
-        // failure that, by design, waits for a person (NoReplacementStormBeyondMaxUnhealthy).
         std::vector<const SimInstance*> live = op_.Instances(key);
         const bool any_broken = std::any_of(live.begin(), live.end(), [](const SimInstance* s) {
           return s->broken != SimInstance::Broken::kNo;
         });
         if (live.empty() || any_broken) break;
+        // Sometimes two workers at once: beyond maxUnhealthy (40%: 1 of 1 or 2, 2 of 3) the
+        // operator replaces none and waits for a person (PersonActsOnBlockedRemediation).
+        std::vector<const SimInstance*> workers;
+        for (const SimInstance* sim : live) {
+          if (sim->instance.name.find("-worker-") != std::string::npos) workers.push_back(sim);
+        }
+        if (event.b % 4 == 3 && workers.size() >= 2) {
+          for (size_t k = 0; k < 2; ++k) {
+            op_.cloud.BreakStartUp(workers[(event.a + k) % workers.size()]->instance.id,
+                                   SimInstance::Broken::kFailedMarker);
+          }
+          break;
+        }
         const SimInstance* victim = live[event.b % live.size()];
         const bool worker = victim->instance.name.find("-worker-") != std::string::npos;
         op_.cloud.BreakStartUp(victim->instance.id,
@@ -397,6 +422,7 @@ class Simulation {
                   !(*object)["spec"].value("suspend", false);
       if (!round_ok_) return;
       ServingIndexes(key, &round_serving_);
+      round_events_ = op_.events.size();
       round_deletes_.clear();
       for (const SimInstance& sim : op_.cloud.all())
         round_deletes_[sim.instance.id] = op_.cloud.DeletesSent(sim.instance.id);
@@ -421,6 +447,23 @@ class Simulation {
       return;
     const int replicas = cluster->spec.workers.replicas;
     const int max_unavailable = api::MaxUnavailableWorkers(cluster->spec.workers).value_or(1);
+    // Remediation never replaces more workers in one round than maxUnhealthy allows (beyond
+    // it, nothing is replaced at all).
+    int remediated = 0;
+    for (size_t i = round_events_; i < op_.events.size(); ++i) {
+      const RecordedEvent& event = op_.events[i];
+      if (event.key == key &&
+          (event.reason == "StartupFailed" || event.reason == "StartupTimeout") &&
+          event.message.find("worker-") != std::string::npos)
+        ++remediated;
+    }
+    const int allowed = api::MaxUnhealthyWorkers(cluster->spec.workers).value_or(0);
+    if (remediated > allowed) {
+      round_violation_ = key + ": a round replaced " + std::to_string(remediated) +
+                         " workers that failed to start, more than maxUnhealthy allows (" +
+                         std::to_string(allowed) + ")";
+      return;
+    }
     int taken = 0;
     for (const auto& [index, ids] : round_serving_) {
       if (std::all_of(ids.begin(), ids.end(), deleted)) ++taken;
@@ -447,6 +490,7 @@ class Simulation {
   bool round_ok_ = false;
   std::map<int, std::vector<std::string>> round_serving_;
   std::map<std::string, int> round_deletes_;
+  size_t round_events_ = 0;
   std::string round_violation_;
 };
 
