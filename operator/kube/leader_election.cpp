@@ -80,6 +80,15 @@ std::string LeaderElector::GetLeader() const {
 }
 
 bool LeaderElector::Wait(std::chrono::milliseconds delay) {
+  if (config_.sleep) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return false;
+    }
+    if (!config_.sleep(delay)) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    return !stopping_;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   stop_cv_.wait_for(lock, delay, [this] { return stopping_; });
   return !stopping_;

@@ -49,7 +49,11 @@ struct LeaderElectionConfig {
   std::function<void()> on_stopped_leading;
   // Called when the observed leader changes (including to ourselves).
   std::function<void(const std::string& identity)> on_new_leader;
-  const Clock* clock = nullptr;                    // null = RealClock
+  const Clock* clock = nullptr;  // null = RealClock
+  // How the elector waits between attempts; false ends Run as Stop does. Null waits in real
+  // time, cut short by Stop. Tests pass one that advances a FakeClock, so a whole election
+  // runs on one thread in simulated time.
+  std::function<bool(std::chrono::milliseconds)> sleep;
   std::shared_ptr<LeaderElectionMetrics> metrics;  // null = no-op
 };
 
@@ -79,7 +83,7 @@ class LeaderElector {
   // One read-and-maybe-write; true when we hold the lease afterwards.
   bool TryAcquireOrRenew();
   void Release();
-  // Waits `delay` (real time) unless stopped; false when stopped.
+  // Waits `delay` (config.sleep, or real time) unless stopped; false when stopped.
   bool Wait(std::chrono::milliseconds delay);
   std::chrono::milliseconds Jittered(std::chrono::milliseconds base);
 
