@@ -46,13 +46,6 @@ std::vector<std::string> Strings(const json& value) {
   return out;
 }
 
-// RBAC's NonResourceURLMatches: exact, "*", or a prefix ending in "*".
-bool UrlMatches(const std::string& rule, const std::string& path) {
-  if (rule == "*" || rule == path) return true;
-  return !rule.empty() && rule.back() == '*' &&
-         path.compare(0, rule.size() - 1, rule, 0, rule.size() - 1) == 0;
-}
-
 bool Contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -198,37 +191,79 @@ json AccessReviews::TokenReviewStatus(const json& spec) {
 }
 
 json AccessReviews::SubjectAccessReviewStatus(const json& spec) {
-  const std::string user = spec.value("user", "");
-  const std::vector<std::string> groups = Strings(spec.value("groups", json()));
-  if (Contains(groups, "system:masters")) {
+  const UserInfo user{spec.value("user", ""), Strings(spec.value("groups", json()))};
+  if (Contains(user.groups, "system:masters")) {
     return {{"allowed", true}, {"reason", "kube-sim: system:masters may do anything"}};
   }
-  if (!spec.contains("nonResourceAttributes")) {
-    return {{"allowed", false}};  // kube-sim grants non-resource URLs only
+  // The attributes as the SubjectAccessReview REST handler builds them
+  // (authorizationutil.ResourceAttributesFrom / NonResourceAttributesFrom).
+  RequestAttributes attributes;
+  if (spec.contains("nonResourceAttributes")) {
+    const json& a = spec["nonResourceAttributes"];
+    attributes.verb = a.value("verb", "");
+    attributes.path = a.value("path", "");
+  } else {
+    const json& a = spec["resourceAttributes"];
+    if (!a.is_object()) return {{"allowed", false}};
+    attributes.resource_request = true;
+    attributes.verb = a.value("verb", "");
+    attributes.group = a.value("group", "");
+    attributes.version = a.value("version", "");
+    attributes.resource = a.value("resource", "");
+    attributes.subresource = a.value("subresource", "");
+    attributes.namespace_ = a.value("namespace", "");
+    attributes.name = a.value("name", "");
   }
-  const json& attributes = spec["nonResourceAttributes"];
-  const std::string verb = attributes.value("verb", "");
-  const std::string path = attributes.value("path", "");
-  if (Allowed(user, groups, verb, path)) {
-    return {{"allowed", true}, {"reason", "kube-sim: allowed by a grant of " + verb + " " + path}};
+  Authorizer authorizer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    authorizer = authorizer_;
   }
-  return {{"allowed", false}};  // RBAC has no opinion, so the request is not allowed
+  if (!authorizer) return {{"allowed", false}};
+  const Decision decision = authorizer(user, attributes);
+  json status = {{"allowed", decision.allowed}};
+  if (!decision.reason.empty()) status["reason"] = decision.reason;
+  return status;  // denied: RBAC has no opinion, so the request is not allowed
 }
 
-bool AccessReviews::Allowed(const std::string& user, const std::vector<std::string>& groups,
-                            const std::string& verb, const std::string& path) const {
+bool AccessReviews::Authenticate(const std::string& token, UserInfo* user) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Grant& grant : grants_) {
-    const bool subject = (!grant.user.empty() && grant.user == user) ||
-                         (!grant.group.empty() && Contains(groups, grant.group));
-    if (!subject) continue;
-    const bool verb_ok = Contains(grant.verbs, "*") || Contains(grant.verbs, verb);
-    const bool url_ok =
-        std::any_of(grant.urls.begin(), grant.urls.end(),
-                    [&](const std::string& rule) { return UrlMatches(rule, path); });
-    if (verb_ok && url_ok) return true;
+  auto it = identities_.find(token);
+  if (token.empty() || token == admin_token_ || it == identities_.end()) return false;
+  *user = {it->second.username, it->second.groups};
+  return true;
+}
+
+std::vector<json> AccessReviews::GrantObjects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<json> out;
+  for (size_t i = 0; i < grants_.size(); ++i) {
+    const Grant& grant = grants_[i];
+    const std::string name = "kube-sim:grant:" + std::to_string(i);
+    json rule = json::object();
+    rule["verbs"] = grant.verbs;
+    rule["nonResourceURLs"] = grant.urls;
+    json role = json::object();
+    role["kind"] = "ClusterRole";
+    role["metadata"]["name"] = name;
+    role["rules"] = json::array({rule});
+    out.push_back(role);
+    json subject = json::object();
+    subject["kind"] = grant.user.empty() ? "Group" : "User";
+    subject["name"] = grant.user.empty() ? grant.group : grant.user;
+    json binding = json::object();
+    binding["kind"] = "ClusterRoleBinding";
+    binding["metadata"]["name"] = name;
+    binding["roleRef"] = {{"kind", "ClusterRole"}, {"name", name}};
+    binding["subjects"] = json::array({subject});
+    out.push_back(binding);
   }
-  return false;
+  return out;
+}
+
+void AccessReviews::SetAuthorizer(Authorizer authorizer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  authorizer_ = std::move(authorizer);
 }
 
 HttpResponse AccessReviews::Control(const std::string& method, const std::string& path,

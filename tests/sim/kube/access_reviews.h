@@ -2,7 +2,8 @@
 // may use a non-resource URL. Shapes follow the API reference
 // (https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-review-v1/,
 // https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/subject-access-review-v1/);
-// the decision is a stand-in for RBAC, configured through the control API:
+// identities (bearer tokens) come from the control API, decisions from the RBAC authorizer the
+// server installs (rbac.h: the stored Roles and bindings, plus the grants below):
 //
 //   POST /_sim/identities {"token": "t", "username": "system:serviceaccount:monitoring:prom"}
 //   POST /_sim/grants {"user": "system:serviceaccount:monitoring:prom",
@@ -12,12 +13,14 @@
 // RBAC's cluster-admin binding) is allowed everything. Thread-safe (its own lock).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "sim/common/http_server.h"
+#include "sim/kube/rbac.h"
 #include "sim/kube/resource_types.h"
 #include "sim/kube/util.h"
 
@@ -43,6 +46,16 @@ class AccessReviews {
   // Forgets every identity and grant (the admin token stays).
   void Reset();
 
+  // The user a registered token (not the admin token) authenticates as; false for others.
+  bool Authenticate(const std::string& token, UserInfo* user) const;
+  // The grants as ClusterRoles and ClusterRoleBindings named `kube-sim:grant:<i>`, for RBAC.
+  std::vector<json> GrantObjects() const;
+  // How SubjectAccessReviews are decided (RBAC over the server's objects); until it is set,
+  // only system:masters is allowed. Must not call back into this object while holding a lock
+  // this object's caller holds.
+  using Authorizer = std::function<Decision(const UserInfo&, const RequestAttributes&)>;
+  void SetAuthorizer(Authorizer authorizer);
+
  private:
   struct Identity {
     std::string username, uid;
@@ -58,13 +71,12 @@ class AccessReviews {
   HttpResponse Answer(const ResourceType& type, const json& spec);
   json TokenReviewStatus(const json& spec);
   json SubjectAccessReviewStatus(const json& spec);
-  bool Allowed(const std::string& user, const std::vector<std::string>& groups,
-               const std::string& verb, const std::string& path) const;
 
   mutable std::mutex mu_;
   const std::string admin_token_;
   std::map<std::string, Identity> identities_;  // token -> identity; guarded by mu_
   std::vector<Grant> grants_;                   // guarded by mu_
+  Authorizer authorizer_;                       // set once before serving
 };
 
 }  // namespace pygrid::sim::kube

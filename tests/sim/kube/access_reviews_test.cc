@@ -117,7 +117,7 @@ TEST_F(AccessReviewsTest, SubjectAccessReviewFollowsGrants) {
   EXPECT_EQ(AccessReview(debug).second["status"]["allowed"], true);
   EXPECT_EQ(AccessReview(Metrics("x", {"scrapers"})).second["status"]["allowed"], false);
   EXPECT_EQ(AccessReview(Metrics("admin", {"system:masters"})).second["status"]["allowed"], true);
-  // Resource attributes: only system:masters (kube-sim grants non-resource URLs only).
+  // Resource attributes: RBAC over the stored roles (none here; grants are non-resource only).
   json pods = {{"user", "system:serviceaccount:monitoring:prometheus"},
                {"resourceAttributes", {{"verb", "list"}, {"resource", "pods"}}}};
   EXPECT_EQ(AccessReview(pods).second["status"]["allowed"], false);
