@@ -195,25 +195,8 @@ json AccessReviews::SubjectAccessReviewStatus(const json& spec) {
   if (Contains(user.groups, "system:masters")) {
     return {{"allowed", true}, {"reason", "kube-sim: system:masters may do anything"}};
   }
-  // The attributes as the SubjectAccessReview REST handler builds them
-  // (authorizationutil.ResourceAttributesFrom / NonResourceAttributesFrom).
   RequestAttributes attributes;
-  if (spec.contains("nonResourceAttributes")) {
-    const json& a = spec["nonResourceAttributes"];
-    attributes.verb = a.value("verb", "");
-    attributes.path = a.value("path", "");
-  } else {
-    const json& a = spec["resourceAttributes"];
-    if (!a.is_object()) return {{"allowed", false}};
-    attributes.resource_request = true;
-    attributes.verb = a.value("verb", "");
-    attributes.group = a.value("group", "");
-    attributes.version = a.value("version", "");
-    attributes.resource = a.value("resource", "");
-    attributes.subresource = a.value("subresource", "");
-    attributes.namespace_ = a.value("namespace", "");
-    attributes.name = a.value("name", "");
-  }
+  if (!FromReviewAttributes(spec, &attributes)) return {{"allowed", false}};
   Authorizer authorizer;
   {
     std::lock_guard<std::mutex> lock(mu_);

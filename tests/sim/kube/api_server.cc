@@ -182,9 +182,17 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
         decision = AuthorizeLocked(user, attributes);
       }
       authorization = decision.allowed ? decision.reason : "forbidden";
-      resp = decision.allowed
-                 ? Route(req, &info)
-                 : JsonResponse(403, ForbiddenStatus(user, attributes, decision.reason));
+      if (decision.allowed) {
+        resp = Route(req, &info);
+      } else {
+        resp = JsonResponse(403, ForbiddenStatus(user, attributes, decision.reason));
+        info.verb = attributes.verb;  // for the log, as if routed
+        info.group = attributes.group;
+        info.plural = attributes.resource;
+        info.subresource = attributes.subresource;
+        info.namespace_ = attributes.namespace_;
+        info.name = attributes.name;
+      }
     } else {
       resp = ErrorResponse(401, "Unauthorized", "Unauthorized");
     }
@@ -198,17 +206,6 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
   std::string path = req.target.substr(0, req.target.find('?'));
   std::string query =
       req.target.find('?') == std::string::npos ? "" : req.target.substr(req.target.find('?') + 1);
-  json attributes_json = {{"resourceRequest", attributes.resource_request},
-                          {"verb", attributes.verb}};
-  if (attributes.resource_request) {
-    attributes_json.update({{"apiGroup", attributes.group},
-                            {"resource", attributes.resource},
-                            {"subresource", attributes.subresource},
-                            {"namespace", attributes.namespace_},
-                            {"name", attributes.name}});
-  } else {
-    attributes_json["path"] = attributes.path;
-  }
   request_log_.push_back({{"verb", info.verb},
                           {"method", req.method},
                           {"path", path},
@@ -219,7 +216,7 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
                           {"namespace", info.namespace_},
                           {"name", info.name},
                           {"user", username},
-                          {"attributes", attributes_json},
+                          {"attributes", ReviewAttributes(attributes)},
                           {"authorization", authorization},
                           {"userAgent", req.Header("User-Agent")},
                           {"time", FormatMicroTime(std::chrono::system_clock::now())}});

@@ -253,6 +253,50 @@ RequestAttributes AttributesOf(const std::string& method, const std::string& pat
   return a;
 }
 
+json ReviewAttributes(const RequestAttributes& attributes) {
+  json out = json::object();
+  auto set = [&](const char* key, const std::string& value) {
+    if (!value.empty()) out[key] = value;
+  };
+  set("verb", attributes.verb);
+  if (!attributes.resource_request) {
+    set("path", attributes.path);
+    return {{"nonResourceAttributes", out}};
+  }
+  set("group", attributes.group);
+  set("version", attributes.version);
+  set("resource", attributes.resource);
+  set("subresource", attributes.subresource);
+  set("namespace", attributes.namespace_);
+  set("name", attributes.name);
+  return {{"resourceAttributes", out}};
+}
+
+bool FromReviewAttributes(const json& spec, RequestAttributes* attributes) {
+  *attributes = {};
+  auto get = [](const json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto non_resource = spec.find("nonResourceAttributes");
+  if (non_resource != spec.end() && non_resource->is_object()) {
+    attributes->verb = get(*non_resource, "verb");
+    attributes->path = get(*non_resource, "path");
+    return true;
+  }
+  auto resource = spec.find("resourceAttributes");
+  if (resource == spec.end() || !resource->is_object()) return false;
+  attributes->resource_request = true;
+  attributes->verb = get(*resource, "verb");
+  attributes->group = get(*resource, "group");
+  attributes->version = get(*resource, "version");
+  attributes->resource = get(*resource, "resource");
+  attributes->subresource = get(*resource, "subresource");
+  attributes->namespace_ = get(*resource, "namespace");
+  attributes->name = get(*resource, "name");
+  return true;
+}
+
 bool RuleAllows(const json& rule, const RequestAttributes& attributes) {
   const json verbs = rule.value("verbs", json::array());
   if (!HasWildcardOr(verbs, attributes.verb)) return false;

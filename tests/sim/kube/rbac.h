@@ -44,6 +44,14 @@ struct RequestAttributes {
 RequestAttributes AttributesOf(const std::string& method, const std::string& path,
                                const std::multimap<std::string, std::string>& query);
 
+// The attributes in the shape of a SubjectAccessReview's spec:
+// {"resourceAttributes": {verb, group, version, resource, subresource, namespace, name}} or
+// {"nonResourceAttributes": {verb, path}} (empty fields left out, as the API omits them).
+json ReviewAttributes(const RequestAttributes& attributes);
+// The reverse (authorizationutil.ResourceAttributesFrom / NonResourceAttributesFrom); false
+// when `spec` has neither object.
+bool FromReviewAttributes(const json& spec, RequestAttributes* attributes);
+
 // The RBAC objects to evaluate, as stored JSON (rbac.authorization.k8s.io/v1).
 struct RbacPolicy {
   std::map<std::string, const json*> cluster_roles;  // name -> ClusterRole

@@ -324,13 +324,11 @@ TEST_F(RbacServerTest, AnIdentityGetsWhatItsBindingsGrantAndTheStandard403Otherw
     if (entry["user"] == "kubernetes-admin" && admin.is_null()) admin = entry;
   }
   ASSERT_FALSE(forbidden.is_null()) << log.dump();
-  EXPECT_EQ(forbidden["attributes"], json({{"resourceRequest", true},
-                                           {"verb", "list"},
-                                           {"apiGroup", ""},
-                                           {"resource", "secrets"},
-                                           {"subresource", ""},
-                                           {"namespace", "default"},
-                                           {"name", ""}}));
+  EXPECT_EQ(forbidden["attributes"], json({{"resourceAttributes",
+                                            {{"verb", "list"},
+                                             {"version", "v1"},
+                                             {"resource", "secrets"},
+                                             {"namespace", "default"}}}}));
   EXPECT_EQ(forbidden["authorization"], "forbidden");
   ASSERT_FALSE(admin.is_null());
   EXPECT_EQ(admin["authorization"], "");
