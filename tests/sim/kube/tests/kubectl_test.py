@@ -129,7 +129,15 @@ class KubectlTest(unittest.TestCase):
         # kubectl validates every object (fieldValidation=Strict) and asks /openapi/v3 whether
         # the server supports that; a served group-version whose document lacks the kind sends
         # it to /openapi/v2 (protobuf), which answered 500 before (issue 16).
+        # A server dry run stores nothing, so on an empty cluster the namespaced objects find no
+        # namespace, as with a real API server; after the install it passes (an upgrade check).
+        err = self.fails("apply", "--dry-run=server", "-k", project_file("manifests"))
+        self.assertIn('namespaces "pygrid-system" not found', err)
+        self.fails("get", "namespace", "pygrid-system")
         out = self.ok("apply", "--validate=true", "-k", project_file("manifests"))
+        dry = self.ok("apply", "--validate=true", "--dry-run=server", "-k",
+                      project_file("manifests"))
+        self.assertIn("deployment.apps/pygrid-operator unchanged (server dry run)", dry)
         for created in ("namespace/pygrid-system", "serviceaccount/pygrid-operator",
                         "clusterrole.rbac.authorization.k8s.io/pygrid-operator-manager",
                         "rolebinding.rbac.authorization.k8s.io/pygrid-operator-self",
