@@ -200,15 +200,11 @@ std::string SetUpIdentities(const Grid& grid) {
   EXPECT_EQ(grid.KubeSimPost("/_sim/identities",
                              {{"token", kPrometheusToken}, {"username", kPrometheusUser}}),
             201);
-  EXPECT_EQ(
-      grid.Apply("apiVersion: rbac.authorization.k8s.io/v1\n"
-                 "kind: ClusterRoleBinding\n"
-                 "metadata: {name: pygrid-operator-metrics-reader}\n"
-                 "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, "
-                 "name: pygrid-operator-metrics-reader}\n"
-                 "subjects: [{kind: ServiceAccount, name: prometheus, namespace: monitoring}]\n")
-          .exit_code,
-      0);
+  EXPECT_EQ(grid.Kubectl("create clusterrolebinding pygrid-operator-metrics-reader "
+                         "--clusterrole=pygrid-operator-metrics-reader "
+                         "--serviceaccount=monitoring:prometheus")
+                .exit_code,
+            0);
   std::ifstream admin_config(grid.kubeconfig());
   const std::string admin_text((std::istreambuf_iterator<char>(admin_config)), {});
   const std::string kubeconfig = grid.dir() + "/operator-kubeconfig";

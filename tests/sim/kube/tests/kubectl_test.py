@@ -146,6 +146,48 @@ class KubectlTest(unittest.TestCase):
         self.ok("get", "deployment", "-n", "pygrid-system", "pygrid-operator")
         self.assertIn("mnist", self.ok("apply", "--validate=true", "-f", EXAMPLE, "--dry-run=server"))
 
+    def test_rbac_generators_post_protobuf_and_rbac_decides(self):
+        # kubectl create role|clusterrole|rolebinding|clusterrolebinding post protobuf.
+        self.ok("create", "role", "reader", "-n", "default", "--verb=get,list",
+                "--resource=secrets,leases.coordination.k8s.io", "--resource-name=s1")
+        self.ok("create", "clusterrole", "metrics", "--verb=get", "--non-resource-url=/metrics")
+        self.ok("create", "clusterrole", "agg", "--aggregation-rule=team=a")
+        self.ok("create", "rolebinding", "reader", "-n", "default", "--role=reader",
+                "--serviceaccount=ops:bot", "--user=alice", "--group=devs")
+        self.ok("create", "clusterrolebinding", "metrics", "--clusterrole=metrics",
+                "--serviceaccount=ops:bot")
+        role = json.loads(self.ok("get", "role", "reader", "-n", "default", "-o", "json"))
+        self.assertEqual(role["rules"], [
+            {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"],
+             "resourceNames": ["s1"]},
+            {"verbs": ["get", "list"], "apiGroups": ["coordination.k8s.io"],
+             "resources": ["leases"], "resourceNames": ["s1"]}])
+        self.assertEqual(json.loads(self.ok("get", "clusterrole", "metrics", "-o", "json"))
+                         ["rules"], [{"verbs": ["get"], "nonResourceURLs": ["/metrics"]}])
+        self.assertEqual(json.loads(self.ok("get", "clusterrole", "agg", "-o", "json"))
+                         ["aggregationRule"],
+                         {"clusterRoleSelectors": [{"matchLabels": {"team": "a"}}]})
+        binding = json.loads(self.ok("get", "rolebinding", "reader", "-n", "default", "-o",
+                                     "json"))
+        self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+                                              "kind": "Role", "name": "reader"})
+        self.assertEqual(binding["subjects"], [
+            {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+            {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"},
+            {"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}])
+        # The bound ServiceAccount's token: allowed what the Role names, Forbidden otherwise.
+        code, _ = self.sim.control("POST", "/_sim/identities",
+                                   {"token": "bot-token", "username":
+                                    "system:serviceaccount:ops:bot"})
+        self.assertEqual(code, 201)
+        self.ok("create", "secret", "generic", "s1", "-n", "default", "--from-literal=k=v")
+        r = self.sim.kubectl("--token", "bot-token", "get", "secret", "s1", "-n", "default")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.sim.kubectl("--token", "bot-token", "get", "secrets", "-n", "default")
+        self.assertEqual(r.stderr.strip(), 'Error from server (Forbidden): secrets is forbidden: '
+                         'User "system:serviceaccount:ops:bot" cannot list resource "secrets" '
+                         'in API group "" in the namespace "default"')
+
     def test_openapi_v2_is_served_as_kubectl_reads_it(self):
         # explain's v2 output decodes the gnostic protobuf document.
         out = self.ok("explain", "pygridcluster.spec.workers", "--output=plaintext-openapiv2")
