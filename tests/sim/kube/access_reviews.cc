@@ -53,22 +53,35 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
 }  // namespace
 
 bool IsAccessReview(const ResourceType& type) {
-  return (type.group == kAuthentication && type.plural == "tokenreviews") ||
-         (type.group == kAuthorization && type.plural == "subjectaccessreviews");
+  return (type.group == kAuthentication &&
+          (type.plural == "tokenreviews" || type.plural == "selfsubjectreviews")) ||
+         (type.group == kAuthorization &&
+          (type.plural == "subjectaccessreviews" || type.plural == "selfsubjectaccessreviews"));
 }
 
 std::vector<std::shared_ptr<ResourceType>> AccessReviewTypes() {
-  return {ReviewType(kAuthentication, "tokenreviews", "tokenreview", "TokenReview"),
-          ReviewType(kAuthorization, "subjectaccessreviews", "subjectaccessreview",
-                     "SubjectAccessReview")};
+  return {
+      ReviewType(kAuthentication, "tokenreviews", "tokenreview", "TokenReview"),
+      ReviewType(kAuthentication, "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview"),
+      ReviewType(kAuthorization, "subjectaccessreviews", "subjectaccessreview",
+                 "SubjectAccessReview"),
+      ReviewType(kAuthorization, "selfsubjectaccessreviews", "selfsubjectaccessreview",
+                 "SelfSubjectAccessReview")};
 }
 
 void RestrictAccessReviewVerbs(json* resource_list) {
   if (!resource_list->contains("resources")) return;
   for (json& resource : (*resource_list)["resources"]) {
     const std::string name = resource.value("name", "");
-    if (name == "tokenreviews" || name == "subjectaccessreviews") resource["verbs"] = {"create"};
+    if (name == "tokenreviews" || name == "subjectaccessreviews" || name == "selfsubjectreviews" ||
+        name == "selfsubjectaccessreviews") {
+      resource["verbs"] = {"create"};
+    }
   }
+}
+
+UserInfo AccessReviews::Admin() {
+  return {"kubernetes-admin", {"system:masters", "system:authenticated"}, ""};
 }
 
 AccessReviews::AccessReviews(std::string admin_token) : admin_token_(std::move(admin_token)) {}
@@ -80,7 +93,7 @@ void AccessReviews::Reset() {
 }
 
 HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& type,
-                                   const std::string& verb) {
+                                   const std::string& verb, const UserInfo& requester) {
   if (verb != "create") {
     return Failure(405, "MethodNotAllowed",
                    "the server does not allow this method on the requested resource");
@@ -102,7 +115,7 @@ HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& t
                        ": spec is not an object");
   }
   try {
-    return Answer(type, spec);
+    return Answer(type, spec, requester);
   } catch (const json::exception& e) {
     // A field of the wrong JSON type: the apiserver's decoder refuses the body.
     return Failure(
@@ -111,7 +124,8 @@ HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& t
   }
 }
 
-HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
+HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec,
+                                   const UserInfo& requester) {
   json status;
   if (type.kind == "TokenReview") {
     if (!spec.value("token", json("")).is_string() || spec.value("token", "").empty()) {
@@ -123,7 +137,13 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
                      "spec.audiences is not a list");
     }
     status = TokenReviewStatus(spec);
+  } else if (type.kind == "SelfSubjectReview") {
+    // pkg/registry/authentication/selfsubjectreview: the requester, as authenticated.
+    json user = {{"username", requester.name}, {"groups", requester.groups}};
+    if (!requester.uid.empty()) user["uid"] = requester.uid;
+    status = {{"userInfo", user}};
   } else {
+    const bool self = type.kind == "SelfSubjectAccessReview";
     std::vector<std::string> problems;  // as field.ErrorList renders them
     const bool resource = spec.contains("resourceAttributes");
     const bool non_resource = spec.contains("nonResourceAttributes");
@@ -134,20 +154,20 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
     }
     if (non_resource && !spec["nonResourceAttributes"].is_object()) {
       return Failure(400, "BadRequest",
-                     "SubjectAccessReview in version \"v1\" cannot be handled as a "
-                     "SubjectAccessReview: spec.nonResourceAttributes is not an object");
+                     type.kind + " in version \"v1\" cannot be handled as a " + type.kind +
+                         ": spec.nonResourceAttributes is not an object");
     }
     if (!resource && !non_resource) {
       problems.push_back(
           "spec.resourceAttributes: Invalid value: \"null\": exactly one of "
           "nonResourceAttributes or resourceAttributes must be specified");
     }
-    if (spec.value("user", "").empty() && Strings(spec.value("groups", json())).empty()) {
+    if (!self && spec.value("user", "").empty() && Strings(spec.value("groups", json())).empty()) {
       problems.push_back(
           "spec.user: Invalid value: \"\": at least one of user or group must be specified");
     }
     if (!problems.empty()) {
-      std::string message = "SubjectAccessReview.authorization.k8s.io \"\" is invalid: ";
+      std::string message = type.kind + ".authorization.k8s.io \"\" is invalid: ";
       if (problems.size() == 1) {
         message += problems[0];
       } else {
@@ -155,10 +175,12 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
         for (size_t i = 0; i < problems.size(); ++i) message += (i ? ", " : "") + problems[i];
         message += "]";
       }
-      return Failure(422, "Invalid", message,
-                     {{"kind", "SubjectAccessReview"}, {"group", kAuthorization}});
+      return Failure(422, "Invalid", message, {{"kind", type.kind}, {"group", kAuthorization}});
     }
-    status = SubjectAccessReviewStatus(spec);
+    status = self ? AccessStatus(requester, spec)
+                  : AccessStatus({spec.value("user", ""), Strings(spec.value("groups", json())),
+                                  spec.value("uid", "")},
+                                 spec);
   }
   return JsonAnswer(201, {{"kind", type.kind},
                           {"apiVersion", type.ApiVersion()},
@@ -174,7 +196,7 @@ json AccessReviews::TokenReviewStatus(const json& spec) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = identities_.find(token);
     if (token == admin_token_) {
-      identity = {"kubernetes-admin", "", {"system:masters", "system:authenticated"}};
+      identity = {Admin().name, "", Admin().groups};
     } else if (it != identities_.end()) {
       identity = it->second;
     } else {
@@ -190,8 +212,7 @@ json AccessReviews::TokenReviewStatus(const json& spec) {
   return {{"authenticated", true}, {"user", user}, {"audiences", audiences}};
 }
 
-json AccessReviews::SubjectAccessReviewStatus(const json& spec) {
-  const UserInfo user{spec.value("user", ""), Strings(spec.value("groups", json()))};
+json AccessReviews::AccessStatus(const UserInfo& user, const json& spec) {
   if (Contains(user.groups, "system:masters")) {
     return {{"allowed", true}, {"reason", "kube-sim: system:masters may do anything"}};
   }
@@ -213,7 +234,7 @@ bool AccessReviews::Authenticate(const std::string& token, UserInfo* user) const
   std::lock_guard<std::mutex> lock(mu_);
   auto it = identities_.find(token);
   if (token.empty() || token == admin_token_ || it == identities_.end()) return false;
-  *user = {it->second.username, it->second.groups};
+  *user = {it->second.username, it->second.groups, it->second.uid};
   return true;
 }
 

@@ -1,5 +1,6 @@
-// kube-sim's TokenReview and SubjectAccessReview: who holds a bearer token, and whether a user
-// may use a non-resource URL. Shapes follow the API reference
+// kube-sim's TokenReview and SubjectAccessReview (and their self forms, SelfSubjectReview and
+// SelfSubjectAccessReview, which `kubectl auth whoami` and `kubectl auth can-i` create): who
+// holds a bearer token, and whether a user may make a request. Shapes follow the API reference
 // (https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-review-v1/,
 // https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/subject-access-review-v1/);
 // identities (bearer tokens) come from the control API, decisions from the RBAC authorizer the
@@ -38,9 +39,13 @@ class AccessReviews {
   // `admin_token` is the token the server itself requires (kube-sim's --token).
   explicit AccessReviews(std::string admin_token);
 
-  // POST of a TokenReview or SubjectAccessReview (`verb` as the router parsed it; anything
-  // but create is 405): 201 with the review and its status.
-  HttpResponse Review(const HttpRequest& req, const ResourceType& type, const std::string& verb);
+  // POST of a TokenReview, SubjectAccessReview, SelfSubjectAccessReview or SelfSubjectReview
+  // by `requester` (`verb` as the router parsed it; anything but create is 405): 201 with the
+  // review and its status.
+  HttpResponse Review(const HttpRequest& req, const ResourceType& type, const std::string& verb,
+                      const UserInfo& requester);
+  // The user kube-sim's own token authenticates as: kubernetes-admin in system:masters.
+  static UserInfo Admin();
   // /_sim/identities and /_sim/grants (GET lists, POST adds `body`, DELETE clears).
   HttpResponse Control(const std::string& method, const std::string& path, const json& body);
   // Forgets every identity and grant (the admin token stays).
@@ -68,9 +73,10 @@ class AccessReviews {
 
   // The 201 answer (or a validation error) for a review whose spec is an object; may throw
   // json::exception on fields of the wrong type.
-  HttpResponse Answer(const ResourceType& type, const json& spec);
+  HttpResponse Answer(const ResourceType& type, const json& spec, const UserInfo& requester);
   json TokenReviewStatus(const json& spec);
-  json SubjectAccessReviewStatus(const json& spec);
+  // RBAC's decision for `user` on the spec's resourceAttributes or nonResourceAttributes.
+  json AccessStatus(const UserInfo& user, const json& spec);
 
   mutable std::mutex mu_;
   const std::string admin_token_;

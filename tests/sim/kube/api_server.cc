@@ -173,9 +173,11 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
     UserInfo user;
     if (auth == "Bearer " + options_.token) {
       username = "kubernetes-admin";  // system:masters: never checked, as with a real cluster
+      info.user = AccessReviews::Admin();
       resp = Route(req, &info);
     } else if (auth.rfind("Bearer ", 0) == 0 && reviews_.Authenticate(auth.substr(7), &user)) {
       username = user.name;
+      info.user = user;
       Decision decision;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -265,7 +267,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   }
   if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   const std::string& v = info->verb;
-  if (IsAccessReview(*info->type)) return reviews_.Review(r, *info->type, v);
+  if (IsAccessReview(*info->type)) return reviews_.Review(r, *info->type, v, info->user);
   if (v == "get") return Get(r, *info);
   if (v == "list") return List(r, *info);
   if (v == "watch") return Watch(r, *info);

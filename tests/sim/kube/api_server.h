@@ -42,6 +42,7 @@ struct RequestInfo {
   std::string verb;  // get list watch create update patch delete deletecollection
   std::string group, version, plural, namespace_, name, subresource;
   TypePtr type;
+  UserInfo user;  // who is asking (the self reviews answer about them)
 };
 
 // The API server state and handlers; see the file comment.

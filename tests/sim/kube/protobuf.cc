@@ -3,7 +3,9 @@
 // k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto (ObjectMeta),
 // k8s.io/api/core/v1/generated.proto (ConfigMap, Secret, Namespace, NamespaceSpec),
 // k8s.io/api/rbac/v1/generated.proto (Role, ClusterRole, RoleBinding, ClusterRoleBinding,
-// PolicyRule, AggregationRule, Subject, RoleRef; checked against what kubectl 1.32 sends).
+// PolicyRule, AggregationRule, Subject, RoleRef), k8s.io/api authorization/v1 and
+// authentication/v1 (SelfSubjectAccessReview and its spec, ResourceAttributes,
+// NonResourceAttributes; SelfSubjectReview); checked against what kubectl 1.32 sends.
 #include "sim/kube/protobuf.h"
 
 #include <cstdint>
@@ -164,6 +166,21 @@ void DecodeRbacField(const std::string& kind, int n, const std::string& b, json*
   }
 }
 
+// SelfSubjectAccessReviewSpec: resourceAttributes (1: namespace, verb, group, version,
+// resource, subresource, name as 1..7) or nonResourceAttributes (2: path 1, verb 2).
+json DecodeSelfSubjectAccessReviewSpec(const std::string& msg) {
+  json spec = json::object();
+  ForEachField(msg, [&](int n, int, uint64_t, const std::string& b) {
+    if (n == 1) {
+      spec["resourceAttributes"] = DecodeStrings(
+          b, {"namespace", "verb", "group", "version", "resource", "subresource", "name"});
+    } else if (n == 2) {
+      spec["nonResourceAttributes"] = DecodeStrings(b, {"path", "verb"});
+    }
+  });
+  return spec;
+}
+
 }  // namespace
 
 bool DecodeKubernetesProtobuf(const std::string& body, json* out, std::string* error) {
@@ -185,11 +202,14 @@ bool DecodeKubernetesProtobuf(const std::string& body, json* out, std::string* e
   const bool core =
       api_version == "v1" && (kind == "ConfigMap" || kind == "Secret" || kind == "Namespace");
   const bool rbac = api_version == "rbac.authorization.k8s.io/v1" && IsRbacKind(kind);
-  if (!ok || (!core && !rbac)) {
+  const bool review =
+      (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectAccessReview") ||
+      (api_version == "authentication.k8s.io/v1" && kind == "SelfSubjectReview");
+  if (!ok || (!core && !rbac && !review)) {
     *error =
-        "protobuf is only understood for v1 ConfigMap, Secret and Namespace and "
-        "rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding and ClusterRoleBinding "
-        "(got " +
+        "protobuf is only understood for v1 ConfigMap, Secret and Namespace, "
+        "rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding and ClusterRoleBinding, "
+        "SelfSubjectAccessReview and SelfSubjectReview (got " +
         api_version + " " + kind + ")";
     return false;
   }
@@ -199,6 +219,12 @@ bool DecodeKubernetesProtobuf(const std::string& body, json* out, std::string* e
       obj["metadata"] = DecodeObjectMeta(b);
     } else if (rbac) {
       DecodeRbacField(kind, n, b, &obj);
+    } else if (review) {
+      // The spec (2) of a SelfSubjectAccessReview; a SelfSubjectReview has none, and a status
+      // (3, or 2 of a SelfSubjectReview) is the server's to write.
+      if (kind == "SelfSubjectAccessReview" && n == 2) {
+        obj["spec"] = DecodeSelfSubjectAccessReviewSpec(b);
+      }
     } else if (kind == "ConfigMap") {
       if (n == 2) {
         auto kv = MapEntry(b);

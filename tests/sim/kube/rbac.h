@@ -27,6 +27,7 @@ namespace pygrid::sim::kube {
 struct UserInfo {
   std::string name;
   std::vector<std::string> groups;
+  std::string uid = "";
 };
 
 // authorizer.Attributes of a request, as k8s.io/apiserver pkg/endpoints/request/requestinfo.go

@@ -187,6 +187,22 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(r.stderr.strip(), 'Error from server (Forbidden): secrets is forbidden: '
                          'User "system:serviceaccount:ops:bot" cannot list resource "secrets" '
                          'in API group "" in the namespace "default"')
+        # kubectl auth can-i (SelfSubjectAccessReview) and whoami (SelfSubjectReview).
+        def can_i(*args):
+            return self.sim.kubectl("--token", "bot-token", "auth", "can-i", *args)
+        self.assertEqual(can_i("get", "secret/s1", "-n", "default").stdout.strip(), "yes")
+        no = can_i("list", "secrets", "-n", "default")
+        self.assertEqual((no.returncode, no.stdout.strip()), (1, "no"))
+        self.assertEqual(can_i("get", "/metrics").stdout.strip(), "yes")
+        self.assertEqual(can_i("get", "/debug").stdout.strip(), "no")
+        self.assertEqual(self.ok("auth", "can-i", "delete", "namespaces").strip(), "yes")
+        who = self.sim.kubectl("--token", "bot-token", "auth", "whoami", "-o", "json")
+        self.assertEqual(who.returncode, 0, who.stderr)
+        user = json.loads(who.stdout)["status"]["userInfo"]
+        self.assertEqual(user["username"], "system:serviceaccount:ops:bot")
+        self.assertEqual(user["groups"], ["system:serviceaccounts", "system:serviceaccounts:ops",
+                                          "system:authenticated"])
+        self.assertIn("kubernetes-admin", self.ok("auth", "whoami"))
 
     def test_openapi_v2_is_served_as_kubectl_reads_it(self):
         # explain's v2 output decodes the gnostic protobuf document.
