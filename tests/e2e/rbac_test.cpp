@@ -251,6 +251,22 @@ std::vector<json> OperatorRequests(const Grid& grid) {
   return requests;
 }
 
+// Waits until the leader has swept for orphans (once per resync interval, 5 s here), which
+// lists the operator's token copies in its namespace.
+void WaitForOrphanSweep(const Grid& grid) {
+  EXPECT_TRUE(Grid::WaitUntil(
+      [&] {
+        for (const json& request : OperatorRequests(grid)) {
+          const kube::RequestAttributes a = AttributesOf(request);
+          if (a.verb == "list" && a.resource == "secrets" && a.namespace_ == kOperatorNamespace)
+            return true;
+        }
+        return false;
+      },
+      seconds(30)))
+      << grid.AllOperatorLogs();
+}
+
 // Checks `requests` against the RBAC of each source: none refused by kube-sim, each allowed by
 // every source, and (with `check_use`) every rule used by some request or kept in kKeptRules.
 // Prints the request kinds with the rule that allows them, and each rule's use count.
@@ -315,8 +331,9 @@ void CheckRequests(const std::vector<json>& requests, const std::map<std::string
 }
 
 // Create, scale up, a restart (the new leader takes the Lease over and rewrites its credentials
-// copy), scale down, heal, suspend and resume, a secure scrape, delete. Returns early (with the
-// failure recorded) when a step does not complete, e.g. because a request was refused.
+// copy), scale down, heal, suspend and resume, a secure scrape, delete, an orphan sweep.
+// Returns early (with the failure recorded) when a step does not complete, e.g. because a
+// request was refused.
 void WholeLifeCycle(Grid& grid, const std::vector<std::string>& flags) {
   int op = grid.StartOperator(flags);
   ASSERT_EQ(grid.Apply(ClusterYaml("rbac", 1)).exit_code, 0);
@@ -356,6 +373,7 @@ void WholeLifeCycle(Grid& grid, const std::vector<std::string>& flags) {
   ASSERT_TRUE(Grid::WaitUntil([&] { return grid.Cluster("rbac").is_null(); }, seconds(30)))
       << grid.AllOperatorLogs();
   EXPECT_TRUE(grid.Instances().empty());
+  WaitForOrphanSweep(grid);
   grid.StopOperator(op);
   // The operator stops on its own at the end of the test when a step failed.
 }
@@ -382,8 +400,7 @@ TEST(RbacProofTest, AWholeLifeCycleNeedsEveryRuleAndNoOther) {
   CheckRequests(OperatorRequests(grid), sources, /*check_use=*/true);
 }
 
-// A grid created, Ready, scraped and deleted; then the leader's orphan sweep, which lists the
-// operator's token copies once per resync interval (5 s here). Returns early on a failure.
+// A grid created, Ready, scraped and deleted, and an orphan sweep. Returns early on a failure.
 void CreateReadyDelete(Grid& grid, const std::vector<std::string>& flags) {
   const int op = grid.StartOperator(flags);
   ASSERT_EQ(grid.Apply(ClusterYaml("rbac", 1)).exit_code, 0);
@@ -393,17 +410,7 @@ void CreateReadyDelete(Grid& grid, const std::vector<std::string>& flags) {
   ASSERT_EQ(grid.Kubectl("delete pgc rbac --wait=false").exit_code, 0);
   ASSERT_TRUE(Grid::WaitUntil([&] { return grid.Cluster("rbac").is_null(); }, seconds(30)))
       << grid.AllOperatorLogs();
-  ASSERT_TRUE(Grid::WaitUntil(
-      [&] {
-        for (const json& request : OperatorRequests(grid)) {
-          const kube::RequestAttributes a = AttributesOf(request);
-          if (a.verb == "list" && a.resource == "secrets" && a.namespace_ == kOperatorNamespace)
-            return true;
-        }
-        return false;
-      },
-      seconds(30)))
-      << grid.AllOperatorLogs();
+  WaitForOrphanSweep(grid);
   grid.StopOperator(op);
 }
 
