@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -78,20 +79,30 @@ std::string RoleName(const json& role) {
          meta.value("name", "");
 }
 
+// The operator as its ServiceAccount token authenticates.
+const kube::UserInfo kOperator{
+    kOperatorUser,
+    {"system:serviceaccounts", "system:serviceaccounts:pygrid-system", "system:authenticated"}};
+
 // Every single-verb, single-resource grant of every role a binding in `objects` gives the
-// operator's ServiceAccount (bindings to others, e.g. metrics readers, are not its rights).
+// operator (as its user, its ServiceAccount or one of its groups); bindings to others, e.g.
+// metrics readers, are not its rights.
 std::vector<Grant> OperatorGrants(const json& objects) {
-  const kube::UserInfo user{kOperatorUser, {}};
   std::vector<Grant> grants;
   for (const json& binding : objects) {
     const std::string kind = binding.value("kind", "");
     if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
     bool applies = false;
     for (const json& subject : binding.value("subjects", json::array())) {
+      const std::string subject_kind = subject.value("kind", "");
+      const std::string name = subject.value("name", "");
       std::string ns = subject.value("namespace", "");
       if (ns.empty()) ns = binding["metadata"].value("namespace", "");
-      applies |= subject.value("kind", "") == "ServiceAccount" &&
-                 "system:serviceaccount:" + ns + ":" + subject.value("name", "") == user.name;
+      applies |= (subject_kind == "ServiceAccount" &&
+                  "system:serviceaccount:" + ns + ":" + name == kOperator.name) ||
+                 (subject_kind == "User" && name == kOperator.name) ||
+                 (subject_kind == "Group" &&
+                  std::count(kOperator.groups.begin(), kOperator.groups.end(), name) > 0);
     }
     if (!applies) continue;
     const json& ref = binding["roleRef"];
@@ -148,10 +159,7 @@ std::string KindOf(const kube::RequestAttributes& a) {
 // "bootstrap": every cluster's discovery roles allow it (system:discovery and friends).
 const Grant* Allowing(std::vector<Grant>* grants, const kube::RequestAttributes& attributes,
                       bool* bootstrap) {
-  const kube::UserInfo user{
-      kOperatorUser,
-      {"system:serviceaccounts", "system:serviceaccounts:pygrid-system", "system:authenticated"}};
-  *bootstrap = kube::Authorize({}, user, attributes).allowed;
+  *bootstrap = kube::Authorize({}, kOperator, attributes).allowed;
   if (*bootstrap) return nullptr;
   const Grant* first = nullptr;
   for (Grant& grant : *grants) {
@@ -167,7 +175,7 @@ const Grant* Allowing(std::vector<Grant>* grants, const kube::RequestAttributes&
     } else {
       policy.role_bindings.push_back(&grant.binding);
     }
-    if (kube::Authorize(policy, user, attributes).allowed) {
+    if (kube::Authorize(policy, kOperator, attributes).allowed) {
       ++grant.used;
       if (first == nullptr) first = &grant;
     }
