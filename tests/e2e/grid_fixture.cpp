@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -244,6 +245,19 @@ int Grid::CountRequests(const std::string& method, const std::string& path) cons
     count += request.value("method", "") == method && request.value("path", "") == path;
   }
   return count;
+}
+
+std::string Grid::KubeSimUrl() const {
+  const std::string text = ReadFile(kubeconfig_);
+  std::smatch match;
+  return std::regex_search(text, match, std::regex("server: (https://[0-9.:]+)")) ? match[1].str()
+                                                                                  : "";
+}
+
+int Grid::KubeSimPost(const std::string& path, const json& body) const {
+  return std::atoi(RunCommand("curl -sk -o /dev/null -w '%{http_code}' -X POST -d " +
+                              ShellQuote(body.dump()) + " " + KubeSimUrl() + path)
+                       .output.c_str());
 }
 
 std::vector<json> Grid::Instances() const {

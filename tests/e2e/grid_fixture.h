@@ -25,7 +25,7 @@ inline constexpr char kGenesisToken[] = "e2e-genesis-token-5f1c9a77";
 
 struct GridOptions {
   double boot_seconds = 1.0;
-  bool sshd = true;  // a real sshd per instance (benchmarks with many instances turn it off)
+  bool sshd = true;      // a real sshd per instance (benchmarks with many instances turn it off)
   bool kube_sim = true;  // the standalone commands' tests need no Kubernetes API
 };
 
@@ -70,6 +70,11 @@ class Grid {
   std::vector<nlohmann::json> Instances() const;
   // GET of a URL (e.g. the endpoint) through curl; "" on failure.
   std::string HttpGet(const std::string& url) const;
+
+  // kube-sim's base URL (https://127.0.0.1:PORT, from its kubeconfig) and a POST of `body` to
+  // its control API (/_sim/...); the HTTP status.
+  std::string KubeSimUrl() const;
+  int KubeSimPost(const std::string& path, const nlohmann::json& body) const;
 
   // The port and login user of the emulated instances' sshd (for the operator's SSH probe).
   int ssh_port() const { return ssh_port_; }

@@ -144,22 +144,6 @@ int FreeLoopbackPort() {
   return port;
 }
 
-// kube-sim's base URL, from the kubeconfig it wrote.
-std::string KubeSimUrl(const Grid& grid) {
-  std::ifstream in(grid.kubeconfig());
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
-  std::smatch match;
-  return std::regex_search(text, match, std::regex("server: (https://[0-9.:]+)")) ? match[1].str()
-                                                                                  : "";
-}
-
-// POST of `body` to kube-sim's control API; the HTTP status.
-int KubeSimPost(const std::string& base, const std::string& path, const json& body) {
-  return std::atoi(testing::RunCommand("curl -sk -o /dev/null -w '%{http_code}' -X POST -d " +
-                                       testing::ShellQuote(body.dump()) + " " + base + path)
-                       .output.c_str());
-}
-
 struct Scrape {
   int status = 0;
   std::string body;
@@ -199,19 +183,19 @@ TEST(ObservabilityTest, SecureMetricsAreServedOnlyToWhomTheApiServerAllows) {
   constexpr char kIntruderToken[] = "e2e-intruder-token-77aa";
   Grid grid;
   grid.InstallCrdAndSecret();
-  const std::string kube_sim = KubeSimUrl(grid);
+  const std::string kube_sim = grid.KubeSimUrl();
   ASSERT_FALSE(kube_sim.empty());
   // What a real cluster holds: two ServiceAccount tokens, and a binding of the chart's
   // metrics-reader role (get /metrics) for one of them.
-  ASSERT_EQ(KubeSimPost(kube_sim, "/_sim/identities",
-                        {{"token", kPrometheusToken}, {"username", kPrometheusUser}}),
+  ASSERT_EQ(grid.KubeSimPost("/_sim/identities",
+                             {{"token", kPrometheusToken}, {"username", kPrometheusUser}}),
             201);
-  ASSERT_EQ(KubeSimPost(kube_sim, "/_sim/identities",
-                        {{"token", kIntruderToken},
-                         {"username", "system:serviceaccount:default:intruder"}}),
+  ASSERT_EQ(grid.KubeSimPost("/_sim/identities",
+                             {{"token", kIntruderToken},
+                              {"username", "system:serviceaccount:default:intruder"}}),
             201);
-  ASSERT_EQ(KubeSimPost(
-                kube_sim, "/_sim/grants",
+  ASSERT_EQ(grid.KubeSimPost(
+                "/_sim/grants",
                 {{"user", kPrometheusUser}, {"verbs", {"get"}}, {"nonResourceURLs", {"/metrics"}}}),
             201);
 

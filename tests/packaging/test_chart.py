@@ -15,20 +15,20 @@ from packaging_lib import (CHART_DIR, NAMESPACE, RELEASE, RenderError, by_kind, 
 
 SELECTOR = {"app.kubernetes.io/name": "pygrid-operator",
             "app.kubernetes.io/instance": RELEASE}
+# Exactly what the operator's requests need (tests/e2e/rbac_test.cpp measures it).
 MANAGER_RULES = normalized_rules([
     {"apiGroups": ["distributor.pygrid.dev"], "resources": ["pygridclusters"],
-     "verbs": ["get", "list", "watch", "update", "patch"]},
-    {"apiGroups": ["distributor.pygrid.dev"],
-     "resources": ["pygridclusters/status", "pygridclusters/finalizers"],
-     "verbs": ["update", "patch"]},
+     "verbs": ["get", "list", "watch", "update"]},
+    {"apiGroups": ["distributor.pygrid.dev"], "resources": ["pygridclusters/status"],
+     "verbs": ["update"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ])
 SELF_RULES = normalized_rules([
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
      "verbs": ["get", "create", "update"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"],
+     "verbs": ["create", "get", "list", "update", "delete"]},
 ])
 METRICS_AUTH_RULES = normalized_rules([
     {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},

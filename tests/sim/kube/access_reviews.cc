@@ -46,13 +46,6 @@ std::vector<std::string> Strings(const json& value) {
   return out;
 }
 
-// RBAC's NonResourceURLMatches: exact, "*", or a prefix ending in "*".
-bool UrlMatches(const std::string& rule, const std::string& path) {
-  if (rule == "*" || rule == path) return true;
-  return !rule.empty() && rule.back() == '*' &&
-         path.compare(0, rule.size() - 1, rule, 0, rule.size() - 1) == 0;
-}
-
 bool Contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -60,22 +53,35 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
 }  // namespace
 
 bool IsAccessReview(const ResourceType& type) {
-  return (type.group == kAuthentication && type.plural == "tokenreviews") ||
-         (type.group == kAuthorization && type.plural == "subjectaccessreviews");
+  return (type.group == kAuthentication &&
+          (type.plural == "tokenreviews" || type.plural == "selfsubjectreviews")) ||
+         (type.group == kAuthorization &&
+          (type.plural == "subjectaccessreviews" || type.plural == "selfsubjectaccessreviews"));
 }
 
 std::vector<std::shared_ptr<ResourceType>> AccessReviewTypes() {
-  return {ReviewType(kAuthentication, "tokenreviews", "tokenreview", "TokenReview"),
-          ReviewType(kAuthorization, "subjectaccessreviews", "subjectaccessreview",
-                     "SubjectAccessReview")};
+  return {
+      ReviewType(kAuthentication, "tokenreviews", "tokenreview", "TokenReview"),
+      ReviewType(kAuthentication, "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview"),
+      ReviewType(kAuthorization, "subjectaccessreviews", "subjectaccessreview",
+                 "SubjectAccessReview"),
+      ReviewType(kAuthorization, "selfsubjectaccessreviews", "selfsubjectaccessreview",
+                 "SelfSubjectAccessReview")};
 }
 
 void RestrictAccessReviewVerbs(json* resource_list) {
   if (!resource_list->contains("resources")) return;
   for (json& resource : (*resource_list)["resources"]) {
     const std::string name = resource.value("name", "");
-    if (name == "tokenreviews" || name == "subjectaccessreviews") resource["verbs"] = {"create"};
+    if (name == "tokenreviews" || name == "subjectaccessreviews" || name == "selfsubjectreviews" ||
+        name == "selfsubjectaccessreviews") {
+      resource["verbs"] = {"create"};
+    }
   }
+}
+
+UserInfo AccessReviews::Admin() {
+  return {"kubernetes-admin", {"system:masters", "system:authenticated"}, ""};
 }
 
 AccessReviews::AccessReviews(std::string admin_token) : admin_token_(std::move(admin_token)) {}
@@ -87,7 +93,7 @@ void AccessReviews::Reset() {
 }
 
 HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& type,
-                                   const std::string& verb) {
+                                   const std::string& verb, const UserInfo& requester) {
   if (verb != "create") {
     return Failure(405, "MethodNotAllowed",
                    "the server does not allow this method on the requested resource");
@@ -109,7 +115,7 @@ HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& t
                        ": spec is not an object");
   }
   try {
-    return Answer(type, spec);
+    return Answer(type, spec, requester);
   } catch (const json::exception& e) {
     // A field of the wrong JSON type: the apiserver's decoder refuses the body.
     return Failure(
@@ -118,7 +124,8 @@ HttpResponse AccessReviews::Review(const HttpRequest& req, const ResourceType& t
   }
 }
 
-HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
+HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec,
+                                   const UserInfo& requester) {
   json status;
   if (type.kind == "TokenReview") {
     if (!spec.value("token", json("")).is_string() || spec.value("token", "").empty()) {
@@ -130,7 +137,13 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
                      "spec.audiences is not a list");
     }
     status = TokenReviewStatus(spec);
+  } else if (type.kind == "SelfSubjectReview") {
+    // pkg/registry/authentication/selfsubjectreview: the requester, as authenticated.
+    json user = {{"username", requester.name}, {"groups", requester.groups}};
+    if (!requester.uid.empty()) user["uid"] = requester.uid;
+    status = {{"userInfo", user}};
   } else {
+    const bool self = type.kind == "SelfSubjectAccessReview";
     std::vector<std::string> problems;  // as field.ErrorList renders them
     const bool resource = spec.contains("resourceAttributes");
     const bool non_resource = spec.contains("nonResourceAttributes");
@@ -141,20 +154,20 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
     }
     if (non_resource && !spec["nonResourceAttributes"].is_object()) {
       return Failure(400, "BadRequest",
-                     "SubjectAccessReview in version \"v1\" cannot be handled as a "
-                     "SubjectAccessReview: spec.nonResourceAttributes is not an object");
+                     type.kind + " in version \"v1\" cannot be handled as a " + type.kind +
+                         ": spec.nonResourceAttributes is not an object");
     }
     if (!resource && !non_resource) {
       problems.push_back(
           "spec.resourceAttributes: Invalid value: \"null\": exactly one of "
           "nonResourceAttributes or resourceAttributes must be specified");
     }
-    if (spec.value("user", "").empty() && Strings(spec.value("groups", json())).empty()) {
+    if (!self && spec.value("user", "").empty() && Strings(spec.value("groups", json())).empty()) {
       problems.push_back(
           "spec.user: Invalid value: \"\": at least one of user or group must be specified");
     }
     if (!problems.empty()) {
-      std::string message = "SubjectAccessReview.authorization.k8s.io \"\" is invalid: ";
+      std::string message = type.kind + ".authorization.k8s.io \"\" is invalid: ";
       if (problems.size() == 1) {
         message += problems[0];
       } else {
@@ -162,10 +175,12 @@ HttpResponse AccessReviews::Answer(const ResourceType& type, const json& spec) {
         for (size_t i = 0; i < problems.size(); ++i) message += (i ? ", " : "") + problems[i];
         message += "]";
       }
-      return Failure(422, "Invalid", message,
-                     {{"kind", "SubjectAccessReview"}, {"group", kAuthorization}});
+      return Failure(422, "Invalid", message, {{"kind", type.kind}, {"group", kAuthorization}});
     }
-    status = SubjectAccessReviewStatus(spec);
+    status = self ? AccessStatus(requester, spec)
+                  : AccessStatus({spec.value("user", ""), Strings(spec.value("groups", json())),
+                                  spec.value("uid", "")},
+                                 spec);
   }
   return JsonAnswer(201, {{"kind", type.kind},
                           {"apiVersion", type.ApiVersion()},
@@ -181,7 +196,7 @@ json AccessReviews::TokenReviewStatus(const json& spec) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = identities_.find(token);
     if (token == admin_token_) {
-      identity = {"kubernetes-admin", "", {"system:masters", "system:authenticated"}};
+      identity = {Admin().name, "", Admin().groups};
     } else if (it != identities_.end()) {
       identity = it->second;
     } else {
@@ -197,38 +212,62 @@ json AccessReviews::TokenReviewStatus(const json& spec) {
   return {{"authenticated", true}, {"user", user}, {"audiences", audiences}};
 }
 
-json AccessReviews::SubjectAccessReviewStatus(const json& spec) {
-  const std::string user = spec.value("user", "");
-  const std::vector<std::string> groups = Strings(spec.value("groups", json()));
-  if (Contains(groups, "system:masters")) {
+json AccessReviews::AccessStatus(const UserInfo& user, const json& spec) {
+  if (Contains(user.groups, "system:masters")) {
     return {{"allowed", true}, {"reason", "kube-sim: system:masters may do anything"}};
   }
-  if (!spec.contains("nonResourceAttributes")) {
-    return {{"allowed", false}};  // kube-sim grants non-resource URLs only
+  RequestAttributes attributes;
+  if (!FromReviewAttributes(spec, &attributes)) return {{"allowed", false}};
+  Authorizer authorizer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    authorizer = authorizer_;
   }
-  const json& attributes = spec["nonResourceAttributes"];
-  const std::string verb = attributes.value("verb", "");
-  const std::string path = attributes.value("path", "");
-  if (Allowed(user, groups, verb, path)) {
-    return {{"allowed", true}, {"reason", "kube-sim: allowed by a grant of " + verb + " " + path}};
-  }
-  return {{"allowed", false}};  // RBAC has no opinion, so the request is not allowed
+  if (!authorizer) return {{"allowed", false}};
+  const Decision decision = authorizer(user, attributes);
+  json status = {{"allowed", decision.allowed}};
+  if (!decision.reason.empty()) status["reason"] = decision.reason;
+  return status;  // denied: RBAC has no opinion, so the request is not allowed
 }
 
-bool AccessReviews::Allowed(const std::string& user, const std::vector<std::string>& groups,
-                            const std::string& verb, const std::string& path) const {
+bool AccessReviews::Authenticate(const std::string& token, UserInfo* user) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Grant& grant : grants_) {
-    const bool subject = (!grant.user.empty() && grant.user == user) ||
-                         (!grant.group.empty() && Contains(groups, grant.group));
-    if (!subject) continue;
-    const bool verb_ok = Contains(grant.verbs, "*") || Contains(grant.verbs, verb);
-    const bool url_ok =
-        std::any_of(grant.urls.begin(), grant.urls.end(),
-                    [&](const std::string& rule) { return UrlMatches(rule, path); });
-    if (verb_ok && url_ok) return true;
+  auto it = identities_.find(token);
+  if (token.empty() || token == admin_token_ || it == identities_.end()) return false;
+  *user = {it->second.username, it->second.groups, it->second.uid};
+  return true;
+}
+
+std::vector<json> AccessReviews::GrantObjects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<json> out;
+  for (size_t i = 0; i < grants_.size(); ++i) {
+    const Grant& grant = grants_[i];
+    const std::string name = "kube-sim:grant:" + std::to_string(i);
+    json rule = json::object();
+    rule["verbs"] = grant.verbs;
+    rule["nonResourceURLs"] = grant.urls;
+    json role = json::object();
+    role["kind"] = "ClusterRole";
+    role["metadata"]["name"] = name;
+    role["rules"] = json::array({rule});
+    out.push_back(role);
+    json subject = json::object();
+    subject["kind"] = grant.user.empty() ? "Group" : "User";
+    subject["name"] = grant.user.empty() ? grant.group : grant.user;
+    json binding = json::object();
+    binding["kind"] = "ClusterRoleBinding";
+    binding["metadata"]["name"] = name;
+    binding["roleRef"] = {{"kind", "ClusterRole"}, {"name", name}};
+    binding["subjects"] = json::array({subject});
+    out.push_back(binding);
   }
-  return false;
+  return out;
+}
+
+void AccessReviews::SetAuthorizer(Authorizer authorizer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  authorizer_ = std::move(authorizer);
 }
 
 HttpResponse AccessReviews::Control(const std::string& method, const std::string& path,

@@ -117,7 +117,7 @@ TEST_F(AccessReviewsTest, SubjectAccessReviewFollowsGrants) {
   EXPECT_EQ(AccessReview(debug).second["status"]["allowed"], true);
   EXPECT_EQ(AccessReview(Metrics("x", {"scrapers"})).second["status"]["allowed"], false);
   EXPECT_EQ(AccessReview(Metrics("admin", {"system:masters"})).second["status"]["allowed"], true);
-  // Resource attributes: only system:masters (kube-sim grants non-resource URLs only).
+  // Resource attributes: RBAC over the stored roles (none here; grants are non-resource only).
   json pods = {{"user", "system:serviceaccount:monitoring:prometheus"},
                {"resourceAttributes", {{"verb", "list"}, {"resource", "pods"}}}};
   EXPECT_EQ(AccessReview(pods).second["status"]["allowed"], false);
@@ -163,16 +163,21 @@ TEST_F(AccessReviewsTest, InvalidReviewsAndOtherVerbsAreRefusedAsTheApiServerDoe
       Call("GET", "/_sim/state").second["objects"].count("authentication.k8s.io/tokenreviews"), 0u);
 }
 
-TEST_F(AccessReviewsTest, DiscoveryListsBothCreateOnly) {
+TEST_F(AccessReviewsTest, DiscoveryListsTheReviewsCreateOnly) {
   for (const auto& [group, plural, kind] :
        {std::tuple<std::string, std::string, std::string>{"authentication.k8s.io", "tokenreviews",
                                                           "TokenReview"},
-        {"authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"}}) {
+        {"authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"},
+        {"authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"},
+        {"authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"}}) {
     auto [code, list] = Call("GET", "/apis/" + group + "/v1");
     ASSERT_EQ(code, 200) << group;
-    ASSERT_EQ(list["resources"].size(), 1u);
-    const json& resource = list["resources"][0];
-    EXPECT_EQ(resource["name"], plural);
+    ASSERT_EQ(list["resources"].size(), 2u);
+    json resource;
+    for (const json& r : list["resources"]) {
+      if (r["name"] == plural) resource = r;
+    }
+    ASSERT_FALSE(resource.is_null()) << plural;
     EXPECT_EQ(resource["kind"], kind);
     EXPECT_EQ(resource["namespaced"], false);
     EXPECT_EQ(resource["verbs"], json({"create"}));
@@ -181,6 +186,35 @@ TEST_F(AccessReviewsTest, DiscoveryListsBothCreateOnly) {
     for (const json& g : groups) listed |= g["name"] == group;
     EXPECT_TRUE(listed) << group;
   }
+}
+
+// The self reviews answer about whoever asks: `kubectl auth whoami` and `kubectl auth can-i`.
+TEST_F(AccessReviewsTest, SelfReviewsAnswerAboutTheRequester) {
+  auto [code, me] =
+      Call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+           {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}});
+  EXPECT_EQ(code, 201);
+  EXPECT_EQ(me["status"]["userInfo"],
+            json({{"username", "kubernetes-admin"},
+                  {"groups", {"system:masters", "system:authenticated"}}}));
+  const json can_i = {
+      {"apiVersion", "authorization.k8s.io/v1"},
+      {"kind", "SelfSubjectAccessReview"},
+      {"spec", {{"resourceAttributes", {{"verb", "delete"}, {"resource", "nodes"}}}}}};
+  auto [allowed_code, allowed] =
+      Call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", can_i);
+  EXPECT_EQ(allowed_code, 201);
+  EXPECT_EQ(allowed["status"]["allowed"], true);
+  // No user or groups needed (they are the requester's), but exactly one kind of attributes.
+  json neither = can_i;
+  neither["spec"] = json::object();
+  auto [invalid_code, invalid] =
+      Call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", neither);
+  EXPECT_EQ(invalid_code, 422);
+  EXPECT_EQ(invalid["message"],
+            "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: "
+            "spec.resourceAttributes: Invalid value: \"null\": exactly one of "
+            "nonResourceAttributes or resourceAttributes must be specified");
 }
 
 TEST_F(AccessReviewsTest, IdentitiesAreListedWithoutTokensAndResetForgetsThem) {

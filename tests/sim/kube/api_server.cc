@@ -13,16 +13,6 @@ namespace pygrid::sim::kube {
 
 namespace {
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> out;
-  std::stringstream ss(path);
-  std::string seg;
-  while (std::getline(ss, seg, '/')) {
-    if (!seg.empty()) out.push_back(seg);
-  }
-  return out;
-}
-
 const char* ReasonForCode(int code) {
   switch (code) {
     case 400:
@@ -65,6 +55,42 @@ HttpResponse JsonResponse(int code, const json& body) {
 ApiServer::ApiServer(ApiServerOptions options) : options_(std::move(options)) {
   std::lock_guard<std::mutex> lock(mu_);
   ResetLocked();
+  // SubjectAccessReviews are decided by the same RBAC as requests; the reviews call this
+  // without holding their own lock.
+  reviews_.SetAuthorizer([this](const UserInfo& user, const RequestAttributes& attributes) {
+    std::lock_guard<std::mutex> guard(mu_);
+    return AuthorizeLocked(user, attributes);
+  });
+}
+
+Decision ApiServer::AuthorizeLocked(const UserInfo& user,
+                                    const RequestAttributes& attributes) const {
+  RbacPolicy policy;
+  auto stored = [&](const std::string& plural) -> const ObjectMap* {
+    auto it = objects_.find("rbac.authorization.k8s.io/" + plural);
+    return it == objects_.end() ? nullptr : &it->second;
+  };
+  if (const ObjectMap* roles = stored("clusterroles")) {
+    for (const auto& [key, role] : *roles) policy.cluster_roles[key.substr(1)] = &role;
+  }
+  if (const ObjectMap* roles = stored("roles")) {
+    for (const auto& [key, role] : *roles) policy.roles[key] = &role;
+  }
+  if (const ObjectMap* bindings = stored("clusterrolebindings")) {
+    for (const auto& [key, binding] : *bindings) policy.cluster_role_bindings.push_back(&binding);
+  }
+  if (const ObjectMap* bindings = stored("rolebindings")) {
+    for (const auto& [key, binding] : *bindings) policy.role_bindings.push_back(&binding);
+  }
+  const std::vector<json> grants = reviews_.GrantObjects();
+  for (const json& object : grants) {
+    if (object["kind"] == "ClusterRole") {
+      policy.cluster_roles[object["metadata"]["name"]] = &object;
+    } else {
+      policy.cluster_role_bindings.push_back(&object);
+    }
+  }
+  return Authorize(policy, user, attributes);
 }
 
 ApiServer::~ApiServer() { Shutdown(); }
@@ -140,11 +166,37 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
   RequestInfo info;
   HttpResponse resp;
   const std::string auth = req.Header("Authorization");
+  // What RBAC sees of the request, logged for every request (the admin's too).
+  const RequestAttributes attributes = AttributesOf(req.method, req.path, req.query);
+  std::string username, authorization;
   try {
-    if (auth != "Bearer " + options_.token) {
-      resp = ErrorResponse(401, "Unauthorized", "Unauthorized");
-    } else {
+    UserInfo user;
+    if (auth == "Bearer " + options_.token) {
+      username = "kubernetes-admin";  // system:masters: never checked, as with a real cluster
+      info.user = AccessReviews::Admin();
       resp = Route(req, &info);
+    } else if (auth.rfind("Bearer ", 0) == 0 && reviews_.Authenticate(auth.substr(7), &user)) {
+      username = user.name;
+      info.user = user;
+      Decision decision;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        decision = AuthorizeLocked(user, attributes);
+      }
+      authorization = decision.allowed ? decision.reason : "forbidden";
+      if (decision.allowed) {
+        resp = Route(req, &info);
+      } else {
+        resp = JsonResponse(403, ForbiddenStatus(user, attributes, decision.reason));
+        info.verb = attributes.verb;  // for the log, as if routed
+        info.group = attributes.group;
+        info.plural = attributes.resource;
+        info.subresource = attributes.subresource;
+        info.namespace_ = attributes.namespace_;
+        info.name = attributes.name;
+      }
+    } else {
+      resp = ErrorResponse(401, "Unauthorized", "Unauthorized");
     }
   } catch (const std::exception& e) {
     // A kube-sim bug, not a client error: answered as the apiserver's panic recovery does
@@ -165,6 +217,9 @@ HttpResponse ApiServer::Handle(const HttpRequest& raw) {
                           {"subresource", info.subresource},
                           {"namespace", info.namespace_},
                           {"name", info.name},
+                          {"user", username},
+                          {"attributes", ReviewAttributes(attributes)},
+                          {"authorization", authorization},
                           {"userAgent", req.Header("User-Agent")},
                           {"time", FormatMicroTime(std::chrono::system_clock::now())}});
   if (request_log_.size() > 10000) request_log_.erase(request_log_.begin());
@@ -212,7 +267,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req, RequestInfo* info) {
   }
   if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   const std::string& v = info->verb;
-  if (IsAccessReview(*info->type)) return reviews_.Review(r, *info->type, v);
+  if (IsAccessReview(*info->type)) return reviews_.Review(r, *info->type, v, info->user);
   if (v == "get") return Get(r, *info);
   if (v == "list") return List(r, *info);
   if (v == "watch") return Watch(r, *info);

@@ -1,6 +1,7 @@
 // kube-sim's Kubernetes API: routing, authentication, the object store with a global
 // resourceVersion and a bounded event history, CRUD/patch/list/watch handlers, discovery,
-// OpenAPI v3, TokenReview/SubjectAccessReview and the /_sim/ fault-injection API. Usage:
+// OpenAPI v3, TokenReview/SubjectAccessReview, RBAC for the tokens of /_sim/identities, and the
+// /_sim/ fault-injection API. Usage:
 //
 //   ApiServer api({.token = "t", .history = 1000});
 //   HttpServer http(opts, [&](const HttpRequest& r) { return api.Handle(r); });
@@ -19,6 +20,7 @@
 
 #include "sim/common/http_server.h"
 #include "sim/kube/access_reviews.h"
+#include "sim/kube/rbac.h"
 #include "sim/kube/resource_types.h"
 #include "sim/kube/util.h"
 
@@ -30,7 +32,7 @@ constexpr size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
 
 // Server settings fixed at start.
 struct ApiServerOptions {
-  std::string token;      // required bearer token (never logged)
+  std::string token;      // the admin bearer token (system:masters; never logged)
   size_t history = 1000;  // watch events kept; older resourceVersions answer 410
   int bookmark_interval_ms = 1000;
 };
@@ -40,6 +42,7 @@ struct RequestInfo {
   std::string verb;  // get list watch create update patch delete deletecollection
   std::string group, version, plural, namespace_, name, subresource;
   TypePtr type;
+  UserInfo user;  // who is asking (the self reviews answer about them)
 };
 
 // The API server state and handlers; see the file comment.
@@ -79,6 +82,8 @@ class ApiServer {
   HttpResponse HandleSim(const HttpRequest& req);
   HttpResponse Discovery(const HttpRequest& req, bool* handled);
   bool MatchFault(const RequestInfo& info, HttpResponse* out);
+  // RBAC over the stored Roles, ClusterRoles and bindings plus the /_sim/grants (rbac.h).
+  Decision AuthorizeLocked(const UserInfo& user, const RequestAttributes& attributes) const;
   int LatencyFor(const RequestInfo& info);
   void ResetLocked();
 

@@ -1,11 +1,16 @@
 // Wire format: https://protobuf.dev/programming-guides/encoding/ ; envelope and field numbers:
 // k8s.io/apimachinery/pkg/runtime/generated.proto (Unknown, TypeMeta),
 // k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto (ObjectMeta),
-// k8s.io/api/core/v1/generated.proto (ConfigMap, Secret, Namespace, NamespaceSpec).
+// k8s.io/api/core/v1/generated.proto (ConfigMap, Secret, Namespace, NamespaceSpec),
+// k8s.io/api/rbac/v1/generated.proto (Role, ClusterRole, RoleBinding, ClusterRoleBinding,
+// PolicyRule, AggregationRule, Subject, RoleRef), k8s.io/api authorization/v1 and
+// authentication/v1 (SelfSubjectAccessReview and its spec, ResourceAttributes,
+// NonResourceAttributes; SelfSubjectReview); checked against what kubectl 1.32 sends.
 #include "sim/kube/protobuf.h"
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace pygrid::sim::kube {
 
@@ -97,6 +102,85 @@ json DecodeObjectMeta(const std::string& msg) {
   return meta;
 }
 
+// PolicyRule: every repeated string kept, empty ones too (apiGroups [""] is the core group).
+json DecodePolicyRule(const std::string& msg) {
+  static const char* const kFields[] = {nullptr,     "verbs",         "apiGroups",
+                                        "resources", "resourceNames", "nonResourceURLs"};
+  json rule = {{"verbs", json::array()}};
+  ForEachField(msg, [&](int n, int, uint64_t, const std::string& b) {
+    if (n >= 1 && n <= 5) rule[kFields[n]].push_back(b);
+  });
+  return rule;
+}
+
+// LabelSelector (meta/v1): matchLabels (1, map), matchExpressions (2: key 1, operator 2,
+// values 3).
+json DecodeLabelSelector(const std::string& msg) {
+  json selector = json::object();
+  ForEachField(msg, [&](int n, int, uint64_t, const std::string& b) {
+    if (n == 1) {
+      auto kv = MapEntry(b);
+      selector["matchLabels"][kv.first] = kv.second;
+    } else if (n == 2) {
+      json requirement = json::object();
+      ForEachField(b, [&](int rn, int, uint64_t, const std::string& rb) {
+        if (rn == 1) requirement["key"] = rb;
+        if (rn == 2) requirement["operator"] = rb;
+        if (rn == 3) requirement["values"].push_back(rb);
+      });
+      selector["matchExpressions"].push_back(requirement);
+    }
+  });
+  return selector;
+}
+
+// Subject (kind 1, apiGroup 2, name 3, namespace 4) and RoleRef (apiGroup 1, kind 2, name 3);
+// empty optional strings are left out, as their JSON tags say.
+json DecodeStrings(const std::string& msg, const std::vector<const char*>& names) {
+  json out = json::object();
+  ForEachField(msg, [&](int n, int, uint64_t, const std::string& b) {
+    if (n >= 1 && n <= static_cast<int>(names.size()) && !b.empty()) out[names[n - 1]] = b;
+  });
+  return out;
+}
+
+bool IsRbacKind(const std::string& kind) {
+  return kind == "Role" || kind == "ClusterRole" || kind == "RoleBinding" ||
+         kind == "ClusterRoleBinding";
+}
+
+void DecodeRbacField(const std::string& kind, int n, const std::string& b, json* obj) {
+  const bool binding = kind == "RoleBinding" || kind == "ClusterRoleBinding";
+  if (!binding && n == 2) {
+    (*obj)["rules"].push_back(DecodePolicyRule(b));
+  } else if (kind == "ClusterRole" && n == 3) {
+    json rule = json::object();
+    ForEachField(b, [&](int sn, int, uint64_t, const std::string& sb) {
+      if (sn == 1) rule["clusterRoleSelectors"].push_back(DecodeLabelSelector(sb));
+    });
+    if (!rule.empty()) (*obj)["aggregationRule"] = rule;
+  } else if (binding && n == 2) {
+    (*obj)["subjects"].push_back(DecodeStrings(b, {"kind", "apiGroup", "name", "namespace"}));
+  } else if (binding && n == 3) {
+    (*obj)["roleRef"] = DecodeStrings(b, {"apiGroup", "kind", "name"});
+  }
+}
+
+// SelfSubjectAccessReviewSpec: resourceAttributes (1: namespace, verb, group, version,
+// resource, subresource, name as 1..7) or nonResourceAttributes (2: path 1, verb 2).
+json DecodeSelfSubjectAccessReviewSpec(const std::string& msg) {
+  json spec = json::object();
+  ForEachField(msg, [&](int n, int, uint64_t, const std::string& b) {
+    if (n == 1) {
+      spec["resourceAttributes"] = DecodeStrings(
+          b, {"namespace", "verb", "group", "version", "resource", "subresource", "name"});
+    } else if (n == 2) {
+      spec["nonResourceAttributes"] = DecodeStrings(b, {"path", "verb"});
+    }
+  });
+  return spec;
+}
+
 }  // namespace
 
 bool DecodeKubernetesProtobuf(const std::string& body, json* out, std::string* error) {
@@ -115,16 +199,32 @@ bool DecodeKubernetesProtobuf(const std::string& body, json* out, std::string* e
       raw = b;
     }
   });
-  if (!ok || api_version != "v1" ||
-      (kind != "ConfigMap" && kind != "Secret" && kind != "Namespace")) {
-    *error = "protobuf is only understood for v1 ConfigMap, Secret and Namespace (got " +
-             api_version + " " + kind + ")";
+  const bool core =
+      api_version == "v1" && (kind == "ConfigMap" || kind == "Secret" || kind == "Namespace");
+  const bool rbac = api_version == "rbac.authorization.k8s.io/v1" && IsRbacKind(kind);
+  const bool review =
+      (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectAccessReview") ||
+      (api_version == "authentication.k8s.io/v1" && kind == "SelfSubjectReview");
+  if (!ok || (!core && !rbac && !review)) {
+    *error =
+        "protobuf is only understood for v1 ConfigMap, Secret and Namespace, "
+        "rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding and ClusterRoleBinding, "
+        "SelfSubjectAccessReview and SelfSubjectReview (got " +
+        api_version + " " + kind + ")";
     return false;
   }
   json obj = {{"apiVersion", api_version}, {"kind", kind}};
   ForEachField(raw, [&](int n, int, uint64_t v, const std::string& b) {
     if (n == 1) {
       obj["metadata"] = DecodeObjectMeta(b);
+    } else if (rbac) {
+      DecodeRbacField(kind, n, b, &obj);
+    } else if (review) {
+      // The spec (2) of a SelfSubjectAccessReview; a SelfSubjectReview has none, and a status
+      // (3, or 2 of a SelfSubjectReview) is the server's to write.
+      if (kind == "SelfSubjectAccessReview" && n == 2) {
+        obj["spec"] = DecodeSelfSubjectAccessReviewSpec(b);
+      }
     } else if (kind == "ConfigMap") {
       if (n == 2) {
         auto kv = MapEntry(b);

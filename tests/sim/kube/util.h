@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace pygrid::sim::kube {
 
@@ -45,6 +46,9 @@ std::string RandomSuffix(size_t n);
 // Go's strconv.ParseBool truth values ("1", "t", "T", "true", "TRUE", "True"), which the
 // apiserver uses for boolean query parameters (watch, allowWatchBookmarks, force).
 bool IsTrue(const std::string& value);
+
+// The non-empty segments of a URL path ("/api//v1/" -> {"api", "v1"}).
+std::vector<std::string> SplitPath(const std::string& path);
 
 // A metav1.Status failure body (kind: Status, status: Failure).
 json StatusBody(int code, const std::string& reason, const std::string& message,

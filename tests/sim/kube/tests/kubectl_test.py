@@ -129,7 +129,15 @@ class KubectlTest(unittest.TestCase):
         # kubectl validates every object (fieldValidation=Strict) and asks /openapi/v3 whether
         # the server supports that; a served group-version whose document lacks the kind sends
         # it to /openapi/v2 (protobuf), which answered 500 before (issue 16).
+        # A server dry run stores nothing, so on an empty cluster the namespaced objects find no
+        # namespace, as with a real API server; after the install it passes (an upgrade check).
+        err = self.fails("apply", "--dry-run=server", "-k", project_file("manifests"))
+        self.assertIn('namespaces "pygrid-system" not found', err)
+        self.fails("get", "namespace", "pygrid-system")
         out = self.ok("apply", "--validate=true", "-k", project_file("manifests"))
+        dry = self.ok("apply", "--validate=true", "--dry-run=server", "-k",
+                      project_file("manifests"))
+        self.assertIn("deployment.apps/pygrid-operator unchanged (server dry run)", dry)
         for created in ("namespace/pygrid-system", "serviceaccount/pygrid-operator",
                         "clusterrole.rbac.authorization.k8s.io/pygrid-operator-manager",
                         "rolebinding.rbac.authorization.k8s.io/pygrid-operator-self",
@@ -137,6 +145,64 @@ class KubectlTest(unittest.TestCase):
             self.assertIn(created, out)
         self.ok("get", "deployment", "-n", "pygrid-system", "pygrid-operator")
         self.assertIn("mnist", self.ok("apply", "--validate=true", "-f", EXAMPLE, "--dry-run=server"))
+
+    def test_rbac_generators_post_protobuf_and_rbac_decides(self):
+        # kubectl create role|clusterrole|rolebinding|clusterrolebinding post protobuf.
+        self.ok("create", "role", "reader", "-n", "default", "--verb=get,list",
+                "--resource=secrets,leases.coordination.k8s.io", "--resource-name=s1")
+        self.ok("create", "clusterrole", "metrics", "--verb=get", "--non-resource-url=/metrics")
+        self.ok("create", "clusterrole", "agg", "--aggregation-rule=team=a")
+        self.ok("create", "rolebinding", "reader", "-n", "default", "--role=reader",
+                "--serviceaccount=ops:bot", "--user=alice", "--group=devs")
+        self.ok("create", "clusterrolebinding", "metrics", "--clusterrole=metrics",
+                "--serviceaccount=ops:bot")
+        role = json.loads(self.ok("get", "role", "reader", "-n", "default", "-o", "json"))
+        self.assertEqual(role["rules"], [
+            {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"],
+             "resourceNames": ["s1"]},
+            {"verbs": ["get", "list"], "apiGroups": ["coordination.k8s.io"],
+             "resources": ["leases"], "resourceNames": ["s1"]}])
+        self.assertEqual(json.loads(self.ok("get", "clusterrole", "metrics", "-o", "json"))
+                         ["rules"], [{"verbs": ["get"], "nonResourceURLs": ["/metrics"]}])
+        self.assertEqual(json.loads(self.ok("get", "clusterrole", "agg", "-o", "json"))
+                         ["aggregationRule"],
+                         {"clusterRoleSelectors": [{"matchLabels": {"team": "a"}}]})
+        binding = json.loads(self.ok("get", "rolebinding", "reader", "-n", "default", "-o",
+                                     "json"))
+        self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+                                              "kind": "Role", "name": "reader"})
+        self.assertEqual(binding["subjects"], [
+            {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+            {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"},
+            {"kind": "ServiceAccount", "name": "bot", "namespace": "ops"}])
+        # The bound ServiceAccount's token: allowed what the Role names, Forbidden otherwise.
+        code, _ = self.sim.control("POST", "/_sim/identities",
+                                   {"token": "bot-token", "username":
+                                    "system:serviceaccount:ops:bot"})
+        self.assertEqual(code, 201)
+        self.ok("create", "secret", "generic", "s1", "-n", "default", "--from-literal=k=v")
+        r = self.sim.kubectl("--token", "bot-token", "get", "secret", "s1", "-n", "default")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.sim.kubectl("--token", "bot-token", "get", "secrets", "-n", "default")
+        self.assertEqual(r.stderr.strip(), 'Error from server (Forbidden): secrets is forbidden: '
+                         'User "system:serviceaccount:ops:bot" cannot list resource "secrets" '
+                         'in API group "" in the namespace "default"')
+        # kubectl auth can-i (SelfSubjectAccessReview) and whoami (SelfSubjectReview).
+        def can_i(*args):
+            return self.sim.kubectl("--token", "bot-token", "auth", "can-i", *args)
+        self.assertEqual(can_i("get", "secret/s1", "-n", "default").stdout.strip(), "yes")
+        no = can_i("list", "secrets", "-n", "default")
+        self.assertEqual((no.returncode, no.stdout.strip()), (1, "no"))
+        self.assertEqual(can_i("get", "/metrics").stdout.strip(), "yes")
+        self.assertEqual(can_i("get", "/debug").stdout.strip(), "no")
+        self.assertEqual(self.ok("auth", "can-i", "delete", "namespaces").strip(), "yes")
+        who = self.sim.kubectl("--token", "bot-token", "auth", "whoami", "-o", "json")
+        self.assertEqual(who.returncode, 0, who.stderr)
+        user = json.loads(who.stdout)["status"]["userInfo"]
+        self.assertEqual(user["username"], "system:serviceaccount:ops:bot")
+        self.assertEqual(user["groups"], ["system:serviceaccounts", "system:serviceaccounts:ops",
+                                          "system:authenticated"])
+        self.assertIn("kubernetes-admin", self.ok("auth", "whoami"))
 
     def test_openapi_v2_is_served_as_kubectl_reads_it(self):
         # explain's v2 output decodes the gnostic protobuf document.
