@@ -139,8 +139,33 @@ class LoopbackEmulator::Running {
       SetError(error);
       return;
     }
+    // sshd answers while the user data still runs; the services start once the set-up the
+    // simulator charged (scaled) is over, as `docker-compose up` comes last in pygrid-start.
     if (options_.start_sshd) StartSshd();
+    if (instance_.setup_seconds <= 0) {
+      StartServices();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      setting_up_ = true;
+    }
+    setup_thread_ = std::thread([this] {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (cv_.wait_for(lock, std::chrono::duration<double>(instance_.setup_seconds),
+                         [&] { return stopped_; })) {
+          return;
+        }
+        setting_up_ = false;
+      }
+      StartServices();
+    });
+  }
+
+  void StartServices() {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
     for (const PyGridService& svc : user_data_.services) {
       services_.push_back(std::make_unique<Service>());
       Service& s = *services_.back();
@@ -166,6 +191,7 @@ class LoopbackEmulator::Running {
       stopped_ = true;
     }
     cv_.notify_all();
+    if (setup_thread_.joinable()) setup_thread_.join();
     for (auto& s : services_) {
       if (s->thread.joinable()) s->thread.join();
     }
@@ -221,6 +247,7 @@ class LoopbackEmulator::Running {
     }
     return {{"root", root_.string()},
             {"ready", ready_},
+            {"setup", setting_up_ ? "running" : "done"},
             {"error", error_},
             {"services", services},
             {"sshd", sshd_pid_ > 0 ? json{{"pid", sshd_pid_},
@@ -389,6 +416,8 @@ class LoopbackEmulator::Running {
   std::condition_variable cv_;
   bool stopped_ = false;
   bool ready_ = false;
+  bool setting_up_ = false;  // waiting out the charged set-up time
+  std::thread setup_thread_;
   std::string error_;
   std::vector<std::unique_ptr<Service>> services_;
   pid_t sshd_pid_ = -1;
