@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <sstream>
 
 namespace pygrid::sim::genesis {
 namespace {
@@ -91,9 +92,13 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
         const std::string path = f["path"].as<std::string>();
         if (path == kComposePath) compose_text = f["content"].as<std::string>();
         if (path == kStartConfPath) {
-          // KEY=VALUE lines, read by pygrid-start (cloud-init/README.md).
-          const std::string conf = "\n" + f["content"].as<std::string>() + "\n";
-          out->gpu_nvidia = conf.find("\nGPU=nvidia\n") != std::string::npos;
+          // KEY=VALUE lines, read (never sourced) by pygrid-start (cloud-init/README.md).
+          std::istringstream conf(f["content"].as<std::string>());
+          for (std::string line; std::getline(conf, line);) {
+            const size_t eq = line.find('=');
+            if (eq != std::string::npos) out->start_conf[line.substr(0, eq)] = line.substr(eq + 1);
+          }
+          out->gpu_nvidia = out->start_conf["GPU"] == "nvidia";
         }
       }
     }

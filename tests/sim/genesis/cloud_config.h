@@ -31,6 +31,7 @@ struct UserData {
   // compose service (labelled or not), in file order, without duplicates.
   bool package_update = false;
   std::vector<std::string> packages;
+  std::map<std::string, std::string> start_conf;  // ROLE, GPU, GATEWAY_URL, ...
   bool gpu_nvidia = false;
   std::vector<std::string> compose_images;
 };

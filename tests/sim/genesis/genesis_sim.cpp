@@ -105,7 +105,7 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
     std::snprintf(priv, sizeof(priv), "127.%d.%d.%d", config_.loopback_net, 2 * block + 2, host);
     inst.public_ip = pub;
     inst.private_ip = priv;
-    double setup_seconds = 0;
+    EmulatedInstance emulated{inst.id, inst.name, inst.startup_script, pub, priv};
     if (!inst.setup_planned) {
       // The user data runs once, after the first boot (SPEC23 startup_script); what it installs
       // and pulls takes real time unless the image already holds it (README: set-up model).
@@ -117,9 +117,19 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
       inst.setup_planned = true;
       inst.setup_scale = config_.time_scale;
       inst.setup_started = Steady::now();
-      setup_seconds = TotalSeconds(inst.setup) * inst.setup_scale;
+      for (const SetupStep& step : inst.setup) {
+        const bool pull = step.item.rfind("image:", 0) == 0;  // by docker-compose up, last
+        (pull ? emulated.pull_seconds : emulated.setup_seconds) += step.seconds * inst.setup_scale;
+      }
+      // pygrid-start on a worker waits for `GATEWAY_URL/`, polling every 5 s, before
+      // `docker-compose up` (only with the model on: scale 0 keeps the old behaviour).
+      if (inst.setup_scale > 0 && user_data.start_conf["ROLE"] == "worker" &&
+          !user_data.start_conf["GATEWAY_URL"].empty()) {
+        emulated.wait_url = user_data.start_conf["GATEWAY_URL"] + "/";
+        emulated.poll_seconds = 5 * inst.setup_scale;
+      }
     }
-    events.push_back({true, {inst.id, inst.name, inst.startup_script, pub, priv, setup_seconds}});
+    events.push_back({true, emulated});
   } else if (was_active) {
     events.push_back({false, {inst.id, inst.name, "", "", ""}});
   }

@@ -46,12 +46,26 @@ struct SimConfig {
 
 // What the emulator needs to play an instance once it is active.
 struct EmulatedInstance {
+  EmulatedInstance() = default;
+  EmulatedInstance(std::string id_, std::string name_, std::string startup_script_,
+                   std::string public_ip_, std::string private_ip_)
+      : id(std::move(id_)),
+        name(std::move(name_)),
+        startup_script(std::move(startup_script_)),
+        public_ip(std::move(public_ip_)),
+        private_ip(std::move(private_ip_)) {}
   std::string id;
   std::string name;
   std::string startup_script;
   std::string public_ip;
   std::string private_ip;
-  double setup_seconds = 0;  // wait this long (scaled set-up time) before starting services
+  // Set-up model (scaled): wait setup_seconds; then, when wait_url is set (a worker's
+  // pygrid-start waits for its gateway before `docker-compose up`), poll it every
+  // poll_seconds until it answers 2xx; then wait pull_seconds; then start the services.
+  double setup_seconds = 0;
+  std::string wait_url;
+  double poll_seconds = 0;
+  double pull_seconds = 0;
 };
 
 // Plays instances (services, sshd, readiness marker); implemented in emulation.h.

@@ -2,6 +2,7 @@
 // and the set-up time model (setup_model.h): raw HTTP against a running genesis-sim.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -174,7 +175,7 @@ TEST(GenesisSetupModelTest, ChargesSetUpBeforeServicesStartAndSnapshotsKeepWhatW
   EXPECT_DOUBLE_EQ(setup["charged_seconds"].get<double>(), full * scale);
   EXPECT_EQ(setup["state"], "running");
   json emulation = sim.Control("GET", "/_sim/instances")["instances"][0]["emulation"];
-  EXPECT_EQ(emulation["setup"], "running");
+  EXPECT_EQ(emulation["setup"], "installing");
   EXPECT_TRUE(emulation["services"].empty()) << emulation.dump();
   EXPECT_FALSE(emulation["ready"].get<bool>());
 
@@ -208,6 +209,49 @@ TEST(GenesisSetupModelTest, ChargesSetUpBeforeServicesStartAndSnapshotsKeepWhatW
   EXPECT_DOUBLE_EQ(setup["modelled_seconds"].get<double>(), full - figures.nvidia_driver);
   EXPECT_DOUBLE_EQ(setup["charged_seconds"].get<double>(), 0);
   EXPECT_EQ(setup["state"], "done");
+}
+
+// pygrid-start on a worker waits until its gateway answers before `docker-compose up`, so the
+// worker's pulls start only then.
+TEST(GenesisSetupModelTest, AWorkerPullsOnlyOnceItsGatewayAnswers) {
+  std::atomic<bool> gateway_up{false};
+  SimHttpServer gateway("127.0.0.1", 0, [&](const SimRequest& r) {
+    return gateway_up && r.path == "/" ? SimResponse::Text(200, "text/html", "gateway")
+                                       : SimResponse::Text(503, "text/plain", "starting");
+  });
+  std::string error;
+  ASSERT_TRUE(gateway.Start(&error)) << error;
+  SimProcess sim({"--time-scale", "0.01", "--no-sshd"});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  const std::string url = "http://127.0.0.1:" + std::to_string(gateway.port());
+  const std::string worker =
+      "#cloud-config\n"
+      "write_files:\n"
+      "  - path: /opt/pygrid/start.conf\n"
+      "    content: |\n"
+      "      ROLE=worker\n"
+      "      GATEWAY_URL=" +
+      url +
+      "\n"
+      "  - path: /opt/pygrid/docker-compose.yml\n"
+      "    content: |\n"
+      "      services:\n"
+      "        node:\n"
+      "          image: redis:latest\n"
+      "          labels: {dev.pygrid.role: gateway, dev.pygrid.flavor: network-0.2}\n"
+      "          ports: [\"7000:7000\"]\n";
+  const std::string id = CreateInstance(sim, "w", ImageIdBySlug(sim, "ubuntu-22.04"), worker);
+  ASSERT_EQ(PollInstanceStatus(sim, id, "active")["status"], "active");
+  auto emulation = [&] {
+    return sim.Control("GET", "/_sim/instances")["instances"][0]["emulation"];
+  };
+  ASSERT_TRUE(Eventually([&] { return emulation()["setup"] == "waiting-for-gateway"; }))
+      << emulation().dump();
+  EXPECT_TRUE(emulation()["services"].empty());
+  gateway_up = true;
+  ASSERT_TRUE(Eventually([&] { return emulation()["ready"] == true; })) << emulation().dump();
+  EXPECT_EQ(emulation()["setup"], "done");
+  gateway.Stop();
 }
 
 TEST(GenesisSetupModelTest, PlansOnlyWhatTheImageLacks) {
