@@ -5,8 +5,13 @@
 //     (gateway, then all workers), where the original distributor needed (N + 1) B.
 //  2. Many clusters with near-zero boot delay: time until all are Ready and the operator's
 //     peak RSS.
+//  3. (--modelled on|only) Modelled real-world time to Ready with genesis-sim's set-up time
+//     model (issue 14): the 2020 script's model beside today's operator and the operator on a
+//     baked image, for a first grid and a scale-up by one worker (see ModelledTable).
 //
 //   build/ci/bin/operator_bench [--boot-seconds 5] [--workers 1,8,32] [--clusters 100,1000]
+//                               [--modelled off|on|only] [--modelled-workers 1,8,32]
+//                               [--modelled-scale 0.02] [--modelled-boot 50]
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +23,8 @@
 #include <vector>
 
 #include "e2e/grid_fixture.h"
+#include "sim/genesis/setup_model.h"
+#include "testing/process.h"
 
 namespace {
 
@@ -115,21 +122,263 @@ void ManyClusters(int clusters) {
       clusters, ready ? "yes" : "NO", seconds, PeakRssKiB(grid.OperatorPid(op)), total, list_calls);
 }
 
+// ---- 3. Modelled real-world time to Ready (issue 14) ----------------------------------------
+//
+// genesis-sim charges each instance the set-up its user data would really take (apt refresh,
+// Docker, NVIDIA driver and toolkit, image pulls; tests/sim/genesis/README.md "Set-up time
+// model") times its --time-scale s, and boots in B x s; the operator runs with its default poll
+// interval (10 s) times s. A wall time is then T(s) = s x M + O: M the modelled real-world time,
+// O the machinery's unscaled work (API calls, SSH probes, kubectl, status writes: about 1-4 s
+// here, noisy). Every grid is run at s and 4 s, which gives M = (T(4s) - T(s)) / 3s and
+// O = (4 T(s) - T(4s)) / 3; the wide ratio keeps the noise of O out of M (0.5 s of noise is
+// 8 modelled seconds at s = 0.02). The raw wall times go to stderr.
+
+struct ModelledOptions {
+  double scale = 0.02;
+  double boot = 50;  // real create -> active (PY20 sample, shared/reference §1.4)
+  std::vector<int> workers = {1, 8, 32};
+};
+
+constexpr char kGpuType[] = "vcpu-4_memory-12g_disk-80g_nvidia1080ti-1";
+
+std::string GpuClusterYaml(const std::string& name, int replicas, const std::string& image) {
+  return std::string("apiVersion: distributor.pygrid.dev/v1alpha1\n") +
+         "kind: PyGridCluster\n"
+         "metadata: {name: " +
+         name +
+         ", namespace: default}\nspec:\n  credentialsSecretRef: {name: genesis-credentials}\n" +
+         (image.empty() ? "" : "  image: \"" + image + "\"\n") +
+         "  gpu: {driver: nvidia}\n  gateway: {instanceType: " + kGpuType +
+         ", colocatedWorker: true}\n  workers: {replicas: " + std::to_string(replicas) +
+         ", instanceType: " + kGpuType + "}\n  network: {allowedSourceCIDRs: [127.0.0.0/8]}\n";
+}
+
+// Until the cluster's current generation is Ready with `workers` ready workers.
+bool WaitReadyWorkers(const Grid& grid, const std::string& name, int workers,
+                      std::chrono::seconds timeout) {
+  return Grid::WaitUntil(
+      [&] {
+        const json cluster = grid.Cluster(name);
+        if (!cluster.is_object()) return false;
+        const json status = StatusOf(cluster);
+        if (status.value("observedGeneration", -1) != cluster["metadata"].value("generation", -2) ||
+            status.value("readyWorkers", -1) != workers) {
+          return false;
+        }
+        for (const json& c : status.value("conditions", json::array())) {
+          if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+        }
+        return false;
+      },
+      timeout);
+}
+
+// An authenticated Genesis Cloud API call to the simulator (the e2e fixture's test token).
+json GenesisApi(const Grid& grid, const std::string& method, const std::string& path,
+                const json& body = nullptr) {
+  using pygrid::testing::ShellQuote;
+  std::string command =
+      "curl -fsS --max-time 10 -X " + method + " -H " +
+      ShellQuote(std::string("Authorization: Bearer ") + pygrid::e2e::kGenesisToken);
+  if (!body.is_null())
+    command += " -H 'Content-Type: application/json' -d " + ShellQuote(body.dump());
+  const auto result =
+      pygrid::testing::RunCommand(command + " " + ShellQuote(grid.genesis_url() + path));
+  if (result.exit_code != 0) return nullptr;
+  return json::parse(result.output, nullptr, false);
+}
+
+// An instance's modelled set-up (real seconds, /_sim/setup): before `docker-compose up`, and
+// its pulls.
+struct SetupSplit {
+  double before_compose = 0, pulls = 0;
+};
+
+// The largest set-up among cluster `cluster`'s instances whose name ends in `suffix`.
+SetupSplit ModelledSetup(const Grid& grid, const std::string& cluster, const std::string& suffix) {
+  SetupSplit most;
+  const json setup = grid.SimGet("/_sim/setup");
+  for (const json& i : setup.value("instances", json::array())) {
+    const std::string name = i.value("name", "");
+    const bool match = name.rfind(cluster + "-", 0) == 0 && name.size() >= suffix.size() &&
+                       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (!match) continue;
+    SetupSplit split;
+    for (const json& step : i.value("steps", json::array())) {
+      const bool pull = step.value("item", "").rfind("image:", 0) == 0;
+      (pull ? split.pulls : split.before_compose) += step.value("seconds", 0.0);
+    }
+    if (split.before_compose + split.pulls > most.before_compose + most.pulls) most = split;
+  }
+  return most;
+}
+
+// One grid at one time scale: wall seconds to Ready, first with N workers, then N + 1.
+struct GridTimes {
+  double first = -1, scale_up = -1;
+  SetupSplit gateway, worker;  // modelled set-up of the gateway and of worker 0
+};
+
+GridTimes TimeGrid(const Grid& grid, double scale, const std::string& name, int workers,
+                   const std::string& image) {
+  GridTimes t;
+  // 3,000 modelled seconds and a minute for the machinery.
+  const auto timeout = std::chrono::seconds(static_cast<int>(60 + 3000 * scale));
+  auto start = Clock::now();
+  grid.Apply(GpuClusterYaml(name, workers, image));
+  if (WaitReadyWorkers(grid, name, workers, timeout)) {
+    t.first = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  t.gateway = ModelledSetup(grid, name, "-gateway");
+  t.worker = ModelledSetup(grid, name, "-worker-0");
+  start = Clock::now();
+  grid.Apply(GpuClusterYaml(name, workers + 1, image));
+  if (WaitReadyWorkers(grid, name, workers + 1, timeout)) {
+    t.scale_up = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return t;
+}
+
+// Today's operator and the operator on a baked image, N workers, at time scale `scale`.
+struct ScaleRun {
+  GridTimes today, baked;
+};
+
+ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
+  Grid grid({o.boot * scale, /*sshd=*/true});
+  grid.InstallCrdAndSecret();
+  grid.SimPost("/_sim/time-scale", {{"scale", scale}});
+  grid.SimPost("/_sim/snapshot-seconds", {{"seconds", 0.1}});
+  const int poll_ms = std::max(10, static_cast<int>(10000 * scale));
+  grid.StartOperator({"--poll-interval=" + std::to_string(poll_ms) + "ms", "--log-level=info"});
+  ScaleRun run;
+  run.today = TimeGrid(grid, scale, "today", workers, "");
+  // Bake: snapshot today's gateway (driver, Docker, toolkit, both PyGrid images), delete that
+  // grid, and run one whose spec.image is the snapshot (resolved through GET /images).
+  std::string gateway_id, snapshot_id;
+  for (const json& i : grid.Instances()) {
+    const std::string name = i.value("name", "");
+    if (name.rfind("today-", 0) == 0 && name.find("-gateway") != std::string::npos) {
+      gateway_id = i.value("id", "");
+    }
+  }
+  const json snap = GenesisApi(grid, "POST", "/instances/" + gateway_id + "/snapshots",
+                               {{"name", "pygrid-baked"}});
+  if (snap.is_object()) snapshot_id = snap["snapshot"].value("id", "");
+  Grid::WaitUntil(
+      [&] {
+        const json s = GenesisApi(grid, "GET", "/snapshots/" + snapshot_id);
+        return s.is_object() && s["snapshot"].value("status", "") == "available";
+      },
+      std::chrono::seconds(30));
+  grid.Kubectl("delete pgc today --wait=true --timeout=300s");
+  run.baked = TimeGrid(grid, scale, "baked", workers, snapshot_id);
+  std::fprintf(stderr, "  (scale %g, N=%d: wall seconds today %.2f / %.2f, baked %.2f / %.2f)\n",
+               scale, workers, run.today.first, run.today.scale_up, run.baked.first,
+               run.baked.scale_up);
+  return run;
+}
+
+// The model's own time to Ready with no machinery: the gateway boots and sets up; workers are
+// created once it is active (the operator needs its private IP), boot, set up, wait for the
+// gateway to answer, then pull. A scale-up worker finds its gateway up.
+double FloorFirst(const ModelledOptions& o, const GridTimes& t) {
+  const double gateway_up = o.boot + t.gateway.before_compose + t.gateway.pulls;
+  const double worker_up =
+      std::max(2 * o.boot + t.worker.before_compose, gateway_up) + t.worker.pulls;
+  return std::max(gateway_up, worker_up);
+}
+double FloorScaleUp(const ModelledOptions& o, const GridTimes& t) {
+  return o.boot + t.worker.before_compose + t.worker.pulls;
+}
+
+// The 2020 script (shared/reference/original-distributor.md §2.2-2.7) from its `nvidia+docker`
+// snapshot: gateway B + 12 s (5 s status polls, 5 s sleep, SSH marker check), then each worker
+// in turn B + 17 s (10 s polls, 10 s sleep). Its snapshot holds the driver and Docker but no
+// PyGrid image (the build marker is touched before the pulls and the snapshot taken at once),
+// and its markers come after the pulls: the gateway pulls grid-gateway and grid-node, each
+// worker grid-node and redis. Figures: genesis-sim's SetupFigures.
+struct Script2020 {
+  double first, scale_up;
+};
+Script2020 Model2020(const ModelledOptions& o, int workers) {
+  const pygrid::sim::genesis::SetupFigures f;
+  const double gateway = (o.boot + 12) + 2 * f.pull_pytorch_image;
+  const double worker = (o.boot + 17) + f.pull_pytorch_image + f.pull_small_image;
+  return {gateway + workers * worker, worker};
+}
+
+// "M s + O s (floor F s)" from wall times at scale s and 4 s.
+std::string Modelled(double at_s, double at_4s, double scale, double floor) {
+  char text[80];
+  if (at_s < 0 || at_4s < 0) {
+    std::snprintf(text, sizeof(text), "NOT READY (floor %.0f s)", floor);
+  } else {
+    std::snprintf(text, sizeof(text), "%5.0f s %+5.1f s (floor %4.0f s)",
+                  (at_4s - at_s) / (3 * scale), (4 * at_s - at_4s) / 3, floor);
+  }
+  return text;
+}
+
+void ModelledTable(const ModelledOptions& o) {
+  std::printf(
+      "== modelled real-world time to Ready: boot B = %.0f s, genesis-sim set-up model, GPU "
+      "grid (nvidia driver), time scales %.3g and %.3g\n",
+      o.boot, o.scale, 4 * o.scale);
+  std::printf("   cells: modelled real seconds + unscaled machinery seconds (the model's floor)\n");
+  std::printf("%-3s %-10s | %-14s | %-34s | %-34s\n", "N", "", "2020 script", "operator today",
+              "operator, baked image");
+  std::fflush(stdout);
+  for (int n : o.workers) {
+    const ScaleRun a = RunAtScale(o, o.scale, n);
+    const ScaleRun b = RunAtScale(o, 4 * o.scale, n);
+    const Script2020 script = Model2020(o, n);
+    std::printf("%-3d %-10s | %10.0f s   | %-34s | %-34s\n", n, "first grid", script.first,
+                Modelled(a.today.first, b.today.first, o.scale, FloorFirst(o, a.today)).c_str(),
+                Modelled(a.baked.first, b.baked.first, o.scale, FloorFirst(o, a.baked)).c_str());
+    std::printf(
+        "%-3s %-10s | %10.0f s   | %-34s | %-34s\n", "", "+1 worker", script.scale_up,
+        Modelled(a.today.scale_up, b.today.scale_up, o.scale, FloorScaleUp(o, a.today)).c_str(),
+        Modelled(a.baked.scale_up, b.baked.scale_up, o.scale, FloorScaleUp(o, a.baked)).c_str());
+    std::fflush(stdout);
+  }
+  // Without an `nvidia+docker` snapshot the 2020 script first built one: its Ubuntu 18.04
+  // gateway installed Docker (with the apt refresh) and the driver before its build marker,
+  // which came before the pulls; then it took the snapshot and waited for it.
+  const pygrid::sim::genesis::SetupFigures f;
+  const double build = f.apt_update + f.docker + f.nvidia_driver - 2 * f.pull_pytorch_image;
+  std::printf(
+      "   2020 script on an account without its snapshot: first grid %+.0f s plus the snapshot's "
+      "own time (undocumented), once\n",
+      build);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   double boot = 5;
   std::vector<int> workers = {1, 8, 32};
   std::vector<int> clusters = {100, 1000};
+  std::string modelled = "off";
+  ModelledOptions modelled_options;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--modelled") modelled = argv[i + 1];
+    if (flag == "--modelled-workers") modelled_options.workers = ParseList(argv[i + 1]);
+    if (flag == "--modelled-scale") modelled_options.scale = std::stod(argv[i + 1]);
+    if (flag == "--modelled-boot") modelled_options.boot = std::stod(argv[i + 1]);
     if (flag == "--boot-seconds") boot = std::stod(argv[i + 1]);
     if (flag == "--workers") workers = ParseList(argv[i + 1]);
     if (flag == "--clusters") clusters = ParseList(argv[i + 1]);
+  }
+  if (modelled == "only") {
+    ModelledTable(modelled_options);
+    return 0;
   }
   std::printf("== time to Ready (boot delay %.1f s)\n", boot);
   for (int n : workers) TimeToReady(boot, n);
   std::printf("== many clusters (1 instance each, boot delay 0.1 s)\n");
   for (int n : clusters) ManyClusters(n);
+  if (modelled == "on") ModelledTable(modelled_options);
   return 0;
 }

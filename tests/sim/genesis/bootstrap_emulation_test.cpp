@@ -10,6 +10,7 @@
 #include "api/naming.h"
 #include "bootstrap/ssh_keys.h"
 #include "bootstrap/user_data.h"
+#include "setup_model.h"
 #include "sim_http.h"
 #include "sim_process.h"
 
@@ -23,16 +24,6 @@ using nlohmann::json;
 
 constexpr char kCluster[] = "mnist";
 constexpr char kUid[] = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
-
-template <typename Pred>
-bool Eventually(Pred pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 ClusterSpec Spec(Flavor flavor) {
   ClusterSpec spec;
@@ -156,6 +147,33 @@ TEST_P(BootstrapEmulationTest, WorkersWithAWrongGatewayAddressNeverRegister) {
   const json nodes = ConnectedNodes(gw, spec.pygrid.gateway_port);
   EXPECT_FALSE(Has(nodes, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 0)));
   EXPECT_FALSE(Has(nodes, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 1)));
+}
+
+// The set-up model reads what the operator's real templates ask for: cloud-init's packages,
+// the GPU set-up of pygrid-start and the flavour's images.
+TEST_P(BootstrapEmulationTest, SetUpModelSeesWhatTheRenderedUserDataInstalls) {
+  ClusterSpec spec = Spec(GetParam());
+  spec.gpu_driver = api::GpuDriver::kNvidia;
+  const api::FlavorDefaults images = api::DefaultsFor(GetParam());
+  const std::string gateway_image = std::string("image:") + images.gateway_image;
+  const std::string node_image = std::string("image:") + images.node_image;
+  auto items = [](const std::string& user_data) {
+    UserData parsed;
+    std::string error;
+    EXPECT_TRUE(ParseUserData(user_data, "127.0.2.1", &parsed, &error)) << error;
+    std::vector<std::string> out;
+    for (const SetupStep& s : PlanSetup(parsed, {}, SetupFigures{})) out.push_back(s.item);
+    return out;
+  };
+  EXPECT_EQ(items(Render(spec, InstanceRole::kGateway, 0, "")),
+            (std::vector<std::string>{kStepAptUpdate, kItemDocker, kItemNvidiaDriver,
+                                      kItemContainerToolkit, gateway_image, node_image}));
+  EXPECT_EQ(items(Render(spec, InstanceRole::kWorker, 0, "127.0.2.1")),
+            (std::vector<std::string>{kStepAptUpdate, kItemDocker, kItemNvidiaDriver,
+                                      kItemContainerToolkit, node_image}));
+  spec.gpu_driver = api::GpuDriver::kNone;
+  EXPECT_EQ(items(Render(spec, InstanceRole::kWorker, 0, "127.0.2.1")),
+            (std::vector<std::string>{kStepAptUpdate, kItemDocker, node_image}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavors, BootstrapEmulationTest,

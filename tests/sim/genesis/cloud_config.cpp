@@ -2,10 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace pygrid::sim::genesis {
 namespace {
 
 constexpr char kComposePath[] = "/opt/pygrid/docker-compose.yml";
+constexpr char kStartConfPath[] = "/opt/pygrid/start.conf";
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -73,11 +77,28 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
         }
       }
     }
+    if (root["package_update"]) out->package_update = root["package_update"].as<bool>(false);
+    if (YAML::Node packages = root["packages"]; packages.IsSequence()) {
+      for (const auto& p : packages) {
+        // An item is a name or [name, version] (cloud-init package module).
+        if (p.IsScalar()) out->packages.push_back(p.as<std::string>());
+        if (p.IsSequence() && p.size() > 0) out->packages.push_back(p[0].as<std::string>());
+      }
+    }
     std::string compose_text;
     if (YAML::Node files = root["write_files"]; files.IsSequence()) {
       for (const auto& f : files) {
-        if (f.IsMap() && f["path"] && f["path"].as<std::string>() == kComposePath && f["content"]) {
-          compose_text = f["content"].as<std::string>();
+        if (!f.IsMap() || !f["path"] || !f["content"]) continue;
+        const std::string path = f["path"].as<std::string>();
+        if (path == kComposePath) compose_text = f["content"].as<std::string>();
+        if (path == kStartConfPath) {
+          // KEY=VALUE lines, read (never sourced) by pygrid-start (cloud-init/README.md).
+          std::istringstream conf(f["content"].as<std::string>());
+          for (std::string line; std::getline(conf, line);) {
+            const size_t eq = line.find('=');
+            if (eq != std::string::npos) out->start_conf[line.substr(0, eq)] = line.substr(eq + 1);
+          }
+          out->gpu_nvidia = out->start_conf["GPU"] == "nvidia";
         }
       }
     }
@@ -86,6 +107,13 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
     if (!compose["services"] || !compose["services"].IsMap()) return true;
     for (const auto& kv : compose["services"]) {
       const YAML::Node& svc = kv.second;
+      if (svc["image"]) {
+        const std::string image = svc["image"].as<std::string>();
+        auto& images = out->compose_images;
+        if (std::find(images.begin(), images.end(), image) == images.end()) {
+          images.push_back(image);
+        }
+      }
       std::map<std::string, std::string> labels = KeyValues(svc["labels"]);
       auto role = labels.find("dev.pygrid.role");
       if (role == labels.end()) continue;

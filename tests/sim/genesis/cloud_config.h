@@ -1,6 +1,7 @@
 // Reads what the instance emulation needs out of an instance's #cloud-config user data
-// (notes/CLOUD-INIT-CONTRACT.md): the SSH host key, the authorized keys, and the PyGrid
-// services of /opt/pygrid/docker-compose.yml with their environment and host ports.
+// (notes/CLOUD-INIT-CONTRACT.md): the SSH host key, the authorized keys, the PyGrid services
+// of /opt/pygrid/docker-compose.yml with their environment and host ports, and what the set-up
+// model (setup_model.h) charges for: apt packages, the GPU set-up and the images compose pulls.
 // Thread-safety: pure function.
 #pragma once
 
@@ -25,6 +26,14 @@ struct UserData {
   std::string host_key_public;
   std::vector<std::string> authorized_keys;  // every users[].ssh_authorized_keys entry
   std::vector<PyGridService> services;
+  // For the set-up model: cloud-init's package module (package_update, packages), GPU=nvidia in
+  // /opt/pygrid/start.conf (pygrid-start then runs pygrid-gpu-setup), and the image of every
+  // compose service (labelled or not), in file order, without duplicates.
+  bool package_update = false;
+  std::vector<std::string> packages;
+  std::map<std::string, std::string> start_conf;  // ROLE, GPU, GATEWAY_URL, ...
+  bool gpu_nvidia = false;
+  std::vector<std::string> compose_images;
 };
 
 // Parses `text`; false with `error` set when it is not a #cloud-config YAML document or the

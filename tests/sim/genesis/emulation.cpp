@@ -139,8 +139,45 @@ class LoopbackEmulator::Running {
       SetError(error);
       return;
     }
+    // sshd answers while the user data still runs; the services start once the set-up the
+    // simulator charged (scaled) is over, as `docker-compose up` comes last in pygrid-start.
     if (options_.start_sshd) StartSshd();
+    if (instance_.setup_seconds <= 0 && instance_.pull_seconds <= 0 && instance_.wait_url.empty()) {
+      StartServices();
+      return;
+    }
+    SetSetupPhase("installing");
+    setup_thread_ = std::thread([this] {
+      if (!Pause(instance_.setup_seconds)) return;
+      if (!instance_.wait_url.empty()) SetSetupPhase("waiting-for-gateway");
+      while (!instance_.wait_url.empty()) {
+        // curl -fsS --max-time 5 "$GATEWAY_URL/" in pygrid-start's wait_for.
+        const int status = SimHttpCall("GET", instance_.wait_url, "", 5000).status;
+        if (status >= 200 && status < 300) break;
+        if (!Pause(instance_.poll_seconds)) return;
+      }
+      SetSetupPhase("pulling");
+      if (!Pause(instance_.pull_seconds)) return;
+      SetSetupPhase("done");
+      StartServices();
+    });
+  }
+
+  void SetSetupPhase(const char* phase) {
     std::lock_guard<std::mutex> lock(mu_);
+    setup_phase_ = phase;
+  }
+
+  // Waits `seconds` unless the instance stops first (then false).
+  bool Pause(double seconds) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_for(lock, std::chrono::duration<double>(std::max(seconds, 0.0)),
+                         [&] { return stopped_; });
+  }
+
+  void StartServices() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
     for (const PyGridService& svc : user_data_.services) {
       services_.push_back(std::make_unique<Service>());
       Service& s = *services_.back();
@@ -166,6 +203,7 @@ class LoopbackEmulator::Running {
       stopped_ = true;
     }
     cv_.notify_all();
+    if (setup_thread_.joinable()) setup_thread_.join();
     for (auto& s : services_) {
       if (s->thread.joinable()) s->thread.join();
     }
@@ -221,6 +259,7 @@ class LoopbackEmulator::Running {
     }
     return {{"root", root_.string()},
             {"ready", ready_},
+            {"setup", setup_phase_},
             {"error", error_},
             {"services", services},
             {"sshd", sshd_pid_ > 0 ? json{{"pid", sshd_pid_},
@@ -389,6 +428,9 @@ class LoopbackEmulator::Running {
   std::condition_variable cv_;
   bool stopped_ = false;
   bool ready_ = false;
+  // installing, waiting-for-gateway, pulling (the charged set-up, scaled), done
+  std::string setup_phase_ = "done";
+  std::thread setup_thread_;
   std::string error_;
   std::vector<std::unique_ptr<Service>> services_;
   pid_t sshd_pid_ = -1;

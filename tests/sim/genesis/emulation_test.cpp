@@ -17,16 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename Pred>
-bool Eventually(Pred pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 std::string Indent(const std::string& text, const std::string& pad) {
   std::string out;
   size_t start = 0;

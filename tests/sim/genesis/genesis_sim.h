@@ -1,6 +1,7 @@
 // The genesis-sim model: an in-memory Genesis Cloud compute API v1 account (instances,
-// images, SSH keys, security groups) with the documented envelopes, status codes, paging and
-// asynchronous life cycles, plus the /_sim/ control API for fault injection. Sources for each
+// images, snapshots, SSH keys, security groups) with the documented envelopes, status codes, paging
+// and asynchronous life cycles, the set-up time model (setup_model.h), plus the /_sim/ control API
+// for fault injection. Sources for each
 // behaviour are cited inline and collected in README.md (tags from
 // shared/reference/genesis-cloud-api.md: SPEC23, PY20, TF25, DOCS, ...).
 //
@@ -19,10 +20,12 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "setup_model.h"
 #include "sim_http.h"
 
 namespace pygrid::sim::genesis {
@@ -34,15 +37,35 @@ struct SimConfig {
   std::uint64_t seed = 1;
   int loopback_net = 0;              // second octet of the instance addresses: 127.<net>.1.N / .2.N
   double rate_limit_per_second = 0;  // 0: no server-side 429s unless injected
+  // Set-up time model: each instance's modelled set-up (real seconds) times this factor is
+  // waited before its services start; 0 turns the model's waiting off.
+  double time_scale = 0;
+  double snapshot_seconds = 1;  // snapshotting -> available
+  SetupFigures setup_figures;
 };
 
 // What the emulator needs to play an instance once it is active.
 struct EmulatedInstance {
+  EmulatedInstance() = default;
+  EmulatedInstance(std::string id_, std::string name_, std::string startup_script_,
+                   std::string public_ip_, std::string private_ip_)
+      : id(std::move(id_)),
+        name(std::move(name_)),
+        startup_script(std::move(startup_script_)),
+        public_ip(std::move(public_ip_)),
+        private_ip(std::move(private_ip_)) {}
   std::string id;
   std::string name;
   std::string startup_script;
   std::string public_ip;
   std::string private_ip;
+  // Set-up model (scaled): wait setup_seconds; then, when wait_url is set (a worker's
+  // pygrid-start waits for its gateway before `docker-compose up`), poll it every
+  // poll_seconds until it answers 2xx; then wait pull_seconds; then start the services.
+  double setup_seconds = 0;
+  std::string wait_url;
+  double poll_seconds = 0;
+  double pull_seconds = 0;
 };
 
 // Plays instances (services, sshd, readiness marker); implemented in emulation.h.
@@ -89,10 +112,22 @@ class GenesisSim {
     double boot_seconds = 0;
     std::string next_status;  // "" when nothing is pending; "gone" removes the instance
     Steady::time_point next_at;
+    std::set<std::string> image_contents;  // what the boot image held (setup_model.h items)
+    bool setup_planned = false;            // set-up is planned once, at the first boot
+    std::vector<SetupStep> setup;
+    double setup_scale = 0;  // --time-scale at the first boot
+    Steady::time_point setup_started;
   };
   struct Image {
     std::string id, name, type, slug, created_at;
     bool needs_gpu = false;
+    std::set<std::string> contents;
+  };
+  struct Snapshot {
+    std::string id, name, resource_id, region, status, created_at;
+    long long size_bytes = 0;
+    std::set<std::string> contents;  // what the instance held when the snapshot was taken
+    Steady::time_point available_at;
   };
   struct SshKey {
     std::string id, name, value, fingerprint, type, created_at;
@@ -128,6 +163,8 @@ class GenesisSim {
   SimResponse SecurityGroups(const SimRequest& r, const std::vector<std::string>& parts);
   SimResponse SshKeys(const SimRequest& r, const std::vector<std::string>& parts);
   SimResponse Images(const SimRequest& r, const std::vector<std::string>& parts);
+  SimResponse Snapshots(const SimRequest& r, const std::vector<std::string>& parts);
+  SimResponse InstanceSnapshots(const SimRequest& r, Instance& inst);
 
   void Seed();
   void TickLocked(Steady::time_point now, std::vector<Event>& events);
@@ -139,6 +176,11 @@ class GenesisSim {
   nlohmann::json InstanceJson(const Instance& inst) const;
   nlohmann::json GroupJson(const SecurityGroup& g) const;
   nlohmann::json KeyJson(const SshKey& k) const;
+  nlohmann::json SnapshotJson(const Snapshot& s) const;
+  nlohmann::json SetupJson(const Instance& inst, Steady::time_point now) const;
+  // The image contents plus every set-up step finished by `now`.
+  std::set<std::string> ContentsAt(const Instance& inst, Steady::time_point now) const;
+  Snapshot* FindSnapshot(const std::string& id);
   std::vector<std::string> AllowedActions(const Instance& inst) const;
   bool RateLimited();
   void Emit(std::vector<Event>& events);
@@ -152,6 +194,7 @@ class GenesisSim {
   std::vector<Image> images_;
   std::vector<SshKey> keys_;
   std::vector<SecurityGroup> groups_;
+  std::vector<Snapshot> snapshots_;
   std::vector<Fault> faults_;
   int lose_next_creates_ = 0;
   std::optional<int> instance_quota_;

@@ -59,11 +59,7 @@ const char kEd25519[] =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHLroQ0sF9jysvVnoOOSpXRBcBV09/46+OGV9QwgcSv3 test@sim";
 
 std::string ImageId(const SimProcess& sim, const std::string& slug) {
-  ApiResult r = Api(sim, "GET", "/images?per_page=100");
-  for (const json& im : r.body["images"]) {
-    if (im["slug"] == slug) return im["id"];
-  }
-  return "";
+  return ImageIdBySlug(sim, slug);
 }
 
 json CreateBody(const SimProcess& sim, const std::string& name) {
@@ -73,20 +69,12 @@ json CreateBody(const SimProcess& sim, const std::string& name) {
           {"image", ImageId(sim, "ubuntu-22.04")}};
 }
 
-// Polls GET /instances/{id} until `status` (deadline 20 s; a loaded CI machine is slow).
+// Waits for `status` (deadline 20 s; a loaded CI machine is slow).
 json WaitStatus(const SimProcess& sim, const std::string& id, const std::string& status) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  json last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    ApiResult r = Api(sim, "GET", "/instances/" + id);
-    if (status == "gone" && r.status == 404) return r.body;
-    if (r.status == 200) {
-      last = r.body["instance"];
-      if (last["status"] == status) return last;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  json last = PollInstanceStatus(sim, id, status);
+  if (last.value("status", "") != status) {
+    ADD_FAILURE() << "instance " << id << " never reached " << status << "; last " << last.dump();
   }
-  ADD_FAILURE() << "instance " << id << " never reached " << status << "; last " << last.dump();
   return last;
 }
 

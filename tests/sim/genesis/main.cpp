@@ -39,7 +39,7 @@ int Usage(const std::string& why) {
             << "usage: genesis-sim --port P --url-out FILE --token TOKEN --boot-seconds N\n"
             << "       [--seed S] [--address A] [--ssh-port P] [--ssh-user U] [--state-dir DIR]\n"
             << "       [--loopback-net K|auto] [--security-group-seconds N] [--rate-limit R]\n"
-            << "       [--no-sshd]\n";
+            << "       [--time-scale F] [--snapshot-seconds N] [--no-sshd]\n";
   return 2;
 }
 
@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
       config.security_group_seconds = std::stod(args["--security-group-seconds"]);
     }
     if (args.count("--rate-limit")) config.rate_limit_per_second = std::stod(args["--rate-limit"]);
+    if (args.count("--time-scale")) config.time_scale = std::stod(args["--time-scale"]);
+    if (config.time_scale < 0) return Usage("--time-scale must be >= 0");
+    if (args.count("--snapshot-seconds")) {
+      config.snapshot_seconds = std::stod(args["--snapshot-seconds"]);
+    }
     const std::string net = args.count("--loopback-net") ? args["--loopback-net"] : "0";
     // "auto" keeps parallel simulators (ctest -j) from sharing instance addresses.
     config.loopback_net = net == "auto" ? ClaimLoopbackNet() : std::stoi(net);

@@ -51,6 +51,22 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
       config_.boot_seconds = body.at("seconds").get<double>();
       return ok();
     }
+    if (what == "time-scale" && r.method == "POST") {
+      const double scale = body.at("scale").get<double>();
+      if (scale < 0) return ErrorResponse(400, kCodeInvalidRequest, "scale must be >= 0");
+      config_.time_scale = scale;  // for instances booting from now on
+      return ok();
+    }
+    if (what == "snapshot-seconds" && r.method == "POST") {
+      config_.snapshot_seconds = body.at("seconds").get<double>();
+      return ok();
+    }
+    if (what == "setup" && r.method == "GET") {
+      json list = json::array();
+      const auto now = Steady::now();
+      for (const Instance& i : instances_) list.push_back(SetupJson(i, now));
+      return ok(json{{"instances", list}});
+    }
     if (what == "security-group-seconds" && r.method == "POST") {
       config_.security_group_seconds = body.at("seconds").get<double>();
       return ok();
@@ -84,6 +100,7 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
       for (const Instance& i : instances_) {
         json j = InstanceJson(i);
         j["emulation"] = emulator_ != nullptr ? emulator_->Describe(i.id) : json(nullptr);
+        j["setup"] = SetupJson(i, Steady::now());
         list.push_back(j);
       }
       return ok(json{{"instances", list}});

@@ -86,7 +86,12 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
   for (const Image& im : images_) {
     if (im.id == image_key || (!im.slug.empty() && im.slug == image_key)) image = &im;
   }
-  if (image == nullptr) return invalid("unknown image " + image_key);
+  // SPEC23/reference §1.4: `image` is an image id or a snapshot id.
+  const Snapshot* snapshot = image == nullptr ? FindSnapshot(image_key) : nullptr;
+  if (image == nullptr && snapshot == nullptr) return invalid("unknown image " + image_key);
+  if (snapshot != nullptr && snapshot->status != "available") {
+    return invalid("snapshot " + image_key + " is not available yet");  // our choice
+  }
   // SPEC23: "Only one of ssh_keys or password can be provided".
   if (body.contains("ssh_keys") && body.contains("password")) {
     return invalid("only one of ssh_keys or password can be provided");
@@ -145,8 +150,14 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
     }
     region = body["region"];
   }
+  // A snapshot is usable in its own region only: GO25 copies one to another region with
+  // `replicated_region` or `POST /snapshots/{id}/clone` (the refusal itself is our choice).
+  if (snapshot != nullptr && snapshot->region != region) {
+    return invalid("snapshot " + image_key + " is in region " + snapshot->region + ", not " +
+                   region);
+  }
   // DOCS /images: an image that cannot run on the type -> 02035.
-  if (image->needs_gpu && type.find("nvidia") == std::string::npos) {
+  if (image != nullptr && image->needs_gpu && type.find("nvidia") == std::string::npos) {
     return ErrorResponse(400, kCodeImageTypeMismatch,
                          "the selected image cannot be run on this instance");
   }
@@ -175,7 +186,8 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
   inst.is_protected = body.contains("is_protected") && body["is_protected"].is_boolean() &&
                       body["is_protected"].get<bool>();
   inst.startup_script = script;
-  inst.image = {image->id, image->name};
+  inst.image = image != nullptr ? Ref{image->id, image->name} : Ref{snapshot->id, snapshot->name};
+  inst.image_contents = image != nullptr ? image->contents : snapshot->contents;
   inst.ssh_keys = keys;
   inst.security_groups = groups;
   inst.status = "enqueued";  // PY20 fixture: enqueued, null IPs, null updated_at

@@ -120,4 +120,29 @@ ApiResult Api(const SimProcess& sim, const std::string& method, const std::strin
   return out;
 }
 
+std::string ImageIdBySlug(const SimProcess& sim, const std::string& slug) {
+  ApiResult r = Api(sim, "GET", "/images?per_page=100");
+  if (!r.body.is_object() || !r.body["images"].is_array()) return "";
+  for (const nlohmann::json& im : r.body["images"]) {
+    if (im.value("slug", nlohmann::json()) == slug) return im["id"];
+  }
+  return "";
+}
+
+nlohmann::json PollInstanceStatus(const SimProcess& sim, const std::string& id,
+                                  const std::string& status, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  nlohmann::json last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ApiResult r = Api(sim, "GET", "/instances/" + id);
+    if (status == "gone" && r.status == 404) return {{"status", "gone"}};
+    if (r.status == 200) {
+      last = r.body["instance"];
+      if (last["status"] == status) return last;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // polling with a deadline
+  }
+  return last;
+}
+
 }  // namespace pygrid::sim::genesis

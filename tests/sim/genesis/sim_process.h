@@ -7,9 +7,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pygrid::sim::genesis {
@@ -54,5 +56,24 @@ ApiResult Api(const SimProcess& sim, const std::string& method, const std::strin
               const nlohmann::json& body = nullptr,
               const std::map<std::string, std::string>& headers = {
                   {"Authorization", std::string("Bearer ") + kTestToken}});
+
+// Polls `pred` every 50 ms until it holds (true) or `seconds` pass (false).
+template <typename Pred>
+bool Eventually(Pred pred, int seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
+  }
+  return false;
+}
+
+// The id of the image with this slug ("" if none).
+std::string ImageIdBySlug(const SimProcess& sim, const std::string& slug);
+
+// Polls GET /instances/{id} until its status is `status` ("gone": until 404) or `seconds`
+// pass; returns the last instance object seen (its status tells whether it got there).
+nlohmann::json PollInstanceStatus(const SimProcess& sim, const std::string& id,
+                                  const std::string& status, int seconds = 20);
 
 }  // namespace pygrid::sim::genesis

@@ -61,11 +61,18 @@ void GenesisSim::Seed() {
   const std::string t0 = "2020-03-24T18:14:01.223Z";
   // Base images as in PY20 ("Ubuntu 18.04", type base-os) with JS24/GO25-style slugs; one
   // preconfigured ML image (DOCS: OS + frameworks) that needs an NVIDIA GPU.
-  images_ = {{NewId(), "Ubuntu 18.04", "base-os", "ubuntu-18.04", t0, false},
-             {NewId(), "Ubuntu 20.04", "base-os", "ubuntu-20.04", t0, false},
-             {NewId(), "Ubuntu 22.04", "base-os", "ubuntu-22.04", t0, false},
-             {NewId(), "Ubuntu 20.04 ML (PyTorch, TensorFlow, NVIDIA driver)", "preconfigured",
-              "ubuntu-ml-nvidia-pytorch", t0, true}};
+  // Set-up model contents: a base OS holds nothing the user data installs; the ML image holds
+  // the NVIDIA driver (its name says so), not Docker or the container toolkit.
+  images_ = {{NewId(), "Ubuntu 18.04", "base-os", "ubuntu-18.04", t0, false, {}},
+             {NewId(), "Ubuntu 20.04", "base-os", "ubuntu-20.04", t0, false, {}},
+             {NewId(), "Ubuntu 22.04", "base-os", "ubuntu-22.04", t0, false, {}},
+             {NewId(),
+              "Ubuntu 20.04 ML (PyTorch, TensorFlow, NVIDIA driver)",
+              "preconfigured",
+              "ubuntu-ml-nvidia-pytorch",
+              t0,
+              true,
+              {kItemNvidiaDriver}}};
   // PY20 quickstart: the account has a pre-existing `standard` group.
   SecurityGroup standard;
   standard.id = NewId();
@@ -89,6 +96,7 @@ void GenesisSim::Seed() {
   groups_ = {standard};
   keys_.clear();
   instances_.clear();
+  snapshots_.clear();
   faults_.clear();
   lose_next_creates_ = 0;
   instance_quota_.reset();
@@ -144,6 +152,17 @@ SimResponse GenesisSim::Images(const SimRequest& r, const std::vector<std::strin
                      {"slug", im.slug},
                      {"regions", kImageRegions},
                      {"created_at", im.created_at}});
+  }
+  // The account's snapshots are images too (SPEC23 Image.Type `snapshot`; in 2020 DIST found
+  // its `nvidia+docker` snapshot in this list), usable in their own region only.
+  for (const Snapshot& s : snapshots_) {
+    if (type != r.query.end() && type->second != "snapshot") continue;
+    items.push_back({{"id", s.id},
+                     {"name", s.name},
+                     {"type", "snapshot"},
+                     {"slug", nullptr},
+                     {"regions", {s.region}},
+                     {"created_at", s.created_at}});
   }
   return ListResponse("images", items, page, per_page);
 }
