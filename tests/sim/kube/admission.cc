@@ -8,6 +8,7 @@
 // (pkg/apis/events/v1/conversion.go).
 #include "sim/kube/api_server.h"
 #include "sim/kube/go_regexp.h"
+#include "sim/kube/scale.h"
 #include "sim/kube/schema.h"
 
 namespace pygrid::sim::kube {
@@ -258,6 +259,11 @@ bool ApiServer::AdmitLocked(const HttpRequest& req, const RequestInfo& info, jso
     }
     ApplyDefaults(t.schema, obj);
     std::vector<FieldError> errs = ValidateObject(t.schema, *obj);
+    if (t.scale) {
+      // customResourceValidator: the scale paths are checked after the schema, on every write.
+      const std::vector<FieldError> scale_errs = ValidateScaleFields(*obj, *t.scale);
+      errs.insert(errs.end(), scale_errs.begin(), scale_errs.end());
+    }
     if (!errs.empty()) return invalid(errs);
   }
   return true;

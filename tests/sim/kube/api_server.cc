@@ -318,9 +318,13 @@ bool ApiServer::ParseResourcePath(const HttpRequest& req, RequestInfo* info, Htt
     *error = ErrorResponse(404, "NotFound", "the server could not find the requested resource");
     return false;
   }
-  if (!info->subresource.empty() &&
-      !(info->subresource == "status" && info->type->status_subresource)) {
-    *error = ErrorResponse(404, "NotFound", "the server could not find the requested resource");
+  const ResourceType& type = *info->type;
+  if (!info->subresource.empty() && !(info->subresource == "status" && type.status_subresource) &&
+      !(info->subresource == "scale" && type.scale)) {
+    // crdHandler answers a subresource its CRD does not serve with the object's NotFound.
+    *error = type.builtin ? ErrorResponse(404, "NotFound",
+                                          "the server could not find the requested resource")
+                          : NotFound(*info, info->name);
     return false;
   }
   const std::string& m = req.method;
@@ -338,6 +342,15 @@ bool ApiServer::ParseResourcePath(const HttpRequest& req, RequestInfo* info, Htt
   } else {
     *error = ErrorResponse(405, "MethodNotAllowed",
                            "the server does not allow this method on the requested resource");
+    return false;
+  }
+  if (!type.builtin && !info->subresource.empty() && info->verb != "get" &&
+      info->verb != "update" && info->verb != "patch") {
+    // serveStatus and serveScale: errors.NewMethodNotSupported for any other verb.
+    *error = ErrorResponse(
+        405, "MethodNotAllowed",
+        info->verb + " is not supported on resources of kind \"" + type.QualifiedResource() + "\"",
+        {{"group", type.group}, {"kind", type.plural}});
     return false;
   }
   if (!info->type->namespaced && !info->namespace_.empty()) {

@@ -20,6 +20,7 @@
 
 #include "sim/common/http_server.h"
 #include "sim/kube/access_reviews.h"
+#include "sim/kube/patch.h"
 #include "sim/kube/rbac.h"
 #include "sim/kube/resource_types.h"
 #include "sim/kube/util.h"
@@ -44,6 +45,10 @@ struct RequestInfo {
   TypePtr type;
   UserInfo user;  // who is asking (the self reviews answer about them)
 };
+
+// The field manager of a write: ?fieldManager=, else the User-Agent's product ("kubectl"), as
+// the apiserver defaults it.
+std::string DefaultManager(const HttpRequest& req);
 
 // The API server state and handlers; see the file comment.
 class ApiServer {
@@ -109,6 +114,17 @@ class ApiServer {
                    std::vector<std::string>* warnings, HttpResponse* error);
   HttpResponse ServerSideApplyLocked(const HttpRequest& req, const RequestInfo& info, json applied,
                                      const json* existing);
+  // False with the answer to an apply without fieldManager, apiVersion or kind.
+  bool CheckApplyRequest(const std::string& manager, const json& applied,
+                         HttpResponse* error) const;
+  // 409 "Apply failed with N conflict(s): ..." for `causes` (text: "who: path" lines).
+  HttpResponse ApplyConflict(const json& causes, std::string text) const;
+  // After UpdateLocked(..., "Apply") answered `updated`: records `manager`'s ownership of
+  // `paths` (taking them from others when `force`) on the stored object; answers with it.
+  HttpResponse RecordApplyLocked(const HttpRequest& req, const RequestInfo& info,
+                                 const json& prepared_old, const std::string& manager,
+                                 const std::vector<FieldPath>& paths, bool force,
+                                 const HttpResponse& updated);
   void RecordManagerLocked(json* obj, const json& old, const std::string& manager,
                            const std::string& operation, const std::string& api_version,
                            const std::string& subresource);
@@ -126,6 +142,34 @@ class ApiServer {
   json ToExternal(const ResourceType& type, const json& stored) const;
   json ToStored(const ResourceType& type, const json& external) const;
   bool NamespaceExistsLocked(const std::string& ns) const;
+
+  // --- patch documents (apply.cc), shared by the resource and its /scale
+  // Applies a JSON, merge or strategic merge patch (by `media`) to `current`; false with the
+  // error the real server answers.
+  bool PatchDocument(const std::string& media, const json& current, const json& patch, json* next,
+                     HttpResponse* error) const;
+  // 422 for a patched document that does not decode (`err`), as the patcher reports it.
+  HttpResponse PatchDecodeError(const json& patched, const std::string& err) const;
+
+  // --- scale subresource of custom resources (scale.cc; the stored resource behind it)
+  HttpResponse ScaleOfLocked(const HttpRequest& req, const RequestInfo& info,
+                             const json& stored) const;
+  HttpResponse UpdateScale(const HttpRequest& req, const RequestInfo& info);
+  HttpResponse PatchScaleLocked(const HttpRequest& req, const RequestInfo& info,
+                                const std::string& media, const json& patch, const json& stored);
+  // Server-side apply of a Scale: ownership of the replicas, kept on the resource as an entry
+  // with subresource "scale" (managedfields.ScaleHandler).
+  HttpResponse ApplyScaleLocked(const HttpRequest& req, const RequestInfo& info,
+                                const json& applied, const json& stored);
+  // Sets the spec replicas path of `stored` to the Scale's replicas (its resourceVersion, if
+  // any, as the precondition) through UpdateLocked and answers with the new Scale. An Update
+  // by `manager`, or an Apply of `applied` (the resource's paths) when given.
+  HttpResponse WriteScaleLocked(const HttpRequest& req, const RequestInfo& info, const json& scale,
+                                const json& stored, const std::string& manager,
+                                const std::vector<FieldPath>* applied = nullptr,
+                                bool force = false);
+  // False with the 400 the real server gives a Scale body of another kind, name or namespace.
+  bool CheckScaleBody(const RequestInfo& info, const json& scale, HttpResponse* error) const;
 
   // --- watch (watch.cc)
   HttpResponse Watch(const HttpRequest& req, const RequestInfo& info);

@@ -137,6 +137,11 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& objs = objects_[t.storage_key];
   auto it = objs.find(ObjKey(info.namespace_, info.name));
+  if (info.subresource == "scale") {
+    if (it == objs.end()) return NotFound(info, info.name);
+    if (apply) return ApplyScaleLocked(req, info, patch, it->second);
+    return PatchScaleLocked(req, info, media, patch, it->second);
+  }
   if (apply) {
     return ServerSideApplyLocked(req, info, patch, it == objs.end() ? nullptr : &it->second);
   }
@@ -144,19 +149,8 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
   json old = it->second;
   json current = ToExternal(t, old);
   json next;
-  if (media == "application/json-patch+json") {
-    if (!ApplyJsonPatch(current, patch, &next, &err)) {
-      return ErrorResponse(
-          422, "Invalid", "the server rejected our request due to an error in our request: " + err);
-    }
-  } else if (media == "application/merge-patch+json") {
-    if (!patch.is_object()) {
-      return ErrorResponse(400, "BadRequest", "merge patch body must be a JSON object");
-    }
-    next = ApplyMergePatch(current, patch);
-  } else if (!ApplyStrategicMergePatch(current, patch, &next, &err)) {
-    return ErrorResponse(422, "Invalid", err);
-  }
+  HttpResponse error;
+  if (!PatchDocument(media, current, patch, &next, &error)) return error;
   bool decoded = next.is_object();  // a JSON patch can replace the whole document ("")
   if (!decoded) {
     const char* what = next.is_string()    ? "string"
@@ -169,21 +163,8 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const RequestInfo& info) {
   } else {
     decoded = DecodeRequestObject(t, &next, &err);
   }
-  if (!decoded) {
-    // jsonPatcher.applyPatchToCurrentObject: errors.NewInvalid(schema.GroupKind{}, "",
-    // field.Invalid(field.NewPath("patch"), patchedJS, err)), hence the empty kind and name.
-    json patched = DumpJson(next);
-    std::string message = "Invalid value: " + DumpJson(patched) + ": " + err;
-    return ErrorResponse(
-        422, "Invalid", " \"\" is invalid: patch: " + message,
-        {{"causes",
-          {{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "patch"}}}}});
-  }
-  std::string manager = req.Query("fieldManager");
-  if (manager.empty()) {
-    std::string ua = req.Header("User-Agent");
-    manager = ua.substr(0, ua.find('/'));
-  }
+  if (!decoded) return PatchDecodeError(next, err);
+  const std::string manager = DefaultManager(req);
   return UpdateLocked(req, info, ToStored(t, next), old, manager, "Update");
 }
 
@@ -191,22 +172,8 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
                                               json applied_in, const json* existing) {
   const ResourceType& t = *info.type;
   const std::string manager = req.Query("fieldManager");
-  if (manager.empty()) {
-    return ErrorResponse(422, "Invalid",
-                         "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
-                         "is required for apply patch",
-                         {{"kind", "PatchOptions"},
-                          {"group", "meta.k8s.io"},
-                          {"causes",
-                           {{{"reason", "FieldValueRequired"},
-                             {"message", "Required value: is required for apply patch"},
-                             {"field", "fieldManager"}}}}});
-  }
-  if (!applied_in.is_object() || !applied_in.contains("apiVersion") ||
-      !applied_in.contains("kind")) {
-    return ErrorResponse(400, "BadRequest",
-                         "error decoding YAML: Object 'Kind' is missing in applied configuration");
-  }
+  HttpResponse error;
+  if (!CheckApplyRequest(manager, applied_in, &error)) return error;
   std::string decode_error;
   if (!DecodeRequestObject(t, &applied_in, &decode_error)) return CannotDecode(info, decode_error);
   // An applied configuration may leave metadata out; the name then comes from the URL.
@@ -250,12 +217,13 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
       previous = owned;
       continue;
     }
-    if (force || e.value("subresource", "") != info.subresource) continue;
+    // Every other manager counts, a subresource's too (a /scale writer owns the replicas);
+    // status and the rest never overlap, as each endpoint applies only its own part (Scope).
+    if (force) continue;
     for (const auto& p : paths) {
       for (const auto& o : owned) {
         if (p == o && ValueAt(current, p) != ValueAt(applied, p)) {
-          std::string who = "conflict with \"" + e.value("manager", "") + "\"";
-          if (e.value("operation", "") == "Update") who += " using " + e.value("apiVersion", "");
+          const std::string who = "conflict with " + ConflictManager(e, e.value("apiVersion", ""));
           causes.push_back(
               {{"reason", "FieldManagerConflict"}, {"message", who}, {"field", PathString(p)}});
           conflict_text += (conflict_text.empty() ? "" : "\n- ") + who + ": " + PathString(p);
@@ -263,12 +231,7 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
       }
     }
   }
-  if (!causes.empty()) {
-    std::string head = "Apply failed with " + std::to_string(causes.size()) + " conflict" +
-                       (causes.size() > 1 ? "s" : "") + ": ";
-    if (causes.size() > 1) conflict_text = "\n- " + conflict_text;
-    return ErrorResponse(409, "Conflict", head + conflict_text, {{"causes", causes}});
-  }
+  if (!causes.empty()) return ApplyConflict(causes, conflict_text);
   json next = current;
   for (const auto& p : paths) SetAt(&next, p, ValueAt(applied, p));
   // Fields this manager applied before and dropped now are removed unless someone else owns
@@ -288,11 +251,51 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
   stored["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
   // Ownership bookkeeping happens on the prepared object, after the status/metadata rules.
   json prepared_old = old;
-  HttpResponse r = UpdateLocked(req, info, stored, old, manager, "Apply");
-  if (r.status != 200) return r;
+  return RecordApplyLocked(req, info, prepared_old, manager, paths, force,
+                           UpdateLocked(req, info, stored, old, manager, "Apply"));
+}
+
+bool ApiServer::CheckApplyRequest(const std::string& manager, const json& applied,
+                                  HttpResponse* error) const {
+  if (manager.empty()) {
+    *error =
+        ErrorResponse(422, "Invalid",
+                      "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                      "is required for apply patch",
+                      {{"kind", "PatchOptions"},
+                       {"group", "meta.k8s.io"},
+                       {"causes",
+                        {{{"reason", "FieldValueRequired"},
+                          {"message", "Required value: is required for apply patch"},
+                          {"field", "fieldManager"}}}}});
+    return false;
+  }
+  if (!applied.is_object() || !applied.contains("apiVersion") || !applied.contains("kind")) {
+    *error =
+        ErrorResponse(400, "BadRequest",
+                      "error decoding YAML: Object 'Kind' is missing in applied configuration");
+    return false;
+  }
+  return true;
+}
+
+HttpResponse ApiServer::ApplyConflict(const json& causes, std::string text) const {
+  std::string head = "Apply failed with " + std::to_string(causes.size()) + " conflict" +
+                     (causes.size() > 1 ? "s" : "") + ": ";
+  if (causes.size() > 1) text = "\n- " + text;
+  return ErrorResponse(409, "Conflict", head + text, {{"causes", causes}});
+}
+
+HttpResponse ApiServer::RecordApplyLocked(const HttpRequest& req, const RequestInfo& info,
+                                          const json& prepared_old, const std::string& manager,
+                                          const std::vector<FieldPath>& paths, bool force,
+                                          const HttpResponse& updated) {
+  // A dry run stores nothing, its ownership neither.
+  if (updated.status != 200 || req.HasQuery("dryRun")) return updated;
+  const ResourceType& t = *info.type;
   auto& objs = objects_[t.storage_key];
   auto it = objs.find(ObjKey(info.namespace_, info.name));
-  if (it == objs.end()) return r;
+  if (it == objs.end()) return updated;
   json& obj = it->second;
   obj["metadata"]["__applied"] = ToFieldsV1(paths);
   if (force) obj["metadata"]["__force"] = true;
@@ -305,8 +308,38 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
       history_.back().object = obj;
     }
   }
-  json out = ToExternal(t, obj);
-  return HttpResponse::Text(200, "application/json", DumpJson(out));
+  return HttpResponse::Text(200, "application/json", DumpJson(ToExternal(t, obj)));
+}
+
+bool ApiServer::PatchDocument(const std::string& media, const json& current, const json& patch,
+                              json* next, HttpResponse* error) const {
+  std::string err;
+  if (media == "application/json-patch+json") {
+    if (!ApplyJsonPatch(current, patch, next, &err)) {
+      *error = ErrorResponse(
+          422, "Invalid", "the server rejected our request due to an error in our request: " + err);
+      return false;
+    }
+  } else if (media == "application/merge-patch+json") {
+    if (!patch.is_object()) {
+      *error = ErrorResponse(400, "BadRequest", "merge patch body must be a JSON object");
+      return false;
+    }
+    *next = ApplyMergePatch(current, patch);
+  } else if (!ApplyStrategicMergePatch(current, patch, next, &err)) {
+    *error = ErrorResponse(422, "Invalid", err);
+    return false;
+  }
+  return true;
+}
+
+HttpResponse ApiServer::PatchDecodeError(const json& patched, const std::string& err) const {
+  // jsonPatcher.applyPatchToCurrentObject: errors.NewInvalid(schema.GroupKind{}, "",
+  // field.Invalid(field.NewPath("patch"), patchedJS, err)), hence the empty kind and name.
+  const std::string message = "Invalid value: " + DumpJson(json(DumpJson(patched))) + ": " + err;
+  return ErrorResponse(
+      422, "Invalid", " \"\" is invalid: patch: " + message,
+      {{"causes", {{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "patch"}}}}});
 }
 
 }  // namespace pygrid::sim::kube

@@ -1,7 +1,7 @@
 // Go types from k8s.io/api (core/v1 Secret, ConfigMap, Namespace, Event, ObjectReference,
-// EventSource; coordination/v1 LeaseSpec; events/v1 Event), k8s.io/apimachinery meta/v1
-// (ObjectMeta, OwnerReference, ManagedFieldsEntry, DeleteOptions, Preconditions) and
-// apiextensions/v1 (CustomResourceDefinition*). Error text from encoding/json's
+// EventSource; coordination/v1 LeaseSpec; events/v1 Event; autoscaling/v1 Scale),
+// k8s.io/apimachinery meta/v1 (ObjectMeta, OwnerReference, ManagedFieldsEntry, DeleteOptions,
+// Preconditions) and apiextensions/v1 (CustomResourceDefinition*). Error text from encoding/json's
 // UnmarshalTypeError ("json: cannot unmarshal <value> into Go struct field <Struct>.<path> of
 // type <type>"; <Struct> is the innermost struct, <path> the JSON field names from the top).
 #include "sim/kube/decode.h"
@@ -188,6 +188,14 @@ const std::map<std::string, GoStruct>& Structs() {
          {"orphanDependents", "bool"},
          {"propagationPolicy", "string"},
          {"dryRun", "strings"}}}},
+      // autoscaling/v1, the body of a custom resource's /scale subresource.
+      {"Scale",
+       {"v1.Scale",
+        {{"metadata", "struct:ObjectMeta"},
+         {"spec", "struct:ScaleSpec"},
+         {"status", "struct:ScaleStatus"}}}},
+      {"ScaleSpec", {"v1.ScaleSpec", {{"replicas", "int32"}}}},
+      {"ScaleStatus", {"v1.ScaleStatus", {{"replicas", "int32"}, {"selector", "string"}}}},
       // Kinds kube-sim stores as written: only their metadata is read.
       {"Other", {"", {{"metadata", "struct:ObjectMeta"}}}},
   };
@@ -333,10 +341,9 @@ std::string StructFor(const ResourceType& t) {
   return "Other";
 }
 
-}  // namespace
-
-bool DecodeRequestObject(const ResourceType& type, json* obj, std::string* error) {
-  // The serializer reads apiVersion/kind first (runtime.SimpleMetaFactory.Interpret).
+// The serializer reads apiVersion/kind first (runtime.SimpleMetaFactory.Interpret); a null
+// one is unset.
+bool DecodeTypeMeta(json* obj, std::string* error) {
   for (const char* k : {"apiVersion", "kind"}) {
     if (obj->contains(k) && !(*obj)[k].is_string() && !(*obj)[k].is_null()) {
       *error = std::string("couldn't get version/kind; json parse error: json: cannot unmarshal ") +
@@ -347,6 +354,13 @@ bool DecodeRequestObject(const ResourceType& type, json* obj, std::string* error
   for (const char* k : {"apiVersion", "kind"}) {
     if (obj->contains(k) && (*obj)[k].is_null()) obj->erase(k);
   }
+  return true;
+}
+
+}  // namespace
+
+bool DecodeRequestObject(const ResourceType& type, json* obj, std::string* error) {
+  if (!DecodeTypeMeta(obj, error)) return false;
   if (!type.builtin) {
     // Unstructured: only metadata is decoded, dropping malformed fields.
     if (!obj->contains("metadata") || (*obj)["metadata"].is_null()) {
@@ -371,6 +385,20 @@ bool DecodeRequestObject(const ResourceType& type, json* obj, std::string* error
   const std::string top = name == "Other" ? type.kind : go.substr(go.find('.') + 1);
   Decoder d(false);
   if (!d.Struct(name, top, "", obj)) {
+    *error = d.error();
+    return false;
+  }
+  return true;
+}
+
+bool DecodeScale(json* scale, std::string* error) {
+  if (!scale->is_object()) {
+    *error = "json: cannot unmarshal " + What(*scale) + " into Go value of type v1.Scale";
+    return false;
+  }
+  if (!DecodeTypeMeta(scale, error)) return false;
+  Decoder d(false);
+  if (!d.Struct("Scale", "Scale", "", scale)) {
     *error = d.error();
     return false;
   }

@@ -22,6 +22,11 @@ namespace pygrid::sim::kube {
 // type of `type` would; false with the decoder's error text when the real server refuses it.
 bool DecodeRequestObject(const ResourceType& type, json* obj, std::string* error);
 
+// Normalizes an autoscaling/v1 Scale (the body of a /scale write, or a patched Scale) as
+// decoding into the Go type would; false with the decoder's error text. apiVersion and kind
+// are left for the caller to check.
+bool DecodeScale(json* scale, std::string* error);
+
 // Checks a DELETE body (meta/v1 DeleteOptions); false with the decoder's error text.
 bool DecodeDeleteOptions(json* options, std::string* error);
 

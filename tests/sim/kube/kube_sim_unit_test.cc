@@ -1,11 +1,16 @@
 // Unit tests of kube-sim's pure parts: schema pruning/defaulting/validation messages,
-// selectors, patches and field ownership, printer-column JSONPath and time formatting.
+// selectors, patches and field ownership, printer-column JSONPath and time formatting; and the
+// scale subresource of custom resources, both its pure parts and through ApiServer::Handle.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "sim/kube/api_server.h"
 #include "sim/kube/decode.h"
 #include "sim/kube/go_regexp.h"
 #include "sim/kube/patch.h"
 #include "sim/kube/resource_types.h"
+#include "sim/kube/scale.h"
 #include "sim/kube/schema.h"
 #include "sim/kube/selectors.h"
 #include "sim/kube/table.h"
@@ -385,6 +390,261 @@ TEST(UtilTest, ParsesYamlBodiesWithKubernetesScalars) {
   EXPECT_EQ(out["c"], true);
   EXPECT_EQ(out["d"][0], "x");
   EXPECT_TRUE(out["e"].is_null());
+}
+
+TEST(ScaleTest, ScaleObjectFollowsThePathsAndTheGoType) {
+  const ScalePaths paths{".spec.workers.replicas", ".status.readyWorkers", ""};
+  json cr = json::parse(R"({"apiVersion":"g/v1","kind":"K",
+      "metadata":{"name":"mnist","namespace":"default","uid":"u-1","resourceVersion":"7",
+                  "generation":3,"labels":{"a":"b"},"creationTimestamp":"2026-01-01T00:00:00Z"},
+      "spec":{"workers":{"replicas":4}}})");
+  json scale;
+  bool found = false;
+  std::string err;
+  ASSERT_TRUE(ScaleFromCustomResource(cr, paths, &scale, &found, &err)) << err;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(scale, json::parse(R"({"apiVersion":"autoscaling/v1","kind":"Scale",
+      "metadata":{"name":"mnist","namespace":"default","uid":"u-1","resourceVersion":"7",
+                  "creationTimestamp":"2026-01-01T00:00:00Z"},
+      "spec":{"replicas":4},"status":{"replicas":0}})"));
+  // spec.replicas is omitempty; status.replicas is not; the selector only with its path.
+  cr["spec"]["workers"]["replicas"] = 0;
+  cr["status"] = {{"readyWorkers", 2}, {"selector", "app=x"}};
+  ASSERT_TRUE(ScaleFromCustomResource(
+      cr, {".spec.workers.replicas", ".status.readyWorkers", ".status.selector"}, &scale, &found,
+      &err));
+  EXPECT_EQ(scale["spec"], json::object());
+  EXPECT_EQ(scale["status"], json::parse(R"({"replicas":2,"selector":"app=x"})"));
+  cr["spec"]["workers"].erase("replicas");
+  ASSERT_TRUE(ScaleFromCustomResource(cr, paths, &scale, &found, &err));
+  EXPECT_FALSE(found);
+  // unstructured's accessor errors, word for word.
+  cr["spec"]["workers"]["replicas"] = 2.5;
+  EXPECT_FALSE(ScaleFromCustomResource(cr, paths, &scale, &found, &err));
+  EXPECT_EQ(err,
+            ".spec.workers.replicas accessor error: 2.5 is of the type float64, expected int64");
+  cr["spec"]["workers"] = "four";
+  EXPECT_FALSE(ScaleFromCustomResource(cr, paths, &scale, &found, &err));
+  EXPECT_EQ(err,
+            ".spec.workers.replicas accessor error: four is of the type string, expected "
+            "map[string]interface{}");
+  EXPECT_FALSE(SetSpecReplicas(&cr, paths, 3, &err));
+  EXPECT_EQ(err, "value cannot be set because .spec.workers is not a map[string]interface{}");
+  cr["spec"] = json::object();
+  ASSERT_TRUE(SetSpecReplicas(&cr, paths, 3, &err));
+  EXPECT_EQ(cr["spec"], json::parse(R"({"workers":{"replicas":3}})"));
+}
+
+TEST(ScaleTest, EveryWriteChecksTheScalePaths) {
+  const ScalePaths paths{".spec.replicas", ".status.replicas", ".status.selector"};
+  json cr = json::parse(
+      R"({"spec":{"replicas":-1},"status":{"replicas":3000000000,"selector":{"a":"b"}}})");
+  std::vector<std::string> text;
+  for (const auto& e : ValidateScaleFields(cr, paths)) text.push_back(e.field + ": " + e.message);
+  EXPECT_EQ(text, (std::vector<std::string>{
+                      ".spec.replicas: Invalid value: -1: should be a non-negative integer",
+                      ".status.replicas: Invalid value: 3000000000: should be less than or equal "
+                      "to 2147483647",
+                      ".status.selector: Invalid value: \"\": .status.selector accessor error: "
+                      "{\"a\":\"b\"} is of the type map[string]interface {}, expected string"}));
+  EXPECT_TRUE(ValidateScaleFields(json::parse(R"({"spec":{}})"), paths).empty());
+}
+
+// A CRD whose versions differ only in /scale, served by an in-process ApiServer.
+class ScaleSubresourceTest : public ::testing::Test {
+ protected:
+  static constexpr char kToken[] = "scale-test-token";
+  static constexpr char kWidget[] = "/apis/test.kubesim.dev/v1/namespaces/default/widgets/w";
+
+  ScaleSubresourceTest() : api_({kToken, 100, 1000}) {
+    json crd = json::parse(R"({"apiVersion":"apiextensions.k8s.io/v1",
+      "kind":"CustomResourceDefinition","metadata":{"name":"widgets.test.kubesim.dev"},
+      "spec":{"group":"test.kubesim.dev","scope":"Namespaced",
+        "names":{"kind":"Widget","plural":"widgets"},
+        "versions":[
+          {"name":"v1","served":true,"storage":true,
+           "subresources":{"status":{},"scale":{"specReplicasPath":".spec.replicas",
+                                                "statusReplicasPath":".status.ready"}},
+           "schema":{"openAPIV3Schema":{"type":"object","properties":{
+             "spec":{"type":"object","properties":{
+               "replicas":{"type":"integer","minimum":0,"maximum":100},
+               "color":{"type":"string"}}},
+             "status":{"type":"object","properties":{"ready":{"type":"integer"}}}}}}},
+          {"name":"v2","served":true,"storage":false,"subresources":{"status":{}},
+           "schema":{"openAPIV3Schema":{"type":"object",
+             "x-kubernetes-preserve-unknown-fields":true}}}]}})");
+    EXPECT_EQ(Call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).first,
+              201);
+    EXPECT_EQ(Call("POST", "/apis/test.kubesim.dev/v1/namespaces/default/widgets",
+                   json::parse(R"({"apiVersion":"test.kubesim.dev/v1","kind":"Widget",
+                       "metadata":{"name":"w"},"spec":{"replicas":2,"color":"red"}})"))
+                  .first,
+              201);
+  }
+
+  std::pair<int, json> Call(const std::string& method, const std::string& target,
+                            const json& body = nullptr,
+                            const std::string& content_type = "application/json") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.path = target.substr(0, target.find('?'));
+    std::stringstream query(
+        target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1));
+    for (std::string pair; std::getline(query, pair, '&');) {
+      req.query.emplace(pair.substr(0, pair.find('=')), pair.substr(pair.find('=') + 1));
+    }
+    req.headers = {{"Authorization", std::string("Bearer ") + kToken},
+                   {"Content-Type", content_type},
+                   {"User-Agent", "scaler/v1"}};
+    if (!body.is_null()) req.body = body.dump();
+    HttpResponse resp = api_.Handle(req);
+    return {resp.status, json::parse(resp.body, nullptr, false)};
+  }
+
+  json Widget() { return Call("GET", kWidget).second; }
+
+  ApiServer api_;
+};
+
+TEST_F(ScaleSubresourceTest, DiscoveryAndGetShowTheScale) {
+  auto [code, list] = Call("GET", "/apis/test.kubesim.dev/v1");
+  ASSERT_EQ(code, 200);
+  EXPECT_EQ(list["resources"][2], json::parse(R"({"name":"widgets/scale","singularName":"",
+      "namespaced":true,"group":"autoscaling","version":"v1","kind":"Scale",
+      "verbs":["get","patch","update"]})"));
+  EXPECT_EQ(Call("GET", "/apis/test.kubesim.dev/v2").second["resources"].size(), 2u);
+  auto [got, scale] = Call("GET", std::string(kWidget) + "/scale");
+  ASSERT_EQ(got, 200);
+  const json w = Widget();
+  EXPECT_EQ(scale["apiVersion"], "autoscaling/v1");
+  EXPECT_EQ(scale["kind"], "Scale");
+  EXPECT_EQ(scale["metadata"]["uid"], w["metadata"]["uid"]);
+  EXPECT_EQ(scale["metadata"]["resourceVersion"], w["metadata"]["resourceVersion"]);
+  EXPECT_EQ(scale["spec"], json::parse(R"({"replicas":2})"));
+  EXPECT_EQ(scale["status"], json::parse(R"({"replicas":0})"));
+  // A version without /scale: the object's NotFound, as crdHandler answers it.
+  auto [missing, status] =
+      Call("GET", "/apis/test.kubesim.dev/v2/namespaces/default/widgets/w/scale");
+  EXPECT_EQ(missing, 404);
+  EXPECT_EQ(status["message"], "widgets.test.kubesim.dev \"w\" not found");
+  auto [deleted, refused] = Call("DELETE", std::string(kWidget) + "/scale");
+  EXPECT_EQ(deleted, 405);
+  EXPECT_EQ(refused["message"],
+            "delete is not supported on resources of kind \"widgets.test.kubesim.dev\"");
+  EXPECT_EQ(Widget()["spec"]["replicas"], 2);
+  // No value at the spec path: GET is an internal error, a patch must set replicas.
+  ASSERT_EQ(Call("PATCH", kWidget, json::parse(R"({"spec":{"replicas":null}})"),
+                 "application/merge-patch+json")
+                .first,
+            200);
+  auto [empty, why] = Call("GET", std::string(kWidget) + "/scale");
+  EXPECT_EQ(empty, 500);
+  EXPECT_EQ(why["message"],
+            "Internal error occurred: the spec replicas field \".spec.replicas\" does not exist");
+  auto [unset, bad] =
+      Call("PATCH", std::string(kWidget) + "/scale",
+           json::parse(R"({"metadata":{"labels":{"a":"b"}}})"), "application/merge-patch+json");
+  EXPECT_EQ(unset, 400);
+  EXPECT_EQ(bad["message"], "the spec replicas field \".spec.replicas\" cannot be empty");
+}
+
+TEST_F(ScaleSubresourceTest, WritesChangeOnlyTheReplicasUnderPreconditions) {
+  const json before = Widget();
+  const std::string rv = before["metadata"]["resourceVersion"];
+  json scale = Call("GET", std::string(kWidget) + "/scale").second;
+  scale["spec"]["replicas"] = 5;
+  scale["status"]["replicas"] = 9;  // status is read-only through /scale
+  auto [code, out] = Call("PUT", std::string(kWidget) + "/scale", scale);
+  ASSERT_EQ(code, 200) << out;
+  EXPECT_EQ(out["spec"]["replicas"], 5);
+  json after = Widget();
+  EXPECT_EQ(after["spec"], json::parse(R"({"replicas":5,"color":"red"})"));
+  EXPECT_FALSE(after.contains("status"));
+  EXPECT_EQ(after["metadata"]["generation"], 2);
+  EXPECT_NE(after["metadata"]["resourceVersion"], rv);
+  EXPECT_EQ(out["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
+  // The resource's field managers: the scaler owns the replicas through "scale".
+  const json& entry = after["metadata"]["managedFields"].back();
+  EXPECT_EQ(entry["manager"], "scaler");
+  EXPECT_EQ(entry["subresource"], "scale");
+  EXPECT_EQ(entry["apiVersion"], "test.kubesim.dev/v1");
+  EXPECT_EQ(entry["fieldsV1"], json::parse(R"({"f:spec":{"f:replicas":{}}})"));
+  // The old resourceVersion is a failed precondition: 409 with the standard message.
+  auto [conflict, status] = Call("PUT", std::string(kWidget) + "/scale", scale);
+  EXPECT_EQ(conflict, 409);
+  EXPECT_EQ(status["reason"], "Conflict");
+  EXPECT_EQ(status["message"],
+            "Operation cannot be fulfilled on widgets.test.kubesim.dev \"w\": the object has been "
+            "modified; please apply your changes to the latest version and try again");
+  auto [stale, patched] =
+      Call("PATCH", std::string(kWidget) + "/scale",
+           {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"replicas", 6}}}},
+           "application/merge-patch+json");
+  EXPECT_EQ(stale, 409);
+  // Without a resourceVersion the write is unconditional; JSON patches apply to the Scale.
+  ASSERT_EQ(Call("PATCH", std::string(kWidget) + "/scale",
+                 json::parse(R"([{"op":"replace","path":"/spec/replicas","value":7}])"),
+                 "application/json-patch+json")
+                .first,
+            200);
+  EXPECT_EQ(Widget()["spec"]["replicas"], 7);
+  // The CRD schema decides: 101 is the real 422; strategic merge is refused for a CR.
+  auto [invalid, refused] =
+      Call("PATCH", std::string(kWidget) + "/scale", json::parse(R"({"spec":{"replicas":101}})"),
+           "application/merge-patch+json");
+  EXPECT_EQ(invalid, 422);
+  EXPECT_EQ(refused["message"],
+            "Widget.test.kubesim.dev \"w\" is invalid: spec.replicas: Invalid value: 101: "
+            "spec.replicas in body should be less than or equal to 100");
+  EXPECT_EQ(
+      Call("PATCH", std::string(kWidget) + "/scale", json::parse(R"({"spec":{"replicas":3}})"),
+           "application/strategic-merge-patch+json")
+          .first,
+      415);
+  auto [typed, decode] =
+      Call("PATCH", std::string(kWidget) + "/scale", json::parse(R"({"spec":{"replicas":"3"}})"),
+           "application/merge-patch+json");
+  EXPECT_EQ(typed, 422);
+  EXPECT_NE(decode["message"].get<std::string>().find(
+                "json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of "
+                "type int32"),
+            std::string::npos);
+  EXPECT_EQ(Widget()["spec"]["replicas"], 7);
+}
+
+TEST_F(ScaleSubresourceTest, ApplyToScaleConflictsWithTheReplicasOwner) {
+  ASSERT_EQ(Call("PUT", std::string(kWidget) + "/scale", {{"spec", {{"replicas", 4}}}}).first, 200);
+  const json applied = {
+      {"apiVersion", "autoscaling/v1"}, {"kind", "Scale"}, {"spec", {{"replicas", 8}}}};
+  auto [code, conflict] = Call("PATCH", std::string(kWidget) + "/scale?fieldManager=keda", applied,
+                               "application/apply-patch+yaml");
+  EXPECT_EQ(code, 409);
+  EXPECT_EQ(conflict["message"],
+            "Apply failed with 1 conflict: conflict with \"scaler\" with subresource \"scale\" "
+            "using autoscaling/v1: .spec.replicas");
+  // Forced, the applier takes the replicas; the main resource's appliers now conflict with it.
+  auto [forced, scale] = Call("PATCH", std::string(kWidget) + "/scale?fieldManager=keda&force=true",
+                              applied, "application/apply-patch+yaml");
+  ASSERT_EQ(forced, 200) << scale;
+  EXPECT_EQ(scale["spec"]["replicas"], 8);
+  const json w = Widget();
+  EXPECT_EQ(w["spec"]["replicas"], 8);
+  std::vector<std::string> managers;
+  for (const auto& e : w["metadata"]["managedFields"]) {
+    managers.push_back(e["manager"].get<std::string>() + "/" + e["operation"].get<std::string>() +
+                       "/" + e.value("subresource", ""));
+  }
+  // The creator keeps spec.color; the scaler's only field went to keda.
+  EXPECT_EQ(managers, (std::vector<std::string>{"scaler/Update/", "keda/Apply/scale"}));
+  auto [main_apply, main_conflict] =
+      Call("PATCH", std::string(kWidget) + "?fieldManager=gitops",
+           {{"apiVersion", "test.kubesim.dev/v1"}, {"kind", "Widget"}, {"spec", {{"replicas", 3}}}},
+           "application/apply-patch+yaml");
+  EXPECT_EQ(main_apply, 409);
+  EXPECT_EQ(main_conflict["message"],
+            "Apply failed with 1 conflict: conflict with \"keda\" with subresource \"scale\": "
+            ".spec.replicas");
 }
 
 }  // namespace

@@ -46,13 +46,6 @@ bool HasGeneration(const ResourceType& t) {
   return !t.builtin || t.kind == "CustomResourceDefinition";
 }
 
-std::string DefaultManager(const HttpRequest& req) {
-  std::string m = req.Query("fieldManager");
-  if (!m.empty()) return m;
-  std::string ua = req.Header("User-Agent");
-  return ua.substr(0, ua.find('/'));
-}
-
 std::string EncodeContinue(uint64_t rv, const std::string& start) {
   json token = {{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", start + std::string(1, '\0')}};
   return Base64Encode(token.dump());
@@ -73,6 +66,13 @@ bool DecodeContinue(const std::string& token, uint64_t* rv, std::string* start) 
 }
 
 }  // namespace
+
+std::string DefaultManager(const HttpRequest& req) {
+  std::string m = req.Query("fieldManager");
+  if (!m.empty()) return m;
+  std::string ua = req.Header("User-Agent");
+  return ua.substr(0, ua.find('/'));
+}
 
 // The NamespaceLifecycle admission plugin keeps these (plugin/pkg/admission/namespace/
 // lifecycle: immortalNamespaces).
@@ -163,6 +163,7 @@ HttpResponse ApiServer::Get(const HttpRequest& req, const RequestInfo& info) {
   const auto& objs = objects_[info.type->storage_key];
   auto it = objs.find(ObjKey(info.namespace_, info.name));
   if (it == objs.end()) return NotFound(info, info.name);
+  if (info.subresource == "scale") return ScaleOfLocked(req, info, it->second);
   json out = ToExternal(*info.type, it->second);
   if (WantsTable(req)) {
     return JsonOut(
@@ -352,6 +353,7 @@ HttpResponse ApiServer::CreateLocked(const HttpRequest& req, const RequestInfo& 
 }
 
 HttpResponse ApiServer::Update(const HttpRequest& req, const RequestInfo& info) {
+  if (info.subresource == "scale") return UpdateScale(req, info);
   json obj;
   std::string err;
   if (!ParseBody(req.body, &obj, &err) || !obj.is_object()) {

@@ -183,6 +183,65 @@ json V2Operation(const ResourceType& t, const std::string& action, const std::st
            {{"group", t.group}, {"version", t.version}, {"kind", t.kind}}}};
 }
 
+// autoscaling/v1 Scale, ScaleSpec and ScaleStatus as kube-apiserver publishes them (the body
+// of every CRD's /scale path; apiextensions-apiserver's builder names the Go type), with
+// references under `prefix` ("#/definitions/" or "#/components/schemas/"). v3 wraps references
+// in allOf, as kube-openapi's v3 builder does.
+json ScaleDefinitions(const std::string& prefix, bool v3) {
+  auto ref = [&](const std::string& name, const char* description) {
+    json r = {{"description", description}};
+    if (v3) {
+      r["allOf"] = json::array({{{"$ref", prefix + name}}});
+      r["default"] = json::object();
+    } else {
+      r["$ref"] = prefix + name;
+    }
+    return r;
+  };
+  auto int32 = [](const char* description) {
+    return json{{"type", "integer"}, {"format", "int32"}, {"description", description}};
+  };
+  return {
+      {"io.k8s.api.autoscaling.v1.Scale",
+       {{"description", "Scale represents a scaling request for a resource."},
+        {"type", "object"},
+        {"properties",
+         {{"apiVersion",
+           {{"type", "string"},
+            {"description",
+             "APIVersion defines the versioned schema of this representation of an object."}}},
+          {"kind",
+           {{"type", "string"},
+            {"description",
+             "Kind is a string value representing the REST resource this object represents."}}},
+          {"metadata", ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                           "Standard object metadata; More info: https://git.k8s.io/community/"
+                           "contributors/devel/sig-architecture/api-conventions.md#metadata.")},
+          {"spec",
+           ref("io.k8s.api.autoscaling.v1.ScaleSpec", "spec defines the behavior of the scale.")},
+          {"status", ref("io.k8s.api.autoscaling.v1.ScaleStatus",
+                         "status is the current status of the scale. Read-only.")}}},
+        {"x-kubernetes-group-version-kind",
+         json::array({{{"group", "autoscaling"}, {"kind", "Scale"}, {"version", "v1"}}})}}},
+      {"io.k8s.api.autoscaling.v1.ScaleSpec",
+       {{"description", "ScaleSpec describes the attributes of a scale subresource."},
+        {"type", "object"},
+        {"properties",
+         {{"replicas", int32("replicas is the desired number of instances for the scaled "
+                             "object.")}}}}},
+      {"io.k8s.api.autoscaling.v1.ScaleStatus",
+       {{"description", "ScaleStatus represents the current status of a scale subresource."},
+        {"type", "object"},
+        {"required", {"replicas"}},
+        {"properties",
+         {{"replicas", int32("replicas is the actual number of observed instances of the "
+                             "scaled object.")},
+          {"selector",
+           {{"type", "string"},
+            {"description",
+             "selector is the label query over pods that should match the replicas count."}}}}}}}};
+}
+
 }  // namespace
 
 json ApiServer::OpenApiV2DocumentLocked() const {
@@ -218,6 +277,19 @@ json ApiServer::OpenApiV2DocumentLocked() const {
             {"put", V2Operation(t, "put", "replace", body, true)},
             {"patch", V2Operation(t, "patch", "patch", body, true)},
             {"parameters", path_params}};
+      }
+      if (t.scale) {
+        // The CRD builder's scale routes: read, replace and patch of an autoscaling/v1 Scale.
+        const json scale = {{"$ref", "#/definitions/io.k8s.api.autoscaling.v1.Scale"}};
+        json read = V2Operation(t, "get", "read", scale, false);
+        json replace = V2Operation(t, "put", "replace", scale, true);
+        json patch = V2Operation(t, "patch", "patch", scale, true);
+        for (json* op : {&read, &replace, &patch}) {
+          (*op)["operationId"] = (*op)["operationId"].get<std::string>() + "Scale";
+        }
+        paths[collection + "/{name}/scale"] = {
+            {"get", read}, {"put", replace}, {"patch", patch}, {"parameters", path_params}};
+        definitions.update(ScaleDefinitions("#/definitions/", false));
       }
       if (t.builtin) continue;
       json s = ToOpenApiV2Schema(t.schema.is_object() ? t.schema : json{{"type", "object"}});
@@ -282,6 +354,14 @@ HttpResponse ApiServer::OpenApi(const HttpRequest& req) {
       get_op["operationId"] = "read" + t.kind;
       paths[item] = {{"get", get_op}, {"patch", op}, {"put", op}};
       if (t.status_subresource) paths[item + "/status"] = {{"patch", op}};
+      if (t.scale) {
+        json scale_get = get_op;
+        scale_get["operationId"] = "read" + t.kind + "Scale";
+        json scale_patch = op;
+        scale_patch["operationId"] = "patch" + t.kind + "Scale";
+        paths[item + "/scale"] = {{"get", scale_get}, {"patch", scale_patch}, {"put", scale_patch}};
+        schemas.update(ScaleDefinitions("#/components/schemas/", true));
+      }
       if (t.builtin) continue;  // built-in kinds come from kubectl's compiled-in scheme
       json s = t.schema.is_object() ? t.schema : json{{"type", "object"}};
       if (!s.contains("properties")) s["properties"] = json::object();

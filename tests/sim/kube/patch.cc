@@ -275,4 +275,12 @@ void SetAt(json* object, const FieldPath& path, const json& value) {
   (*cur)[path.back()] = value;
 }
 
+std::string ConflictManager(const json& entry, const std::string& api_version) {
+  std::string who = json(entry.value("manager", "")).dump();
+  const std::string subresource = entry.value("subresource", "");
+  if (!subresource.empty()) who += " with subresource " + json(subresource).dump();
+  if (entry.value("operation", "") == "Update") who += " using " + api_version;
+  return who;
+}
+
 }  // namespace pygrid::sim::kube

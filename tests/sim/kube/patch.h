@@ -40,6 +40,10 @@ std::string PathString(const FieldPath& path);
 json ValueAt(const json& object, const FieldPath& path);
 // Removes the value at `path` (no-op when absent); empty parent maps are kept.
 void RemoveAt(json* object, const FieldPath& path);
+// How an apply conflict names the manager of managedFields entry `entry` (printManager in
+// k8s.io/apimachinery managedfields/internal/conflict.go): `"kubectl"`, then ` with subresource
+// "scale"` when the entry has one, then ` using <api_version>` for an Update.
+std::string ConflictManager(const json& entry, const std::string& api_version);
 // Sets `value` at `path`, creating intermediate maps.
 void SetAt(json* object, const FieldPath& path, const json& value);
 

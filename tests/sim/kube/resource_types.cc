@@ -41,6 +41,48 @@ std::shared_ptr<ResourceType> Builtin(const std::string& group, const std::strin
   return t;
 }
 
+// The scale paths of a CRD version, checked as ValidateCustomResourceDefinitionSubresources
+// does (apiextensions-apiserver pkg/apis/apiextensions/validation): simple dotted JSON paths,
+// spec replicas under .spec, status replicas under .status, a selector under either.
+bool ReadScalePaths(const json& scale, ScalePaths* out, std::string* error) {
+  struct Path {
+    const char* field;
+    std::string* value;
+    bool required;
+    std::vector<std::string> prefixes;
+    const char* under;
+  };
+  const Path paths[] = {
+      {"specReplicasPath", &out->spec_replicas, true, {".spec."}, ".spec"},
+      {"statusReplicasPath", &out->status_replicas, true, {".status."}, ".status"},
+      {"labelSelectorPath",
+       &out->label_selector,
+       false,
+       {".spec.", ".status."},
+       "either .spec or .status"}};
+  for (const Path& p : paths) {
+    const json value = scale.is_object() ? scale.value(p.field, json()) : json();
+    if (!value.is_null() && !value.is_string()) {
+      *error = std::string(p.field) + ": Invalid value: must be a string";
+      return false;
+    }
+    *p.value = value.is_string() ? value.get<std::string>() : "";
+    if (p.value->empty()) {
+      if (!p.required) continue;
+      *error = std::string(p.field) + ": Required value";
+      return false;
+    }
+    bool under = false;
+    for (const auto& prefix : p.prefixes) under = under || p.value->rfind(prefix, 0) == 0;
+    if (!under) {
+      *error = std::string(p.field) + ": Invalid value: " + json(*p.value).dump() +
+               ": should be a json path under " + p.under;
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Registry::Registry() {
@@ -121,8 +163,24 @@ bool Registry::RegisterCrd(const json& crd, std::string* error) {
         "spec.versions: Invalid value: must have exactly one version marked as storage version";
     return false;
   }
+  std::vector<std::optional<ScalePaths>> scales;
+  for (size_t i = 0; i < spec["versions"].size(); ++i) {
+    const json& v = spec["versions"][i];
+    scales.emplace_back();
+    if (!v.contains("subresources") || !v["subresources"].is_object() ||
+        !v["subresources"].contains("scale")) {
+      continue;
+    }
+    scales.back() = ScalePaths();
+    std::string why;
+    if (!ReadScalePaths(v["subresources"]["scale"], &*scales.back(), &why)) {
+      *error = "spec.versions[" + std::to_string(i) + "].subresources.scale." + why;
+      return false;
+    }
+  }
   UnregisterCrd(name);
-  for (const auto& v : spec["versions"]) {
+  for (size_t i = 0; i < spec["versions"].size(); ++i) {
+    const json& v = spec["versions"][i];
     if (!v.value("served", true)) continue;
     auto t = std::make_shared<ResourceType>();
     t->group = group;
@@ -142,6 +200,7 @@ bool Registry::RegisterCrd(const json& crd, std::string* error) {
     t->namespaced = spec.value("scope", "Namespaced") == "Namespaced";
     t->builtin = false;
     t->status_subresource = v.contains("subresources") && v["subresources"].contains("status");
+    t->scale = scales[i];
     t->storage_key = group + "/" + plural;
     t->crd_name = name;
     if (v.contains("schema") && v["schema"].contains("openAPIV3Schema")) {
@@ -231,6 +290,17 @@ json Registry::ResourceList(const std::string& group, const std::string& version
                            {"singularName", ""},
                            {"namespaced", t->namespaced},
                            {"kind", t->kind},
+                           {"verbs", {"get", "patch", "update"}}});
+    }
+    if (t->scale) {
+      // The discovery controller names the Scale's own group and version
+      // (apiextensions-apiserver pkg/apiserver/customresource_discovery_controller.go).
+      resources.push_back({{"name", t->plural + "/scale"},
+                           {"singularName", ""},
+                           {"namespaced", t->namespaced},
+                           {"group", "autoscaling"},
+                           {"version", "v1"},
+                           {"kind", "Scale"},
                            {"verbs", {"get", "patch", "update"}}});
     }
   }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,12 @@ namespace pygrid::sim::kube {
 struct PrinterColumn {
   std::string name, type, format, description, json_path;
   int priority = 0;
+};
+
+// A CRD version's subresources.scale (apiextensions.k8s.io/v1 CustomResourceSubresourceScale):
+// JSON paths such as ".spec.replicas"; label_selector is empty when the CRD sets none.
+struct ScalePaths {
+  std::string spec_replicas, status_replicas, label_selector;
 };
 
 // A served group/version/resource and how the server treats it.
@@ -33,6 +40,8 @@ struct ResourceType {
   std::string crd_name;     // owning CRD for custom resources
   json schema;              // openAPIV3Schema of a custom resource version
   std::vector<PrinterColumn> columns;
+  // Set when a custom resource version serves /scale.
+  std::optional<ScalePaths> scale;
 
   // "v1" or "group/version".
   std::string ApiVersion() const;
