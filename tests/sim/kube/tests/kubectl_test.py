@@ -318,6 +318,47 @@ class KubectlTest(unittest.TestCase):
         self.ok("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=PGC % ("ssa", 5))
         self.assertEqual(self.jsonpath("pgc", "ssa", "{.spec.workers.replicas}"), "5")
 
+    def test_scale_subresource_with_kubectl_scale(self):
+        # Its own namespace, so the other tests' mnist is left alone.
+        self.ok("create", "namespace", "scaling")
+        ns = ("-n", "scaling")
+        self.ok("apply", "-f", "-", stdin=PGC.replace("namespace: default", "namespace: scaling")
+                % ("mnist", 3))
+        resources = json.loads(self.ok("get", "--raw", "/apis/distributor.pygrid.dev/v1alpha1"))
+        scale = [r for r in resources["resources"] if r["name"] == "pygridclusters/scale"]
+        self.assertEqual(scale, [{"name": "pygridclusters/scale", "singularName": "",
+                                  "namespaced": True, "group": "autoscaling", "version": "v1",
+                                  "kind": "Scale", "verbs": ["get", "patch", "update"]}])
+        self.assertIn("pygridcluster.distributor.pygrid.dev/mnist scaled",
+                      self.ok("scale", "pgc", "mnist", "--replicas=4", *ns))
+        self.assertEqual(self.ok("get", "pgc", "mnist", *ns, "-o",
+                                 "jsonpath={.spec.workers.replicas} {.metadata.generation}"), "4 2")
+        self.ok("patch", "pgc", "mnist", *ns, "--subresource=status", "--type=merge", "-p",
+                '{"status":{"readyWorkers":2}}')
+        got = json.loads(self.ok("get", "pgc", "mnist", *ns, "--subresource=scale", "-o", "json"))
+        self.assertEqual((got["apiVersion"], got["kind"]), ("autoscaling/v1", "Scale"))
+        self.assertEqual(got["spec"], {"replicas": 4})
+        self.assertEqual(got["status"], {"replicas": 2})  # readyWorkers; no selector
+        self.assertEqual(got["metadata"]["name"], "mnist")
+        # The CRD schema decides, with the real message; nothing changes.
+        err = self.fails("scale", "pgc", "mnist", "--replicas=101", *ns)
+        self.assertIn('The PyGridCluster "mnist" is invalid: spec.workers.replicas: Invalid value: '
+                      "101: spec.workers.replicas in body should be less than or equal to 100", err)
+        # kubectl checks --current-replicas on the Scale it read, then writes it back (PUT with
+        # its resourceVersion).
+        self.assertIn("error: Expected replicas to be 3, was 4",
+                      self.fails("scale", "pgc", "mnist", "--current-replicas=3", "--replicas=5", *ns))
+        self.ok("scale", "pgc", "mnist", "--current-replicas=4", "--replicas=5", *ns)
+        self.assertEqual(self.ok("get", "pgc", "mnist", *ns, "-o",
+                                 "jsonpath={.spec.workers.replicas} {.metadata.generation}"), "5 3")
+        # The scaler owns the replicas now: a server-side apply of another count conflicts.
+        y = self.ok("get", "pgc", "mnist", *ns, "-o", "yaml", "--show-managed-fields")
+        self.assertIn("subresource: scale", y)
+        err = self.fails("apply", "--server-side", "-f", "-",
+                         stdin=PGC.replace("namespace: default", "namespace: scaling") % ("mnist", 3))
+        self.assertIn('conflict with "kubectl" with subresource "scale" using '
+                      "distributor.pygrid.dev/v1alpha1: .spec.workers.replicas", err)
+
     def test_lease_from_yaml(self):
         lease = """apiVersion: coordination.k8s.io/v1
 kind: Lease
