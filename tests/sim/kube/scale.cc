@@ -330,8 +330,9 @@ HttpResponse ApiServer::WriteScaleLocked(const HttpRequest& req, const RequestIn
   const ResourceType& t = *info.type;
   json cr = ToExternal(t, stored);
   std::string err;
-  if (!SetSpecReplicas(&cr, *t.scale, SpecReplicasOf(scale), &err))
+  if (!SetSpecReplicas(&cr, *t.scale, SpecReplicasOf(scale), &err)) {
     return ErrorResponse(500, "", err);
+  }
   // A Scale's resourceVersion is the resource's precondition; without one the write is
   // unconditional (the resource's own resourceVersion stays in place).
   const std::string rv = scale.value("metadata", json::object()).value("resourceVersion", "");
