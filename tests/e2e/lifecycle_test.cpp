@@ -74,12 +74,12 @@ TEST(LifecycleTest, CreateReadyScaleAndDeleteLeavesNothingBehind) {
       << grid.Kubectl("get pgc mnist -o yaml").output;
   EXPECT_TRUE(grid.WaitForCondition("mnist", "Ready", "True", seconds(30)));
   EXPECT_EQ(InstanceNames(grid).size(), 6u);
+  // What an autoscaler reads: the scale subresource's current replicas are the ready workers.
+  EXPECT_EQ(grid.Kubectl("get pgc mnist --subresource=scale -o jsonpath={.status.replicas}").output,
+            "5");
 
-  // Scale down to 1: the highest indexes go.
-  ASSERT_EQ(
-      grid.Kubectl("patch pgc mnist --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":1}}}'")
-          .exit_code,
-      0);
+  // Scale down to 1 as an autoscaler or a person would (/scale): the highest indexes go.
+  ASSERT_EQ(grid.Kubectl("scale pgc mnist --replicas=1").exit_code, 0);
   ASSERT_TRUE(Grid::WaitUntil(
       [&] {
         return InstanceNames(grid) ==
