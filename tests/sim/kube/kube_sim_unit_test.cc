@@ -549,6 +549,28 @@ TEST_F(ScaleSubresourceTest, DiscoveryAndGetShowTheScale) {
   EXPECT_EQ(bad["message"], "the spec replicas field \".spec.replicas\" cannot be empty");
 }
 
+TEST_F(ScaleSubresourceTest, OpenApiDocumentsHaveTheScalePaths) {
+  const std::string item = "/apis/test.kubesim.dev/v1/namespaces/{namespace}/widgets/{name}";
+  auto [code, v3] = Call("GET", "/openapi/v3/apis/test.kubesim.dev/v1");
+  ASSERT_EQ(code, 200);
+  ASSERT_TRUE(v3["paths"].contains(item + "/scale"));
+  EXPECT_EQ(v3["paths"][item + "/scale"]["patch"]["operationId"], "patchWidgetScale");
+  EXPECT_EQ(v3["components"]["schemas"]["io.k8s.api.autoscaling.v1.Scale"]
+              ["x-kubernetes-group-version-kind"][0]["group"],
+            "autoscaling");
+  EXPECT_FALSE(
+      Call("GET", "/openapi/v3/apis/test.kubesim.dev/v2")
+          .second["paths"]
+          .contains("/apis/test.kubesim.dev/v2/namespaces/{namespace}/widgets/{name}/scale"));
+  auto [got, v2] = Call("GET", "/openapi/v2");
+  ASSERT_EQ(got, 200);
+  const json& get = v2["paths"][item + "/scale"]["get"];
+  EXPECT_EQ(get["operationId"], "readWidgetScale");
+  EXPECT_EQ(get["responses"]["200"]["schema"]["$ref"],
+            "#/definitions/io.k8s.api.autoscaling.v1.Scale");
+  EXPECT_TRUE(v2["definitions"].contains("io.k8s.api.autoscaling.v1.ScaleSpec"));
+}
+
 TEST_F(ScaleSubresourceTest, WritesChangeOnlyTheReplicasUnderPreconditions) {
   const json before = Widget();
   const std::string rv = before["metadata"]["resourceVersion"];
