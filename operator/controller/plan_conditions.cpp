@@ -121,15 +121,22 @@ bool PlanSuspended(const Observations& seen, const Inventory& inventory, Plan& p
 
 }  // namespace
 
-Action StartAction(const cloud::Instance& instance, const std::string& role) {
+Action StartAction(const Observations& seen, const cloud::Instance& instance,
+                   const std::string& role) {
   Action action;
   action.kind = ActionKind::kStartInstance;
   action.name = instance.name;
   action.id = instance.id;
   action.reason = "InstanceStarted";
-  action.message = role + " instance " + instance.name + " was stopped outside the operator (" +
-                   instance.status + "); starting it";
-  action.warning = true;
+  // The operator stopped it for spec.suspend, or someone else did.
+  const bool resuming =
+      seen.cluster.status.phase == api::Phase::kSuspended ||
+      api::IsConditionTrue(seen.cluster.status.conditions, api::kConditionSuspended);
+  action.message = resuming ? "resuming: starting " + role + " instance " + instance.name
+                            : role + " instance " + instance.name +
+                                  " was stopped outside the operator (" + instance.status +
+                                  "); starting it";
+  action.warning = !resuming;
   return action;
 }
 

@@ -93,7 +93,7 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     } else if (state == InstanceState::kDeleting) {
       result.replaced = true;
     } else if (state == InstanceState::kStopped) {
-      plan.actions.push_back(StartAction(*gw, "gateway"));
+      plan.actions.push_back(StartAction(seen, *gw, "gateway"));
     } else if (!(IsRunning(*gw) && seen.probes.gateway_answers)) {
       std::string message;
       const std::string verdict =

@@ -29,8 +29,10 @@ Action CreateAction(api::InstanceRole role, int index, const std::string& name, 
 // A stop action for a running instance of a suspended grid.
 Action StopAction(const cloud::Instance& instance);
 
-// A start action for an instance stopped out of band, with its event.
-Action StartAction(const cloud::Instance& instance, const std::string& role);
+// A start action for a stopped instance, with its event: a warning when it was stopped out of
+// band, a normal event when the grid resumes from spec.suspend.
+Action StartAction(const Observations& seen, const cloud::Instance& instance,
+                   const std::string& role);
 
 // A delete action with its event.
 Action DeleteAction(const cloud::Instance& instance, const std::string& reason,

@@ -341,6 +341,14 @@ TEST_F(ReconcilerTest, SuspendStopsEveryInstanceAndResumeStartsTheSameOnes) {
   for (const SimInstance* sim : op.Instances(kKey)) after.insert(sim->instance.id);
   for (const std::string& id : ids) EXPECT_EQ(after.count(id), 1u) << "restarted, not recreated";
   EXPECT_EQ(after.size(), 4u) << "and the scale-up made while suspended applied";
+  int started = 0;
+  for (const RecordedEvent& event : op.events) {
+    if (event.reason != "InstanceStarted") continue;
+    ++started;
+    EXPECT_FALSE(event.warning) << "the operator stopped it itself: " << event.message;
+    EXPECT_NE(event.message.find("resuming"), std::string::npos) << event.message;
+  }
+  EXPECT_EQ(started, 3);
 }
 
 // A suspended grid was created long before it is resumed; its instances take a while to serve
