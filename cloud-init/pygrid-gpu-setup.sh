@@ -22,7 +22,12 @@ if ! command -v nvidia-ctk >/dev/null 2>&1; then
   apt-get update
   apt-get install -y nvidia-container-toolkit
 fi
-nvidia-ctk runtime configure --runtime=docker
-systemctl restart docker
+# `nvidia-ctk runtime configure` registers the runtime in Docker's daemon.json; once it is there
+# (a second run, or an image prepared with everything), Docker need not be restarted: on such an
+# image this script only checks the GPU.
+if ! grep -qs '"nvidia"' /etc/docker/daemon.json; then
+  nvidia-ctk runtime configure --runtime=docker
+  systemctl restart docker
+fi
 modprobe nvidia || true
 nvidia-smi

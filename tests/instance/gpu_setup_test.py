@@ -85,8 +85,19 @@ class GpuSetup(unittest.TestCase):
         self.assertEqual(boot.run(GPU_SETUP), 0, boot.output())
         first = len(boot.calls())
         self.assertEqual(boot.run(GPU_SETUP), 0, boot.output())
-        self.assertEqual(self.steps(boot, first), ["register the nvidia runtime", "restart Docker",
-                                                   "load the module", "check the GPU"])
+        self.assertEqual(self.steps(boot, first), ["load the module", "check the GPU"])
+        self.assertIn('"nvidia"', boot.root.read("/etc/docker/daemon.json"))
+
+    def test_APreparedImageOnlyChecksTheGpu(self):
+        # A snapshot taken after a first run: driver, toolkit and Docker's runtime entry are in
+        # it, so a boot from it neither installs nor restarts anything.
+        boot = self.boot()
+        boot.install_fake("nvidia-smi")
+        boot.install_fake("nvidia-ctk")
+        boot.root.write("/etc/docker/daemon.json",
+                        '{"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}')
+        self.assertEqual(boot.run(GPU_SETUP), 0, boot.output())
+        self.assertEqual(self.steps(boot), ["load the module", "check the GPU"])
 
     def test_DriverAlreadyThereInstallsOnlyTheToolkit(self):
         boot = self.boot()

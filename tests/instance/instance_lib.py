@@ -23,7 +23,7 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # The paths of an instance the scripts read and write, replaced by folders of a test root.
 INSTANCE_PATHS = ["/opt/pygrid", "/var/lib/pygrid", "/usr/local/sbin", "/usr/share/keyrings",
-                  "/etc/apt/sources.list.d"]
+                  "/etc/apt/sources.list.d", "/etc/docker"]
 
 
 def operator_binary():

@@ -42,6 +42,6 @@ fi
 path="$fakes/bin:$fakes/installed:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 rc=0
 "$here/with_instance_paths.sh" "$root" /opt/pygrid /var/lib/pygrid /usr/local/sbin \
-  /usr/share/keyrings /etc/apt/sources.list.d -- \
+  /usr/share/keyrings /etc/docker /etc/apt/sources.list.d -- \
   env -i PATH="$path" PYGRID_FAKES="$fakes" LANG=C.UTF-8 HOME=/root "$@" || rc=$?
 exit "$rc"

@@ -16,7 +16,9 @@ does to the test's state what the real command would do to the instance:
   docker-compose up   records whether the firewall is hooked in and what .env says, then applies
                       $PYGRID_FAKES/compose-up (`open <service>`, `register <node id>`) to the
                       grid stand-in's state folder $PYGRID_FAKES/standin
-  systemctl, modprobe, nvidia-ctk, nvidia-smi, docker   succeed
+  nvidia-ctk runtime configure --runtime=docker   adds the nvidia runtime to
+                      /etc/docker/daemon.json, as NVIDIA documents the real one does
+  systemctl, modprobe, nvidia-smi, docker   succeed
 """
 
 import json
@@ -158,6 +160,18 @@ def read(path):
         return None
 
 
+def nvidia_ctk_configure():
+    """What the real command writes (docs.nvidia.com container-toolkit install guide, "Configuring
+    Docker": it modifies /etc/docker/daemon.json so Docker can use the NVIDIA runtime)."""
+    path = "/etc/docker/daemon.json"
+    config = json.loads(read(path) or "{}")
+    config.setdefault("runtimes", {})["nvidia"] = {"args": [], "path": "nvidia-container-runtime"}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(config, f, indent=4)
+    return 0
+
+
 def main():
     name, args = os.path.basename(sys.argv[0]), sys.argv[1:]
     if name == "docker" and args[:1] == ["compose"]:
@@ -178,6 +192,9 @@ def main():
         return gpg(args)
     if name == "docker-compose":
         return docker_compose(args)
+    if name == "nvidia-ctk" and args[:2] == ["runtime", "configure"] and \
+            "--runtime=docker" in args:
+        return nvidia_ctk_configure()
     return 0
 
 

@@ -3,7 +3,8 @@
 # Runs COMMAND in a private mount namespace where each PATH is ROOT/PATH instead, so the instance
 # scripts read and write a test's folders at their real paths and the host's stay untouched.
 # A PATH that does not exist on the host gets a mount point inside an overlay of its parent
-# (upper layer under ROOT), so nothing is created on the host either.
+# (upper layer under ROOT), so nothing is created on the host either. Such an overlay hides the
+# mounts made below that parent before it: list such a PATH before the others under its parent.
 set -eu
 if [ "${PYGRID_PRIVATE_MOUNTS:-}" != 1 ]; then
   PYGRID_PRIVATE_MOUNTS=1 exec unshare --mount --propagation private -- "$0" "$@"
