@@ -86,6 +86,9 @@ class SimCloud final : public cloud::CloudProvider {
   bool StopOutOfBand(const std::string& id);  // state shutoff (someone stopped it)
   // Its services will never answer (the instance itself stays active).
   bool BreakStartUp(const std::string& id, SimInstance::Broken how);
+  // Applies the state changes due by now (they are otherwise applied at the next call), so an
+  // observer sees the world as the next call will; counts as no call.
+  void AdvanceToNow() { Advance(); }
   // Every instance not yet gone, landed or not.
   const std::vector<SimInstance>& all() const { return instances_; }
   // Live instances (listed, not deleting) of a name prefix.

@@ -421,6 +421,7 @@ class Simulation {
       round_ok_ = object && !(*object)["metadata"].contains("deletionTimestamp") &&
                   !(*object)["spec"].value("suspend", false);
       if (!round_ok_) return;
+      op_.cloud.AdvanceToNow();  // the world as the round's first call will find it
       ServingIndexes(key, &round_serving_);
       round_events_ = op_.events.size();
       round_deletes_.clear();
