@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "controller/security_groups.h"
+
 namespace pygrid::controller {
 
 CloudAccounts::CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options)
@@ -60,6 +62,26 @@ void CloudAccounts::Invalidate(const std::string& token) {
   account.listed = false;
 }
 
+void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instance& instance) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  if (!account.listed) return;  // the next read lists, and sees it
+  for (cloud::Instance& cached : account.instances) {
+    if (cached.id != instance.id) continue;
+    cached = instance;
+    return;
+  }
+  account.instances.push_back(instance);
+}
+
+void CloudAccounts::RecordDeleting(const std::string& token, const std::string& id) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  for (cloud::Instance& cached : account.instances) {
+    if (cached.id == id) cached.status = "deleting";
+  }
+}
+
 StatusOr<std::string> CloudAccounts::ImageId(const std::string& token, const std::string& image) {
   Account& account = AccountFor(token);
   {
@@ -99,10 +121,9 @@ bool InRegion(const cloud::SecurityGroup& group, const std::string& region) {
 
 }  // namespace
 
-Status CloudAccounts::RefreshSecurityGroups(Account& account) {
+Status CloudAccounts::RefreshSecurityGroups(Account& account, Clock::Duration max_age) {
   const Clock::TimePoint now = clock_.Now();
-  if (account.security_groups_listed &&
-      now - account.security_groups_at < options_.security_groups_max_age)
+  if (account.security_groups_listed && now - account.security_groups_at < max_age)
     return Status::Ok();
   StatusOr<std::vector<cloud::SecurityGroup>> listed = account.client->ListSecurityGroups();
   if (!listed.ok()) return listed.status();
@@ -112,12 +133,21 @@ Status CloudAccounts::RefreshSecurityGroups(Account& account) {
   return Status::Ok();
 }
 
+void CloudAccounts::CacheGroup(Account& account, const cloud::SecurityGroup& group) {
+  for (cloud::SecurityGroup& cached : account.security_groups) {
+    if (cached.id != group.id) continue;
+    cached = group;
+    return;
+  }
+  account.security_groups.push_back(group);
+}
+
 StatusOr<cloud::SecurityGroup> CloudAccounts::FindSecurityGroup(const std::string& token,
                                                                 const std::string& name,
                                                                 const std::string& region) {
   Account& account = AccountFor(token);
-  std::lock_guard<std::mutex> lock(account.list_mu);
-  Status refreshed = RefreshSecurityGroups(account);
+  std::lock_guard<std::mutex> lock(account.groups_mu);
+  Status refreshed = RefreshSecurityGroups(account, options_.security_groups_max_age);
   if (!account.security_groups_listed) return refreshed;
   for (const cloud::SecurityGroup& group : account.security_groups) {
     if (group.name == name && InRegion(group, region)) return group;
@@ -127,33 +157,74 @@ StatusOr<cloud::SecurityGroup> CloudAccounts::FindSecurityGroup(const std::strin
                          " (spec.network.securityGroupName names an existing group)");
 }
 
+StatusOr<std::vector<cloud::SecurityGroup>> CloudAccounts::SecurityGroups(
+    const std::string& token) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.groups_mu);
+  if (Status refreshed = RefreshSecurityGroups(account, options_.security_groups_max_age);
+      !refreshed.ok())
+    return refreshed;
+  return account.security_groups;
+}
+
+StatusOr<bool> CloudAccounts::SecurityGroupGone(const std::string& token, const std::string& id) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.groups_mu);
+  account.security_groups_listed = false;
+  if (Status refreshed = RefreshSecurityGroups(account, {}); !refreshed.ok()) return refreshed;
+  return std::none_of(
+      account.security_groups.begin(), account.security_groups.end(),
+      [&](const cloud::SecurityGroup& g) { return g.id == id && g.status != "deleting"; });
+}
+
 StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
     const std::string& token, const std::string& name, const std::string& description,
     const std::string& region, const std::vector<cloud::SecurityRule>& rules) {
   Account& account = AccountFor(token);
-  {
-    std::lock_guard<std::mutex> lock(account.list_mu);
-    // A failed list is not fatal here: the provider's own ensure lists again.
-    (void)RefreshSecurityGroups(account);
-    if (account.security_groups_listed) {
-      for (const cloud::SecurityGroup& group : account.security_groups) {
-        if (group.name == name && InRegion(group, region) && group.status == "created" &&
-            SameRules(group.rules, rules))
-          return group;
-      }
+  std::lock_guard<std::mutex> lock(account.groups_mu);
+  auto find = [&]() -> const cloud::SecurityGroup* {
+    const cloud::SecurityGroup* found = nullptr;
+    for (const cloud::SecurityGroup& group : account.security_groups) {
+      // One being deleted is as good as gone (a create then waits until its name is free).
+      if (group.name != name || !InRegion(group, region) || group.status == "deleting") continue;
+      // Two with one name (two operators raced on an API that allows it): a usable one.
+      if (found == nullptr || (IsSecurityGroupPending(*found) && !IsSecurityGroupPending(group)))
+        found = &group;
     }
+    return found;
+  };
+  // A group that is settled is trusted for long; one the cloud is still applying, or none,
+  // only for as long as an instance list.
+  const cloud::SecurityGroup* cached = account.security_groups_listed ? find() : nullptr;
+  const bool settled = cached != nullptr && !IsSecurityGroupPending(*cached);
+  if (Status refreshed = RefreshSecurityGroups(
+          account, settled ? options_.security_groups_max_age : options_.instances_max_age);
+      !refreshed.ok())
+    return refreshed;
+  const cloud::SecurityGroup* group = find();
+  StatusOr<cloud::SecurityGroup> answer = Status::Internal("unreachable");
+  if (group == nullptr) {
+    answer = account.client->CreateSecurityGroup(name, description, region, rules);
+    if (!answer.ok()) {
+      // A lost answer may have created it, and a conflict says someone did: list next time.
+      account.security_groups_listed = false;
+      return answer.status();
+    }
+  } else if (group->status == "error") {
+    return Status::Unavailable("security group " + name + " (" + group->id +
+                               ") is in status error; delete it to have it made again")
+        .WithRetryable(false);
+  } else if (!IsSecurityGroupPending(*group) && !SameRules(group->rules, rules)) {
+    answer = account.client->UpdateSecurityGroup(group->id, name, description, rules);
+    if (!answer.ok()) {
+      account.security_groups_listed = false;
+      return answer.status();
+    }
+  } else {
+    return *group;
   }
-  StatusOr<cloud::SecurityGroup> ensured =
-      account.client->EnsureSecurityGroup(name, description, region, rules);
-  if (ensured.ok()) {
-    std::lock_guard<std::mutex> lock(account.list_mu);
-    auto& groups = account.security_groups;
-    groups.erase(std::remove_if(groups.begin(), groups.end(),
-                                [&](const cloud::SecurityGroup& g) { return g.id == ensured->id; }),
-                 groups.end());
-    groups.push_back(*ensured);
-  }
-  return ensured;
+  CacheGroup(account, *answer);
+  return answer;
 }
 
 StatusOr<std::vector<std::string>> CloudAccounts::SshKeyIds(const std::string& token,
