@@ -43,16 +43,39 @@ cloud::CloudProvider& CloudAccounts::For(const std::string& token) {
 
 StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::string& token) {
   Account& account = AccountFor(token);
-  std::lock_guard<std::mutex> lock(account.list_mu);
-  const Clock::TimePoint now = clock_.Now();
-  if (account.listed && now - account.listed_at < options_.instances_max_age) {
-    return account.instances;
+  const Clock::Duration max_age = options_.instances_max_age;
+  {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    const Clock::Duration age = clock_.Now() - account.listed_at;
+    if (account.listed && age < max_age) return account.instances;
+    // Another round is reading the next list: this one serves meanwhile (for at most another
+    // max_age) instead of every round waiting; it still shows this process's own changes.
+    if (account.listed && account.refreshing && age < 2 * max_age) return account.instances;
+  }
+  std::lock_guard<std::mutex> one_list(account.refresh_mu);
+  Clock::TimePoint started;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(account.list_mu);
+    started = clock_.Now();
+    if (account.listed && started - account.listed_at < max_age) return account.instances;
+    account.refreshing = true;
+    account.created_meanwhile.clear();
+    account.deleting_meanwhile.clear();
+    epoch = account.epoch;
   }
   StatusOr<std::vector<cloud::Instance>> listed = account.client->ListInstances();
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  account.refreshing = false;
   if (!listed.ok()) return listed.status();
-  account.instances = *listed;
-  account.listed_at = now;
-  account.listed = true;
+  // The list may have been read before a create or delete this process made meanwhile was
+  // answered: apply those again, so the new list never hides them.
+  account.instances = std::move(*listed);
+  for (const cloud::Instance& created : account.created_meanwhile) Upsert(account, created);
+  for (const std::string& id : account.deleting_meanwhile) MarkDeleting(account, id);
+  account.listed_at = started;
+  // An outcome nobody knows (Invalidate) since the list began: the next read lists again.
+  account.listed = account.epoch == epoch;
   return account.instances;
 }
 
@@ -60,12 +83,10 @@ void CloudAccounts::Invalidate(const std::string& token) {
   Account& account = AccountFor(token);
   std::lock_guard<std::mutex> lock(account.list_mu);
   account.listed = false;
+  ++account.epoch;
 }
 
-void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instance& instance) {
-  Account& account = AccountFor(token);
-  std::lock_guard<std::mutex> lock(account.list_mu);
-  if (!account.listed) return;  // the next read lists, and sees it
+void CloudAccounts::Upsert(Account& account, const cloud::Instance& instance) {
   for (cloud::Instance& cached : account.instances) {
     if (cached.id != instance.id) continue;
     cached = instance;
@@ -74,12 +95,24 @@ void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instanc
   account.instances.push_back(instance);
 }
 
-void CloudAccounts::RecordDeleting(const std::string& token, const std::string& id) {
-  Account& account = AccountFor(token);
-  std::lock_guard<std::mutex> lock(account.list_mu);
+void CloudAccounts::MarkDeleting(Account& account, const std::string& id) {
   for (cloud::Instance& cached : account.instances) {
     if (cached.id == id) cached.status = "deleting";
   }
+}
+
+void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instance& instance) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  if (account.refreshing) account.created_meanwhile.push_back(instance);
+  Upsert(account, instance);  // when not listed the next read lists, and sees it
+}
+
+void CloudAccounts::RecordDeleting(const std::string& token, const std::string& id) {
+  Account& account = AccountFor(token);
+  std::lock_guard<std::mutex> lock(account.list_mu);
+  if (account.refreshing) account.deleting_meanwhile.push_back(id);
+  MarkDeleting(account, id);
 }
 
 StatusOr<std::string> CloudAccounts::ImageId(const std::string& token, const std::string& image) {
@@ -185,8 +218,7 @@ StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
   auto find = [&]() -> const cloud::SecurityGroup* {
     const cloud::SecurityGroup* found = nullptr;
     for (const cloud::SecurityGroup& group : account.security_groups) {
-      // One being deleted is as good as gone (a create then waits until its name is free).
-      if (group.name != name || !InRegion(group, region) || group.status == "deleting") continue;
+      if (group.name != name || !InRegion(group, region)) continue;
       // Two with one name (two operators raced on an API that allows it): a usable one.
       if (found == nullptr || (IsSecurityGroupPending(*found) && !IsSecurityGroupPending(group)))
         found = &group;

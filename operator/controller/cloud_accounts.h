@@ -13,11 +13,12 @@
 //   clouds.Invalidate(token);               // after an ambiguous one: the next read lists
 //
 // Tokens are secrets: they are map keys in memory only, never logged or put in a Status.
-// Thread-safety: every method is safe from any thread; concurrent Instances() calls for one
-// account wait for a single list call.
+// Thread-safety: every method is safe from any thread; one list call per account is in flight
+// at a time, and concurrent Instances() calls wait for it only when no recent list exists.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,12 +54,14 @@ class CloudAccounts {
   static std::string AccountLabel(const std::string& token);
   // The client for `token` (created on first use, kept for the process's life).
   cloud::CloudProvider& For(const std::string& token);
-  // Every instance of the account, at most instances_max_age old.
+  // Every instance of the account, at most instances_max_age old; while another thread reads
+  // the next list, the previous one (up to twice that age) instead of waiting for it. Always
+  // with this process's own answered creates and deletes.
   StatusOr<std::vector<cloud::Instance>> Instances(const std::string& token);
   // Forgets the cached list, so the next Instances() lists again.
   void Invalidate(const std::string& token);
-  // Writes an instance this process created (the create's answer) into the cached list; waits
-  // for a list in flight, so a list read before the create cannot hide it afterwards.
+  // Writes an instance this process created (the create's answer) into the cached list, and
+  // into the one being read, if any: a list read before the create cannot hide it afterwards.
   void RecordCreated(const std::string& token, const cloud::Instance& instance);
   // Marks an instance this process asked to delete (answered) as `deleting` in the cached list.
   void RecordDeleting(const std::string& token, const std::string& id);
@@ -69,8 +72,9 @@ class CloudAccounts {
   // a time per account, so concurrent rounds never create it twice), its rules replaced when
   // they differ. The answer's status says whether the cloud has applied it: only `created` may
   // be used for instances; otherwise look again after a poll interval (the list is re-read at
-  // most every instances_max_age while a group is pending, for every cluster at once). A group
-  // in status `error` is Unavailable (not retryable).
+  // most every instances_max_age while a group is pending or being deleted, for every cluster
+  // at once; a group made again after a deletion waits until the old one is gone). A group in
+  // status `error` is Unavailable (not retryable).
   StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(const std::string& token,
                                                      const std::string& name,
                                                      const std::string& description,
@@ -93,10 +97,16 @@ class CloudAccounts {
  private:
   struct Account {
     cloud::CloudProviderPtr client;
-    std::mutex list_mu;  // one list call in flight per account
+    std::mutex refresh_mu;  // one instance list call in flight per account
+    std::mutex list_mu;     // the cached instance list and what came meanwhile (never across I/O)
     std::vector<cloud::Instance> instances;
-    Clock::TimePoint listed_at{};
+    Clock::TimePoint listed_at{};  // when the list was asked for
     bool listed = false;
+    bool refreshing = false;  // a list call is in flight
+    uint64_t epoch = 0;       // bumped by Invalidate
+    // This process's answered creates and deletes while a list call was in flight.
+    std::vector<cloud::Instance> created_meanwhile;
+    std::vector<std::string> deleting_meanwhile;
     std::map<std::string, std::pair<std::string, Clock::TimePoint>> images;
     std::map<std::string, std::pair<std::string, Clock::TimePoint>> ssh_keys;
     std::mutex groups_mu;  // the group list, and one group create in flight per account
@@ -107,6 +117,10 @@ class CloudAccounts {
   Account& AccountFor(const std::string& token);
   // Lists the account's groups when the cached list is older than `max_age` (groups_mu held).
   Status RefreshSecurityGroups(Account& account, Clock::Duration max_age);
+  // Puts `instance` into the cached list in place of the one with its id (list_mu held).
+  static void Upsert(Account& account, const cloud::Instance& instance);
+  // Shows the instance `id` as `deleting` in the cached list (list_mu held).
+  static void MarkDeleting(Account& account, const std::string& id);
   // Puts `group` into the cached group list in place of the one with its id (groups_mu held).
   static void CacheGroup(Account& account, const cloud::SecurityGroup& group);
 

@@ -29,7 +29,8 @@ std::string SharedSecurityGroupName(const api::ClusterSpec& spec) {
 }
 
 bool IsSecurityGroupPending(const cloud::SecurityGroup& group) {
-  return group.status == "enqueued" || group.status == "creating" || group.status == "updating";
+  return group.status == "enqueued" || group.status == "creating" || group.status == "updating" ||
+         group.status == "deleting";
 }
 
 std::string MissingRules(const cloud::SecurityGroup& group,

@@ -25,8 +25,9 @@ std::vector<cloud::SecurityRule> GridRules(const api::ClusterSpec& spec);
 std::string SharedSecurityGroupName(const api::ClusterSpec& spec);
 
 // True while the cloud is still applying the group (SPEC23 status enqueued, creating or
-// updating): no instance may be created into it yet. A group without a status (the 2020 API
-// listed none) counts as applied.
+// updating) or removing it (deleting: its name is free again once it is gone): no instance may
+// be created into it now, look again later. A group without a status (the 2020 API listed
+// none) counts as applied.
 bool IsSecurityGroupPending(const cloud::SecurityGroup& group);
 
 // What a group the operator does not own lacks of `needed` ("" when nothing): an ingress rule

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "unit/cloud/fake_cloud_provider.h"
 
 namespace pygrid::controller {
@@ -56,6 +60,95 @@ TEST(CloudAccountsTest, OwnAnsweredCreatesAndDeletesAreWrittenIntoTheCachedList)
   f.accounts.Invalidate("token");  // an outcome it does not know: list again
   ASSERT_TRUE(f.accounts.Instances("token").ok());
   EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
+}
+
+// A fake whose instance list blocks until released, to hold a list call in flight.
+class HeldList : public cloud::testing::FakeCloudProvider {
+ public:
+  StatusOr<std::vector<cloud::Instance>> ListInstances() override {
+    StatusOr<std::vector<cloud::Instance>> listed = FakeCloudProvider::ListInstances();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (hold_) {
+        in_flight_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !hold_; });
+        in_flight_ = false;
+      }
+    }
+    return listed;  // what the cloud had when the list was read
+  }
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = true;
+  }
+  void AwaitInFlight() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  bool in_flight_ = false;
+};
+
+struct HeldFixture {
+  FakeClock clock;
+  HeldList* fake = nullptr;
+  CloudAccounts accounts{
+      [this](const std::string&) {
+        auto provider = std::make_unique<HeldList>();
+        fake = provider.get();
+        return provider;
+      },
+      clock,
+      {std::chrono::seconds(5), std::chrono::minutes(10), std::chrono::minutes(10)}};
+};
+
+TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates) {
+  HeldFixture f;
+  FakeClock& clock = f.clock;
+  CloudAccounts& accounts = f.accounts;
+  ASSERT_TRUE(accounts.Instances("token").ok());
+  clock.Advance(std::chrono::seconds(6));
+  f.fake->Hold();
+  std::thread reader([&] { ASSERT_TRUE(accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  // Meanwhile other rounds get the previous list at once, and this process creates.
+  ASSERT_TRUE(accounts.Instances("token").ok());
+  StatusOr<cloud::Instance> created = f.fake->CreateInstance({"w", "", "t", "img", {}, {}, "", ""});
+  ASSERT_TRUE(created.ok());
+  accounts.RecordCreated("token", *created);
+  EXPECT_EQ(accounts.Instances("token")->size(), 1u);
+  f.fake->Release();
+  reader.join();
+  // The list read before the create landed, and still shows it.
+  StatusOr<std::vector<cloud::Instance>> seen = accounts.Instances("token");
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].id, created->id);
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
+}
+
+TEST(CloudAccountsTest, AnUnknownOutcomeDuringAListMakesTheNextReadListAgain) {
+  HeldFixture f;
+  CloudAccounts& accounts = f.accounts;
+  accounts.For("token");
+  f.fake->Hold();
+  std::thread reader([&] { ASSERT_TRUE(accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  accounts.Invalidate("token");  // e.g. a create whose answer was lost
+  f.fake->Release();
+  reader.join();
+  ASSERT_TRUE(accounts.Instances("token").ok());
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 2) << "the list in flight may predate it";
 }
 
 TEST(CloudAccountsTest, SharedGroupIsCreatedOnceAndNeverWaitedFor) {
@@ -137,6 +230,26 @@ TEST(CloudAccountsTest, GoneGroupIsFoundByAFreshListAndMadeAgain) {
   EXPECT_EQ(*f.accounts.SecurityGroupGone("token", group->id), false);
   ASSERT_TRUE(f.fake->DeleteSecurityGroup(group->id).ok());
   EXPECT_EQ(*f.accounts.SecurityGroupGone("token", group->id), true);
+  StatusOr<cloud::SecurityGroup> again =
+      f.accounts.EnsureSecurityGroup("token", "pygrid-ports-22", "d", "", kRules);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->id, group->id);
+  EXPECT_EQ(f.fake->Calls("CreateSecurityGroup"), 2);
+}
+
+TEST(CloudAccountsTest, AGroupBeingDeletedIsWaitedForThenMadeAgain) {
+  Fixture f;
+  StatusOr<cloud::SecurityGroup> group =
+      f.accounts.EnsureSecurityGroup("token", "pygrid-ports-22", "d", "", kRules);
+  ASSERT_TRUE(f.fake->SetGroupStatus(group->id, "deleting"));  // the last grid took it along
+  f.clock.Advance(std::chrono::seconds(6));
+  StatusOr<cloud::SecurityGroup> waiting =
+      f.accounts.EnsureSecurityGroup("token", "pygrid-ports-22", "d", "", kRules);
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->status, "deleting") << "not usable, and its name is not free yet";
+  EXPECT_EQ(f.fake->Calls("CreateSecurityGroup"), 1);
+  ASSERT_TRUE(f.fake->DeleteSecurityGroup(group->id).ok());
+  f.clock.Advance(std::chrono::seconds(6));
   StatusOr<cloud::SecurityGroup> again =
       f.accounts.EnsureSecurityGroup("token", "pygrid-ports-22", "d", "", kRules);
   ASSERT_TRUE(again.ok());
