@@ -14,10 +14,13 @@
 //                               [--mass-boot-seconds 4]
 //                               [--modelled off|on|only] [--modelled-workers 1,8,32]
 //                               [--modelled-scale 0.02] [--modelled-boot 50]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -64,6 +67,21 @@ long PeakRssKiB(int pid) {
     if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
+}
+
+// User plus system CPU seconds the process has used so far (/proc/PID/stat fields 14 and 15).
+double CpuSeconds(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t end_of_name = text.rfind(')');
+  if (end_of_name == std::string::npos) return -1;
+  std::istringstream fields(text.substr(end_of_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Seconds since midnight UTC of a wall-clock time (the simulator logs RFC 3339 UTC times).
@@ -155,13 +173,13 @@ void ManyClusters(int clusters, double boot) {
   const double floor = total / kBudget;
   std::printf(
       "clusters=%-4d boot=%.1fs all_ready=%s time=%.1fs genesis_calls=%d (instance list pages "
-      "%d, security-group calls %d) peak_rss=%ld KiB\n"
+      "%d, security-group calls %d) peak_rss=%ld KiB operator_cpu=%.1fs\n"
       "    calls/instance=%.2f (without instance lists %.2f; list pages per %.0fs poll "
       "interval %.2f) time/API floor=%.2f (floor %.1fs = calls / %.0f req/s)\n",
       clusters, boot, ready ? "yes" : "NO", seconds, total, list_calls, group_calls,
-      PeakRssKiB(grid.OperatorPid(op)), static_cast<double>(total) / clusters,
-      static_cast<double>(total - list_calls) / clusters, kPollSeconds,
-      list_calls / (seconds / kPollSeconds), seconds / floor, floor, kBudget);
+      PeakRssKiB(grid.OperatorPid(op)), CpuSeconds(grid.OperatorPid(op)),
+      static_cast<double>(total) / clusters, static_cast<double>(total - list_calls) / clusters,
+      kPollSeconds, list_calls / (seconds / kPollSeconds), seconds / floor, floor, kBudget);
   std::printf("    instance creates sent from %.1fs to %.1fs after the apply\n", first_create,
               last_create);
   for (const auto& [call, count] : calls) std::printf("    %5d  %s\n", count, call.c_str());
