@@ -9,6 +9,40 @@
 
 namespace pygrid::controller {
 
+namespace {
+
+// Same rules regardless of order (each rule matched once).
+bool SameRules(const std::vector<cloud::SecurityRule>& a,
+               const std::vector<cloud::SecurityRule>& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const cloud::SecurityRule& rule : a) {
+    bool matched = false;
+    for (size_t i = 0; i < b.size() && !matched; ++i) {
+      if (!used[i] && b[i] == rule) used[i] = matched = true;
+    }
+    if (!matched) return false;
+  }
+  return true;
+}
+
+// Puts `item` in place of the one with its id, or at the end.
+template <typename T>
+void PutById(std::vector<T>& items, const T& item) {
+  for (T& cached : items) {
+    if (cached.id != item.id) continue;
+    cached = item;
+    return;
+  }
+  items.push_back(item);
+}
+
+bool InRegion(const cloud::SecurityGroup& group, const std::string& region) {
+  return region.empty() || group.region.empty() || group.region == region;
+}
+
+}  // namespace
+
 CloudAccounts::CloudAccounts(Factory factory, const Clock& clock, CloudAccountsOptions options)
     : factory_(std::move(factory)), clock_(clock), options_(options) {}
 
@@ -71,7 +105,8 @@ StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::strin
   // The list may have been read before a create or delete this process made meanwhile was
   // answered: apply those again, so the new list never hides them.
   account.instances = std::move(*listed);
-  for (const cloud::Instance& created : account.created_meanwhile) Upsert(account, created);
+  for (const cloud::Instance& created : account.created_meanwhile)
+    PutById(account.instances, created);
   for (const std::string& id : account.deleting_meanwhile) MarkDeleting(account, id);
   account.listed_at = started;
   // An outcome nobody knows (Invalidate) since the list began: the next read lists again.
@@ -86,15 +121,6 @@ void CloudAccounts::Invalidate(const std::string& token) {
   ++account.epoch;
 }
 
-void CloudAccounts::Upsert(Account& account, const cloud::Instance& instance) {
-  for (cloud::Instance& cached : account.instances) {
-    if (cached.id != instance.id) continue;
-    cached = instance;
-    return;
-  }
-  account.instances.push_back(instance);
-}
-
 void CloudAccounts::MarkDeleting(Account& account, const std::string& id) {
   for (cloud::Instance& cached : account.instances) {
     if (cached.id == id) cached.status = "deleting";
@@ -105,7 +131,7 @@ void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instanc
   Account& account = AccountFor(token);
   std::lock_guard<std::mutex> lock(account.list_mu);
   if (account.refreshing) account.created_meanwhile.push_back(instance);
-  Upsert(account, instance);  // when not listed the next read lists, and sees it
+  PutById(account.instances, instance);  // when not listed the next read lists, and sees it
 }
 
 void CloudAccounts::RecordDeleting(const std::string& token, const std::string& id) {
@@ -131,29 +157,6 @@ StatusOr<std::string> CloudAccounts::ImageId(const std::string& token, const std
   return found->id;
 }
 
-namespace {
-
-// Same rules regardless of order (each rule matched once).
-bool SameRules(const std::vector<cloud::SecurityRule>& a,
-               const std::vector<cloud::SecurityRule>& b) {
-  if (a.size() != b.size()) return false;
-  std::vector<bool> used(b.size(), false);
-  for (const cloud::SecurityRule& rule : a) {
-    bool matched = false;
-    for (size_t i = 0; i < b.size() && !matched; ++i) {
-      if (!used[i] && b[i] == rule) used[i] = matched = true;
-    }
-    if (!matched) return false;
-  }
-  return true;
-}
-
-bool InRegion(const cloud::SecurityGroup& group, const std::string& region) {
-  return region.empty() || group.region.empty() || group.region == region;
-}
-
-}  // namespace
-
 Status CloudAccounts::RefreshSecurityGroups(Account& account, Clock::Duration max_age) {
   const Clock::TimePoint now = clock_.Now();
   if (account.security_groups_listed && now - account.security_groups_at < max_age)
@@ -164,15 +167,6 @@ Status CloudAccounts::RefreshSecurityGroups(Account& account, Clock::Duration ma
   account.security_groups_at = now;
   account.security_groups_listed = true;
   return Status::Ok();
-}
-
-void CloudAccounts::CacheGroup(Account& account, const cloud::SecurityGroup& group) {
-  for (cloud::SecurityGroup& cached : account.security_groups) {
-    if (cached.id != group.id) continue;
-    cached = group;
-    return;
-  }
-  account.security_groups.push_back(group);
 }
 
 StatusOr<cloud::SecurityGroup> CloudAccounts::FindSecurityGroup(const std::string& token,
@@ -255,7 +249,7 @@ StatusOr<cloud::SecurityGroup> CloudAccounts::EnsureSecurityGroup(
   } else {
     return *group;
   }
-  CacheGroup(account, *answer);
+  PutById(account.security_groups, *answer);
   return answer;
 }
 

@@ -117,12 +117,8 @@ class CloudAccounts {
   Account& AccountFor(const std::string& token);
   // Lists the account's groups when the cached list is older than `max_age` (groups_mu held).
   Status RefreshSecurityGroups(Account& account, Clock::Duration max_age);
-  // Puts `instance` into the cached list in place of the one with its id (list_mu held).
-  static void Upsert(Account& account, const cloud::Instance& instance);
   // Shows the instance `id` as `deleting` in the cached list (list_mu held).
   static void MarkDeleting(Account& account, const std::string& id);
-  // Puts `group` into the cached group list in place of the one with its id (groups_mu held).
-  static void CacheGroup(Account& account, const cloud::SecurityGroup& group);
 
   Factory factory_;
   const Clock& clock_;
