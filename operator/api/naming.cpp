@@ -1,5 +1,6 @@
 #include "api/naming.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace pygrid::api {
@@ -34,6 +35,16 @@ std::optional<ParsedInstanceName> ParseInstanceName(const std::string& prefix,
     if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
   }
   return ParsedInstanceName{InstanceRole::kWorker, std::stoi(digits)};
+}
+
+std::string SharedSecurityGroupNameFor(const std::string& region, std::vector<int> ports) {
+  std::sort(ports.begin(), ports.end());
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  std::string name = "pygrid-ports";
+  for (int port : ports) name += "-" + std::to_string(port);
+  if (!region.empty()) name += "-";
+  for (char c : region) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
 }
 
 }  // namespace pygrid::api

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pygrid::api {
 
@@ -29,5 +30,13 @@ struct ParsedInstanceName {
 // Parses a name made by InstanceNameFor with the same prefix; nullopt for any other name.
 std::optional<ParsedInstanceName> ParseInstanceName(const std::string& prefix,
                                                     const std::string& instance_name);
+
+// The security group the operator shares among every grid of one account and region whose
+// instances open the same TCP ports: "pygrid-ports-22-5000-7000-arc-is-haf-1" (ports sorted and
+// unique, the region in lower case; no region suffix when `region` is empty). Genesis Cloud
+// rules match protocol, direction and ports only (SPEC23 compute.v1.SecurityGroup.Rule; the
+// source filter is each instance's firewall), so the port set describes the group completely
+// and one deterministic name finds it again after any crash.
+std::string SharedSecurityGroupNameFor(const std::string& region, std::vector<int> ports);
 
 }  // namespace pygrid::api

@@ -48,6 +48,10 @@ LocalOperator::LocalOperator(const LocalOperatorOptions& options, kube::FileKube
     auto [ns, name] = kube::SplitObjectKey(key);
     return store_.Find(controller::Secrets(), ns, name);
   };
+  deps.list_clusters = [this] {
+    StatusOr<kube::ListResult> all = store_.List(controller::PyGridClusters(), "");
+    return all.ok() ? all->items : std::vector<json>{};
+  };
   deps.clouds = clouds_.get();
   deps.prober = prober_.get();
   deps.events = [this](const json&, bool warning, const std::string& reason,
@@ -165,6 +169,17 @@ bool Reached(const std::optional<json>& object, Goal goal, std::string& stalled)
   return api::IsConditionTrue(status.conditions, api::kConditionReady);
 }
 
+// For --detach: true while a new grid's first create is still held back (its security group is
+// being made by the cloud), so the detached `up` waits for the creates it can send.
+bool FirstCreateHeldBack(const std::optional<json>& object) {
+  if (!object) return false;
+  const api::ClusterStatus status = StatusOfGrid(*object);
+  const bool sent = status.gateway && (!status.gateway->instance_id.empty() ||
+                                       !status.gateway->create_requested_at.empty());
+  const api::Condition* ready = api::FindCondition(status.conditions, api::kConditionReady);
+  return !sent && ready != nullptr && ready->reason == "GatewayCreating";
+}
+
 }  // namespace
 
 DriveOutcome Drive(LocalOperator& op, const std::string& key, Goal goal,
@@ -179,7 +194,9 @@ DriveOutcome Drive(LocalOperator& op, const std::string& key, Goal goal,
     for (const std::string& event : op.TakeEvents()) view.Note(event);
     show();
     std::string stalled;
-    if (Reached(StoredGrid(op.store(), key), goal, stalled) || goal == Goal::kOneRound) {
+    const std::optional<json> stored = StoredGrid(op.store(), key);
+    if (Reached(stored, goal, stalled) ||
+        (goal == Goal::kOneRound && !FirstCreateHeldBack(stored))) {
       return {DriveOutcome::Kind::kReached, ""};
     }
     if (!stalled.empty()) return {DriveOutcome::Kind::kStalled, stalled};

@@ -87,7 +87,7 @@ enum class Goal {
   kReady,      // Ready=True and not rolling out (UpToDate not False) for the current generation
   kSuspended,  // Suspended=True (every instance stopped) for the current generation
   kGone,       // the object is gone (deletion finished)
-  kOneRound,   // one reconcile round (--detach)
+  kOneRound,   // one reconcile round (--detach); a new grid's first waits for its group
 };
 
 struct DriveOutcome {

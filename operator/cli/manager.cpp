@@ -202,6 +202,7 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   deps.kube = &kube;
   deps.get_cluster = [&](const std::string& key) { return clusters.Get(key); };
   deps.get_secret = [&](const std::string& key) { return secrets.Get(key); };
+  deps.list_clusters = [&] { return clusters.List(); };
   deps.clouds = &clouds;
   deps.prober = prober.get();
   deps.events = [&events](const json& object, bool warning, const std::string& reason,

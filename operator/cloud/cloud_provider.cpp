@@ -59,8 +59,4 @@ StatusOr<std::vector<SshKey>> CloudProvider::FindSshKeysByName(
   return out;
 }
 
-StatusOr<std::vector<SecurityGroup>> CloudProvider::ListSecurityGroups() {
-  return Status::Internal("this cloud provider cannot list security groups");
-}
-
 }  // namespace pygrid::cloud

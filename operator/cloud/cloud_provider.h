@@ -1,7 +1,8 @@
 // Provides pygrid::cloud::CloudProvider: everything the operator needs from a GPU cloud (list,
-// get, create, delete, start/stop instances; look up images and SSH keys; ensure and delete a
-// security group), with plain domain structs and pygrid::Status errors. Nothing here knows
-// about Kubernetes or about a particular cloud; cloud/genesis/ implements it for Genesis Cloud.
+// get, create, delete, start/stop instances; look up images and SSH keys; list, create, update
+// and delete security groups), with plain domain structs and pygrid::Status errors. Nothing here
+// knows about Kubernetes or about a particular cloud; cloud/genesis/ implements it for Genesis
+// Cloud.
 //
 //   std::unique_ptr<CloudProvider> cloud = genesis::MakeGenesisClient(options);
 //   StatusOr<Instance> created = cloud->CreateInstance(request);
@@ -80,7 +81,8 @@ struct SecurityRule {
   }
 };
 
-// A security group; `status` is the provider's raw string (creating, created, updating, ...).
+// A security group; `status` is the provider's raw string (enqueued, creating, updating, created,
+// deleting, error: SPEC23 compute.v1.SecurityGroup.Status).
 struct SecurityGroup {
   std::string id;
   std::string name;
@@ -168,18 +170,25 @@ class CloudProvider {
   // The keys named `names`, in that order; NotFound naming the first missing one.
   virtual StatusOr<std::vector<SshKey>> FindSshKeysByName(const std::vector<std::string>& names);
 
-  // Makes a security group named `name` exist with exactly `rules`: creates it if missing,
-  // replaces its rules if they differ (order-insensitive), and waits until its status is
-  // `created` (Timeout after the implementation's deadline, Unavailable on status `error`).
-  virtual StatusOr<SecurityGroup> EnsureSecurityGroup(const std::string& name,
+  // All security groups (every page).
+  virtual StatusOr<std::vector<SecurityGroup>> ListSecurityGroups() = 0;
+  // Asks for a security group named `name` with `rules` and returns it as first reported:
+  // creation is asynchronous (status enqueued/creating until `created`, or `error`), so the
+  // caller looks again later (ListSecurityGroups) instead of waiting here. Like an instance
+  // create it is never retried after an ambiguous failure: look the name up before creating
+  // again.
+  virtual StatusOr<SecurityGroup> CreateSecurityGroup(const std::string& name,
                                                       const std::string& description,
                                                       const std::string& region,
                                                       const std::vector<SecurityRule>& rules) = 0;
-  // Deletes a security group by id; NotFound when it is already gone.
+  // Replaces the rules of group `id` (asynchronous too: status `updating` until applied).
+  virtual StatusOr<SecurityGroup> UpdateSecurityGroup(const std::string& id,
+                                                      const std::string& name,
+                                                      const std::string& description,
+                                                      const std::vector<SecurityRule>& rules) = 0;
+  // Deletes a security group by id; NotFound when it is already gone. The API may refuse a
+  // group that instances still use (Conflict).
   virtual Status DeleteSecurityGroup(const std::string& id) = 0;
-  // All security groups (every page). The default answers Internal ("not supported"), for
-  // providers that can only ensure groups one by one.
-  virtual StatusOr<std::vector<SecurityGroup>> ListSecurityGroups();
 };
 
 using CloudProviderPtr = std::unique_ptr<CloudProvider>;

@@ -6,14 +6,19 @@
 #include <cstdio>
 
 #include "api/conditions.h"
+#include "api/defaults.h"
 #include "api/validation.h"
 #include "controller/internal/plan_parts.h"
+#include "controller/security_groups.h"
 
 namespace pygrid::controller {
 
 namespace {
 
 using internal::SetPlanCondition;
+
+// Every group the operator shares starts with this (api::SharedSecurityGroupNameFor).
+constexpr char kSharedGroupPrefix[] = "pygrid-ports-";
 
 std::string OwnPrefix(const api::PyGridCluster& cluster) {
   return api::InstancePrefixFor(cluster.metadata.name, cluster.metadata.uid);
@@ -151,6 +156,35 @@ void Finish(Plan& plan, std::string reason = "", std::string message = "") {
   plan.next.kind = NextStep::Kind::kForget;
 }
 
+// The groups the operator made for a deleted grid that may go now: its shared group (by name,
+// for its region and ports), the group status records, and the per-grid group operators made
+// before groups were shared ("pygrid-<name>-<uid8>"). A group goes only when no instance of the
+// account references it (the list was read afresh this round) and no other grid of the account
+// that is not being deleted needs it; a grid created after this check that finds the group gone
+// makes it again (ActionOutcome::group_gone), so the reference count is always derived from
+// what is observed, never kept in memory.
+void PlanGroupDeletes(const Observations& seen, Plan& plan) {
+  const api::ObjectMeta& meta = seen.cluster.metadata;
+  const std::string shared = SharedSecurityGroupName(seen.cluster.spec);
+  const std::string legacy = api::SecurityGroupNameFor(meta.name, meta.uid, api::ClusterSpec{});
+  const std::string& recorded = seen.cluster.status.security_group_id;
+  for (const cloud::SecurityGroup& group : seen.cloud.account_groups) {
+    const bool operators = group.name == legacy || group.name.rfind(kSharedGroupPrefix, 0) == 0;
+    const bool ours = group.name == shared || group.name == legacy || group.id == recorded;
+    if (!operators || !ours || seen.cloud.groups_needed_elsewhere.count(group.name)) continue;
+    bool used = false;
+    for (const cloud::Instance& instance : seen.cloud.account_instances) {
+      for (const cloud::ResourceRef& ref : instance.security_groups) used |= ref.id == group.id;
+    }
+    if (used) continue;
+    Action drop;
+    drop.kind = ActionKind::kDeleteSecurityGroup;
+    drop.id = group.id;
+    drop.name = group.name;
+    plan.actions.push_back(drop);
+  }
+}
+
 void PlanDeletion(const Observations& seen, Plan& plan) {
   plan.status.phase = api::Phase::kDeleting;
   SetPlanCondition(seen, plan.status, api::kConditionReady, false, "Deleting",
@@ -204,21 +238,21 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
                      "can no longer land");
     return;
   }
-  // Every instance is gone: drop the security group the operator made, if nothing uses it.
-  const std::string& group = seen.cluster.status.security_group_id;
-  if (!group.empty() && spec.network.security_group_name.empty()) {
-    bool used = false;
-    for (const cloud::Instance& instance : seen.cloud.account_instances) {
-      for (const cloud::ResourceRef& ref : instance.security_groups) used |= ref.id == group;
-    }
-    if (!used) {
-      Action drop;
-      drop.kind = ActionKind::kDeleteSecurityGroup;
-      drop.id = group;
-      plan.actions.push_back(drop);
-    }
-  }
+  // Every instance is gone: drop the groups the operator made for this grid that nothing uses.
+  if (spec.network.security_group_name.empty()) PlanGroupDeletes(seen, plan);
   Finish(plan);
+}
+
+// Holds back this round's creates while the grid's security group is still being applied by
+// the cloud: an instance may only be created into a group in status `created`.
+void HoldCreatesForGroup(Plan& plan) {
+  auto& actions = plan.actions;
+  const size_t before = actions.size();
+  actions.erase(
+      std::remove_if(actions.begin(), actions.end(),
+                     [](const Action& a) { return a.kind == ActionKind::kCreateInstance; }),
+      actions.end());
+  if (actions.size() != before) plan.next.kind = NextStep::Kind::kPoll;
 }
 
 void PlanLive(const Observations& seen, Plan& plan) {
@@ -285,6 +319,7 @@ void PlanLive(const Observations& seen, Plan& plan) {
   const internal::GatewayPlan gateway = internal::PlanGateway(seen, inventory, plan);
   const internal::WorkersPlan workers = internal::PlanWorkers(seen, inventory, gateway, plan);
   internal::ConcludeLive(seen, inventory, gateway, workers, plan);
+  if (seen.cloud.security_group_pending) HoldCreatesForGroup(plan);
 }
 
 }  // namespace
@@ -386,19 +421,41 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     }
   };
   auto deleting = [&](const std::string& id) { set_state(id, "deleting"); };
+  // A refused create sent nothing that could land later.
+  auto refused = [&](const std::string& name) {
+    if (status.gateway && status.gateway->name == name) status.gateway->create_requested_at.clear();
+    for (api::WorkerStatus& worker : status.workers) {
+      if (worker.name == name) worker.create_requested_at.clear();
+    }
+  };
+  bool group_gone = false;
   const Status* failure = nullptr;
   std::string failed_during;
   for (size_t i = 0; i < plan.actions.size() && i < report.outcomes.size(); ++i) {
     const Action& action = plan.actions[i];
     const ActionOutcome& outcome = report.outcomes[i];
     if (!outcome.ran) continue;
+    if (action.kind == ActionKind::kCreateInstance && outcome.group_gone) {
+      // Not a failure: the group went meanwhile (the last other grid using it was deleted).
+      refused(action.name);
+      if (!group_gone) {
+        done.events.push_back({false, "SecurityGroupGone",
+                               "security group " + status.security_group_id +
+                                   " no longer exists; making it again before creating " +
+                                   action.name});
+      }
+      group_gone = true;
+      continue;
+    }
     if (action.kind == ActionKind::kCreateInstance && !action.reason.empty()) {
       done.events.push_back({action.warning, action.reason, action.message});
     }
     const bool ok =
         outcome.result.ok() ||
         (action.kind == ActionKind::kDeleteInstance && outcome.result.IsNotFound()) ||
-        (action.kind == ActionKind::kDeleteSecurityGroup && outcome.result.IsNotFound());
+        // Gone, or in use (the API refuses): whoever uses it deletes it with its own grid.
+        (action.kind == ActionKind::kDeleteSecurityGroup &&
+         (outcome.result.IsNotFound() || outcome.result.IsConflict()));
     if (!ok) {
       if (failure == nullptr) {
         failure = &outcome.result;
@@ -460,6 +517,10 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     if (action.kind != ActionKind::kCreateInstance && !action.reason.empty()) {
       done.events.push_back({action.warning, action.reason, action.message});
     }
+  }
+  if (group_gone) {
+    status.security_group_id.clear();  // the next round ensures the group again
+    if (failure == nullptr) done.next = {NextStep::Kind::kPoll, {}, Status::Ok()};
   }
   if (failure != nullptr &&
       (failed_during == "copying the credentials" || failed_during == "updating the finalizers")) {

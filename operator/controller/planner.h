@@ -86,6 +86,13 @@ struct CloudObservation {
   // Every instance of the account, when listed (to see who else uses a security group).
   std::vector<cloud::Instance> account_instances;
   std::string security_group_id;  // the grid's group, "" when not ensured this round
+  // The grid's group exists but the cloud has not applied it yet (status creating/updating):
+  // no instance may be created into it this round.
+  bool security_group_pending = false;
+  // Deletion of a grid with an operator-made group: the account's security groups, and the
+  // shared-group names other grids of the account that are not being deleted still need.
+  std::vector<cloud::SecurityGroup> account_groups;
+  std::set<std::string> groups_needed_elsewhere;
   // A named (not owned) group that lacks rules the grid needs: what is missing, for people.
   std::string security_group_missing;
   // The first failure while observing the cloud (listing, security group), and what it was
@@ -129,7 +136,7 @@ enum class ActionKind {
   kStartInstance,        // an instance stopped out of band (or on resume) is started again
   kStopInstance,         // spec.suspend: running instances are stopped (the API's stop action)
   kCreateInstance,       // after the intent (identity) is recorded in status
-  kDeleteSecurityGroup,  // a group the operator made, once no instance uses it
+  kDeleteSecurityGroup,  // a group the operator made, once no instance and no other grid uses it
   kDropCredentials,      // the copy goes with the finalizer
   kRemoveFinalizer,      // last, and only if every earlier action succeeded
 };
@@ -193,7 +200,10 @@ struct ActionOutcome {
   Status result;                           // OK, or why it failed
   std::optional<cloud::Instance> created;  // for creates: the instance (new or adopted)
   bool adopted = false;                    // the create failed ambiguously but the name exists
-  bool ran = true;                         // false when an earlier failure stopped the round
+  // The create was refused because its security group no longer exists (deleted meanwhile,
+  // e.g. by the last other grid using it): nothing was created; ensure the group again.
+  bool group_gone = false;
+  bool ran = true;  // false when an earlier failure stopped the round
 };
 
 // The outcomes of Plan::actions, index for index.

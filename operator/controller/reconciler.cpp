@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/conditions.h"
 #include "api/defaults.h"
@@ -13,6 +14,7 @@
 #include "controller/instance_state.h"
 #include "controller/planner.h"
 #include "controller/resources.h"
+#include "controller/security_groups.h"
 #include "kube/client.h"
 #include "kube/status_writer.h"
 #include "observability/log.h"
@@ -34,44 +36,6 @@ const observability::Logger& Log() {
 bool HasFinalizer(const json& object) {
   const json& finalizers = object["metadata"].value("finalizers", json::array());
   return std::find(finalizers.begin(), finalizers.end(), api::kFinalizer) != finalizers.end();
-}
-
-// Security group rules: SSH and the grid's two ports in, everything out (apt, image pulls).
-// Genesis Cloud rules match protocol, direction and ports only (SPEC23
-// compute.v1.SecurityGroup.Rule), so spec.network.allowedSourceCIDRs is enforced on each
-// instance by cloud-init/pygrid-firewall.sh.
-std::vector<cloud::SecurityRule> GridRules(const api::ClusterSpec& spec) {
-  std::vector<cloud::SecurityRule> rules;
-  std::vector<int> ports = {22, spec.pygrid.gateway_port, spec.pygrid.node_port};
-  std::sort(ports.begin(), ports.end());
-  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
-  for (int port : ports) rules.push_back({"tcp", "ingress", port, port});
-  rules.push_back({"all", "egress", std::nullopt, std::nullopt});
-  return rules;
-}
-
-// What a group the operator does not own lacks of `needed` ("" when nothing): an ingress rule
-// is covered by any rule of the same protocol (or "all") whose port range contains its port.
-std::string MissingRules(const cloud::SecurityGroup& group,
-                         const std::vector<cloud::SecurityRule>& needed) {
-  std::string missing;
-  for (const cloud::SecurityRule& rule : needed) {
-    if (rule.direction != "ingress") continue;
-    bool covered = false;
-    for (const cloud::SecurityRule& have : group.rules) {
-      const bool protocol = have.protocol == "all" || have.protocol == rule.protocol;
-      const bool ports =
-          !have.port_range_min ||
-          (*have.port_range_min <= *rule.port_range_min &&
-           have.port_range_max.value_or(*have.port_range_min) >= *rule.port_range_min);
-      covered |= have.direction == "ingress" && protocol && ports;
-    }
-    if (!covered) {
-      missing += (missing.empty() ? "" : ", ") + rule.protocol + " ingress on port " +
-                 std::to_string(*rule.port_range_min);
-    }
-  }
-  return missing;
 }
 
 // The parsed object, or (when fields have the wrong type, only possible without the CRD's
@@ -124,12 +88,17 @@ class Reconciler::Round {
   std::optional<json> LoadObject();
   Observations Observe();
   void ObserveCloud(Observations& seen);
+  // The shared-group names other grids of this account that are not being deleted need.
+  std::set<std::string> GroupsNeededElsewhere(const std::string& uid);
   void ObserveProbes(Observations& seen);
   ActReport Act(const Observations& seen, Plan& plan);
   ActionOutcome Create(const api::ClusterSpec& spec, const Action& action,
                        const api::ClusterStatus& status, const std::string& image,
                        const std::vector<std::string>& ssh_keys);
   Status RecordIntent(const api::ClusterSpec& spec, Plan& plan);
+  // Writes the answered creates into the account's cached list and marks creates refused
+  // because their security group is gone; true when an outcome is unknown (list again).
+  bool RecordCreates(const Plan& plan, const std::vector<size_t>& creates, ActReport& report);
   Status UpdateFinalizers(bool present);
   // Creates or refreshes the operator's copy of the cluster's token.
   Status StoreCredentials(const Observations& seen);
@@ -342,24 +311,27 @@ Observations Reconciler::Round::Observe() {
 
 void Reconciler::Round::ObserveCloud(Observations& seen) {
   const api::ClusterSpec& spec = seen.cluster.spec;
+  const bool owned = spec.network.security_group_name.empty();
   if (!seen.being_deleted) {
-    // Every round, from the account's cached group list (no request while it is fresh), so a
-    // group deleted behind the operator's back is made again.
-    const std::string name = api::SecurityGroupNameFor(name_, seen.cluster.metadata.uid, spec);
-    const bool owned = spec.network.security_group_name.empty();
+    // Every round, from the account's cached group list (no request while it is fresh). The
+    // group is shared by every grid of the account with the same region and ports, and never
+    // waited for: while the cloud applies it the planner holds the creates back a poll.
     StatusOr<cloud::SecurityGroup> group =
         owned ? deps_.clouds->EnsureSecurityGroup(
-                    token_, name,
-                    "PyGrid grid " + ns_ + "/" + name_ + " (managed by pygrid-operator)",
-                    spec.region, GridRules(spec))
-              : deps_.clouds->FindSecurityGroup(token_, name, spec.region);
+                    token_, SharedSecurityGroupName(spec),
+                    "PyGrid grids opening these ports (managed by pygrid-operator)", spec.region,
+                    GridRules(spec))
+              : deps_.clouds->FindSecurityGroup(token_, spec.network.security_group_name,
+                                                spec.region);
     if (!group.ok()) {
       seen.cloud.error = group.status();
-      seen.cloud.error_during =
-          owned ? "ensuring the security group" : "finding security group " + name;
+      seen.cloud.error_during = owned
+                                    ? "ensuring the security group"
+                                    : "finding security group " + spec.network.security_group_name;
       return;
     }
     seen.cloud.security_group_id = group->id;
+    seen.cloud.security_group_pending = IsSecurityGroupPending(*group);
     if (!owned) seen.cloud.security_group_missing = MissingRules(*group, GridRules(spec));
   }
   // Deletion decides that nothing is left, so it lists afresh: a cached list could predate an
@@ -371,6 +343,16 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
     seen.cloud.error_during = "listing instances";
     return;
   }
+  if (seen.being_deleted && owned) {
+    StatusOr<std::vector<cloud::SecurityGroup>> groups = deps_.clouds->SecurityGroups(token_);
+    if (!groups.ok()) {
+      seen.cloud.error = groups.status();
+      seen.cloud.error_during = "listing security groups";
+      return;
+    }
+    seen.cloud.account_groups = std::move(*groups);
+    seen.cloud.groups_needed_elsewhere = GroupsNeededElsewhere(seen.cluster.metadata.uid);
+  }
   const std::string prefix = api::InstancePrefixFor(name_, seen.cluster.metadata.uid) + "-";
   for (const cloud::Instance& instance : *all) {
     if (instance.name.compare(0, prefix.size(), prefix) == 0)
@@ -378,6 +360,29 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
   }
   seen.cloud.account_instances = std::move(*all);
   seen.cloud.listed = true;
+}
+
+std::set<std::string> Reconciler::Round::GroupsNeededElsewhere(const std::string& uid) {
+  std::set<std::string> names;
+  if (!deps_.list_clusters) return names;
+  for (const json& object : deps_.list_clusters()) {
+    const json& meta = object.value("metadata", json::object());
+    if (meta.value("uid", "") == uid || !meta.value("deletionTimestamp", "").empty()) continue;
+    StatusOr<api::PyGridCluster> other = api::ClusterFromJson(object);
+    // One that does not parse creates nothing; once it does, it ensures its group again.
+    if (!other.ok()) continue;
+    api::ApplyDefaults(other->spec);
+    if (!other->spec.network.security_group_name.empty()) continue;
+    const api::SecretKeyRef& ref = other->spec.credentials_secret_ref;
+    const std::string ns = meta.value("namespace", "");
+    const CredentialsOrProblem credentials =
+        ReadToken(ref.name.empty() ? std::nullopt : deps_.get_secret(ns + "/" + ref.name), ns, ref);
+    // Another account's grid needs that account's group; one without usable credentials creates
+    // nothing (and ensures the group again once it can).
+    if (!credentials.problem.ok() || credentials.token != token_) continue;
+    names.insert(SharedSecurityGroupName(other->spec));
+  }
+  return names;
 }
 
 void Reconciler::Round::ObserveProbes(Observations& seen) {
@@ -509,7 +514,9 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
   ActReport report;
   report.outcomes.resize(plan.actions.size());
   bool failed = false;
-  bool touched_cloud = false;
+  // The cached instance list keeps this process's answered creates and deletes; anything whose
+  // outcome is unknown (or a start or stop) makes the next round list again.
+  bool invalidate = false;
   auto stop_rest = [&](size_t from) {
     for (size_t i = from; i < plan.actions.size(); ++i) report.outcomes[i].ran = false;
   };
@@ -534,7 +541,6 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     if (kind != ActionKind::kDeleteInstance && kind != ActionKind::kStartInstance &&
         kind != ActionKind::kStopInstance)
       continue;
-    touched_cloud = true;
     changes.push_back([this, &plan, &report, i] {
       cloud::CloudProvider& cloud = deps_.clouds->For(token_);
       const Action& action = plan.actions[i];
@@ -552,6 +558,17 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     });
   }
   deps_.executor->RunAll(std::move(changes));
+  for (size_t i = 0; i < plan.actions.size(); ++i) {
+    const Action& action = plan.actions[i];
+    const Status& result = report.outcomes[i].result;
+    if (action.kind == ActionKind::kDeleteInstance && (result.ok() || result.IsNotFound())) {
+      deps_.clouds->RecordDeleting(token_, action.id);
+    } else if (action.kind == ActionKind::kDeleteInstance ||
+               action.kind == ActionKind::kStartInstance ||
+               action.kind == ActionKind::kStopInstance) {
+      invalidate = true;
+    }
+  }
 
   // Creates: record the intent, resolve the image and keys once, then POST in parallel.
   std::vector<size_t> creates;
@@ -575,7 +592,6 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     if (!ready.ok()) {
       for (size_t i : creates) report.outcomes[i].result = ready;
     } else {
-      touched_cloud = true;
       std::vector<std::function<void()>> posts;
       for (size_t i : creates) {
         posts.push_back([this, &spec, &plan, &report, &image, &ssh_keys, i] {
@@ -583,9 +599,10 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
         });
       }
       deps_.executor->RunAll(std::move(posts));
+      invalidate |= RecordCreates(plan, creates, report);
     }
   }
-  if (touched_cloud) deps_.clouds->Invalidate(token_);
+  if (invalidate) deps_.clouds->Invalidate(token_);
 
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const ActionKind kind = plan.actions[i].kind;
@@ -609,6 +626,8 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     }
     if (action.kind == ActionKind::kDeleteSecurityGroup) {
       report.outcomes[i].result = deps_.clouds->For(token_).DeleteSecurityGroup(action.id);
+      // In use after all (a grid created into it since the list): its users delete it later.
+      if (report.outcomes[i].result.IsConflict()) continue;
     } else if (action.kind == ActionKind::kDropCredentials) {
       const std::string& uid = seen.cluster.metadata.uid;
       Status dropped =
@@ -625,6 +644,31 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     failed |= !report.outcomes[i].result.ok() && !report.outcomes[i].result.IsNotFound();
   }
   return report;
+}
+
+bool Reconciler::Round::RecordCreates(const Plan& plan, const std::vector<size_t>& creates,
+                                      ActReport& report) {
+  bool unknown = false;
+  std::optional<bool> group_gone;  // asked at most once per round
+  for (size_t i : creates) {
+    ActionOutcome& outcome = report.outcomes[i];
+    if (outcome.created) {
+      deps_.clouds->RecordCreated(token_, *outcome.created);
+      continue;
+    }
+    const Status& result = outcome.result;
+    unknown |= cloud::IsAmbiguousCreateFailure(result);
+    // A refusal naming what the request referenced: is it the security group that went?
+    if ((result.IsInvalid() || result.IsNotFound()) && !plan.status.security_group_id.empty()) {
+      if (!group_gone) {
+        StatusOr<bool> gone =
+            deps_.clouds->SecurityGroupGone(token_, plan.status.security_group_id);
+        group_gone = gone.ok() && *gone;
+      }
+      outcome.group_gone = *group_gone;
+    }
+  }
+  return unknown;
 }
 
 Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan) {

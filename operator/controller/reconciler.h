@@ -4,7 +4,7 @@
 //               write), its Secret, the security group, the account's instances, probes
 //   plan     -> PlanRound (controller/planner.h): pure; actions and the complete status
 //   act      -> add the finalizer; delete; record intent (identities) in status, then create
-//               or adopt; drop the security group; remove the finalizer
+//               or adopt; drop security groups nothing uses any more; remove the finalizer
 //   write    -> Conclude's status through one StatusWriter, events; a conflict ends the round
 //               and the next one re-observes and re-plans
 //
@@ -29,6 +29,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bootstrap/ssh_keys.h"
 #include "bootstrap/templates.h"
@@ -99,6 +100,10 @@ struct ReconcilerDeps {
   // The cached object for "ns/name", or nullopt when it does not exist.
   std::function<std::optional<nlohmann::json>(const std::string& key)> get_cluster;
   std::function<std::optional<nlohmann::json>(const std::string& key)> get_secret;
+  // Every PyGridCluster the operator sees (the informer's cache): a deleted grid keeps the
+  // security group it shares while another grid still needs it. Empty: only the instances
+  // that reference a group keep it.
+  std::function<std::vector<nlohmann::json>()> list_clusters;
   CloudAccounts* clouds = nullptr;
   probe::Prober* prober = nullptr;
   EventSink events;

@@ -1,8 +1,6 @@
 #include "cloud/genesis/genesis_client.h"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
-#include <tuple>
 
 #include "cloud/genesis/internal/list_pager.h"
 #include "cloud/genesis/internal/request_executor.h"
@@ -107,16 +105,10 @@ json RuleJson(const SecurityRule& r) {
   return j;
 }
 
-bool SameRules(std::vector<SecurityRule> a, std::vector<SecurityRule> b) {
-  if (a.size() != b.size()) return false;
-  auto key = [](const SecurityRule& r) {
-    return std::make_tuple(r.protocol, r.direction, r.port_range_min.value_or(-1),
-                           r.port_range_max.value_or(-1));
-  };
-  auto less = [&](const SecurityRule& x, const SecurityRule& y) { return key(x) < key(y); };
-  std::sort(a.begin(), a.end(), less);
-  std::sort(b.begin(), b.end(), less);
-  return a == b;
+json RulesJson(const std::vector<SecurityRule>& rules) {
+  json out = json::array();
+  for (const SecurityRule& r : rules) out.push_back(RuleJson(r));
+  return out;
 }
 
 // Parses a response body and extracts `key` (an object), or maps a malformed body to an
@@ -230,10 +222,33 @@ class GenesisClientImpl final : public GenesisClient {
     return ParseSecurityGroup(*j);
   }
 
-  StatusOr<SecurityGroup> EnsureSecurityGroup(const std::string& name,
+  StatusOr<SecurityGroup> CreateSecurityGroup(const std::string& name,
                                               const std::string& description,
                                               const std::string& region,
-                                              const std::vector<SecurityRule>& rules) override;
+                                              const std::vector<SecurityRule>& rules) override {
+    json body = {{"name", name}, {"description", description}, {"rules", RulesJson(rules)}};
+    if (!region.empty()) body["region"] = region;
+    // Not retried on ambiguity (see CloudProvider): the caller looks the name up first.
+    auto r = exec_.Execute("CreateSecurityGroup", "POST", "/security-groups", body.dump(), false);
+    if (!r.ok()) return r.status();
+    auto j = Envelope("CreateSecurityGroup", *r, "security_group");
+    if (!j.ok()) return j.status();
+    return ParseSecurityGroup(*j);
+  }
+
+  StatusOr<SecurityGroup> UpdateSecurityGroup(const std::string& id, const std::string& name,
+                                              const std::string& description,
+                                              const std::vector<SecurityRule>& rules) override {
+    // SPEC23 updates security groups with PUT {name, description, rules}; GO25 renamed it to
+    // PATCH with the same body. We follow the 2023 baseline.
+    json body = {{"name", name}, {"description", description}, {"rules", RulesJson(rules)}};
+    auto r =
+        exec_.Execute("UpdateSecurityGroup", "PUT", "/security-groups/" + id, body.dump(), true);
+    if (!r.ok()) return r.status();
+    auto j = Envelope("UpdateSecurityGroup", *r, "security_group");
+    if (!j.ok()) return j.status();
+    return ParseSecurityGroup(*j);
+  }
 
   Status DeleteSecurityGroup(const std::string& id) override {
     return exec_.Execute("DeleteSecurityGroup", "DELETE", "/security-groups/" + id, "", true)
@@ -272,67 +287,8 @@ class GenesisClientImpl final : public GenesisClient {
     return out;
   }
 
-  StatusOr<SecurityGroup> WaitCreated(const std::string& id);
-
   RequestExecutor exec_;
 };
-
-StatusOr<SecurityGroup> GenesisClientImpl::EnsureSecurityGroup(
-    const std::string& name, const std::string& description, const std::string& region,
-    const std::vector<SecurityRule>& rules) {
-  auto groups = ListSecurityGroups();
-  if (!groups.ok()) return groups.status();
-  const SecurityGroup* existing = nullptr;
-  for (const SecurityGroup& g : *groups) {
-    if (g.name == name && (region.empty() || g.region.empty() || g.region == region)) {
-      existing = &g;
-      break;
-    }
-  }
-  json rules_json = json::array();
-  for (const SecurityRule& r : rules) rules_json.push_back(RuleJson(r));
-  std::string id;
-  if (existing == nullptr) {
-    json body = {{"name", name}, {"description", description}, {"rules", rules_json}};
-    if (!region.empty()) body["region"] = region;
-    // Not retried on ambiguity: the next Ensure lists by name first, so it cannot duplicate.
-    auto r = exec_.Execute("CreateSecurityGroup", "POST", "/security-groups", body.dump(), false);
-    if (!r.ok()) return r.status();
-    auto j = Envelope("CreateSecurityGroup", *r, "security_group");
-    if (!j.ok()) return j.status();
-    id = Str(*j, "id");
-  } else {
-    id = existing->id;
-    if (!SameRules(existing->rules, rules)) {
-      // SPEC23 updates security groups with PUT {name, description, rules}; GO25 renamed it to
-      // PATCH with the same body. We follow the 2023 baseline.
-      json body = {{"name", name}, {"description", description}, {"rules", rules_json}};
-      auto r =
-          exec_.Execute("UpdateSecurityGroup", "PUT", "/security-groups/" + id, body.dump(), true);
-      if (!r.ok()) return r.status();
-    }
-  }
-  return WaitCreated(id);
-}
-
-StatusOr<SecurityGroup> GenesisClientImpl::WaitCreated(const std::string& id) {
-  const Clock& clock = exec_.clock();
-  const Clock::TimePoint deadline = clock.Now() + exec_.options().security_group_deadline;
-  for (;;) {
-    auto g = GetSecurityGroup(id);
-    if (!g.ok()) return g.status();
-    if (g->status == "created") return g;
-    if (g->status == "error") {
-      return Status::Unavailable("security group " + g->name + " went to status error")
-          .WithRetryable(false);
-    }
-    if (clock.Now() >= deadline) {
-      return Status::Timeout("security group " + g->name + " still " + g->status +
-                             " after the deadline");
-    }
-    exec_.Sleep(exec_.options().security_group_poll);
-  }
-}
 
 }  // namespace
 

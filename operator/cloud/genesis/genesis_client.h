@@ -43,7 +43,7 @@ namespace pygrid::cloud::genesis {
 enum class AuthHeader { kBearer, kXAuthToken };
 
 // How to reach and pace the API. Defaults follow the reference: 10 requests/s (HARKER21),
-// 2 s security-group polling (TF25), 5 attempts (TF25 retries 4 times).
+// 5 attempts (TF25 retries 4 times).
 struct GenesisOptions {
   std::string base_url = "https://api.genesiscloud.com/compute/v1";
   std::string token;
@@ -61,8 +61,6 @@ struct GenesisOptions {
   std::chrono::milliseconds max_retry_after{std::chrono::seconds(60)};
   // Used for a 429 without a usable Retry-After.
   std::chrono::milliseconds default_retry_after{std::chrono::seconds(1)};
-  std::chrono::milliseconds security_group_poll{std::chrono::seconds(2)};
-  std::chrono::milliseconds security_group_deadline{std::chrono::minutes(5)};
   // Injected time, sleep and randomness; null/empty mean the real clock, a real sleep and a
   // random seed. The clock must outlive the client.
   const Clock* clock = nullptr;
@@ -77,8 +75,7 @@ class GenesisClient : public CloudProvider {
   virtual StatusOr<SshKey> CreateSshKey(const std::string& name, const std::string& value) = 0;
   virtual Status DeleteSshKey(const std::string& id) = 0;
 
-  // Security groups by id and as a list (all pages).
-  StatusOr<std::vector<SecurityGroup>> ListSecurityGroups() override = 0;
+  // One security group by id.
   virtual StatusOr<SecurityGroup> GetSecurityGroup(const std::string& id) = 0;
 
   // The actions currently allowed on an instance (GET /instances/{id}/actions).

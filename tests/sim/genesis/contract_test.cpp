@@ -2,6 +2,7 @@
 // genesis-sim, for every client operation and the failure rules that need a server.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -15,6 +16,7 @@ namespace {
 
 using cloud::CreateInstanceRequest;
 using cloud::Instance;
+using cloud::SecurityGroup;
 using cloud::SecurityRule;
 using cloud::genesis::GenesisOptions;
 using cloud::genesis::MakeGenesisClient;
@@ -33,8 +35,6 @@ std::unique_ptr<cloud::genesis::GenesisClient> Client(
   o.request_timeout = std::chrono::seconds(10);
   o.backoff.initial = std::chrono::milliseconds(10);
   o.backoff.max = std::chrono::milliseconds(50);
-  o.security_group_poll = std::chrono::milliseconds(50);
-  o.security_group_deadline = std::chrono::seconds(20);
   o.jitter_seed = 1;
   if (records != nullptr) {
     auto mu = std::make_shared<std::mutex>();
@@ -80,20 +80,34 @@ TEST(GenesisContractTest, EveryOperationAgainstTheSimulator) {
   EXPECT_TRUE(client->FindSshKeysByName({"nobody"}).status().IsNotFound());
 
   std::vector<SecurityRule> rules = {{"tcp", "ingress", 22, 22}, {"all", "egress", {}, {}}};
-  auto group = client->EnsureSecurityGroup("pygrid", "PyGrid grid", "", rules);
+  auto group = client->CreateSecurityGroup("pygrid", "PyGrid grid", "", rules);
   ASSERT_TRUE(group.ok()) << group.status().ToString();
-  EXPECT_EQ(group->status, "created");
-  auto again = client->EnsureSecurityGroup("pygrid", "PyGrid grid", "", rules);
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->id, group->id);
-  EXPECT_EQ(CountRequests(sim, "POST", "/compute/v1/security-groups"), 1);
-  EXPECT_EQ(CountRequests(sim, "PUT", "/compute/v1/security-groups/" + group->id), 0);
+  EXPECT_EQ(group->status, "creating") << "SPEC23/TF25: creation is asynchronous";
+  auto await_created = [&](const std::string& id) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    StatusOr<SecurityGroup> got = client->GetSecurityGroup(id);
+    while (got.ok() && got->status != "created" && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      got = client->GetSecurityGroup(id);
+    }
+    return got;
+  };
+  ASSERT_EQ(await_created(group->id)->status, "created");
+  auto listed = client->ListSecurityGroups();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(std::count_if(listed->begin(), listed->end(),
+                          [&](const SecurityGroup& g) { return g.id == group->id; }),
+            1);
+  EXPECT_TRUE(client->CreateSecurityGroup("pygrid", "PyGrid grid", "", rules).status().IsConflict())
+      << "the simulator refuses a second group with one name";
   rules.push_back({"tcp", "ingress", 5000, 5000});
-  auto updated = client->EnsureSecurityGroup("pygrid", "PyGrid grid", "", rules);
+  auto updated = client->UpdateSecurityGroup(group->id, "pygrid", "PyGrid grid", rules);
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
-  EXPECT_EQ(updated->rules.size(), 3u);
+  auto applied = await_created(group->id);
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(applied->rules.size(), 3u);
   EXPECT_EQ(CountRequests(sim, "PUT", "/compute/v1/security-groups/" + group->id), 1);
-  EXPECT_TRUE(client->EnsureSecurityGroup("default", "", "", rules).status().IsInvalid());
+  EXPECT_TRUE(client->CreateSecurityGroup("default", "", "", rules).status().IsInvalid());
 
   auto image = client->FindImage("Ubuntu 22.04");
   ASSERT_TRUE(image.ok()) << image.status().ToString();

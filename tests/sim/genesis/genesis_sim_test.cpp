@@ -279,6 +279,10 @@ TEST(GenesisSimTest, SecurityGroupsAreAsynchronousAndReserveNames) {
   EXPECT_EQ(updated.status, 200);
   EXPECT_EQ(updated.body["security_group"]["status"], "updating");
   EXPECT_EQ(Api(sim, "DELETE", "/security-groups/" + id).status, 204);
+  // A group on its way out takes no new instance (undocumented; the simulator's choice).
+  json into_deleting = CreateBody(sim, "late");
+  into_deleting["security_groups"] = {id};
+  ExpectError(Api(sim, "POST", "/instances", into_deleting), 400);
   const auto gone_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int code = 200;
   while (code != 404 && std::chrono::steady_clock::now() < gone_deadline) {

@@ -121,6 +121,10 @@ SimResponse GenesisSim::CreateInstance(const json& body) {
     for (const json& id : body["security_groups"]) {
       SecurityGroup* g = FindGroup(id.get<std::string>());
       if (g == nullptr) return invalid("unknown security group " + id.get<std::string>());
+      // Undocumented; a group on its way out takes no new instance here.
+      if (g->status == "deleting") {
+        return invalid("security group " + id.get<std::string>() + " is being deleted");
+      }
       groups.push_back({g->id, g->name});
     }
   } else {

@@ -5,6 +5,7 @@
 #include "api/conditions.h"
 #include "api/defaults.h"
 #include "api/json.h"
+#include "api/naming.h"
 #include "api/validation.h"
 
 namespace pygrid::api {
@@ -60,6 +61,17 @@ TEST(DefaultsTest, SecurityGroupNameIsUniquePerClusterUnlessNamed) {
       << "same name, two namespaces: two groups";
   spec.network.security_group_name = "shared";
   EXPECT_EQ(SecurityGroupNameFor("mnist", "0a1b2c3d-1111", spec), "shared");
+}
+
+TEST(NamingTest, SharedSecurityGroupIsNamedByRegionAndPortSet) {
+  EXPECT_EQ(SharedSecurityGroupNameFor("ARC-IS-HAF-1", {5000, 22, 3000}),
+            "pygrid-ports-22-3000-5000-arc-is-haf-1");
+  EXPECT_EQ(SharedSecurityGroupNameFor("ARC-IS-HAF-1", {22, 5000, 5000}),
+            SharedSecurityGroupNameFor("ARC-IS-HAF-1", {5000, 22}))
+      << "a set: order and repeats do not matter";
+  EXPECT_NE(SharedSecurityGroupNameFor("ARC-IS-HAF-1", {22, 5000}),
+            SharedSecurityGroupNameFor("NORD-NO-KRS-1", {22, 5000}));
+  EXPECT_EQ(SharedSecurityGroupNameFor("", {22}), "pygrid-ports-22");
 }
 
 TEST(JsonTest, RoundTripIsLossless) {

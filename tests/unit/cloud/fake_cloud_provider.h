@@ -146,30 +146,55 @@ class FakeCloudProvider : public CloudProvider {
     if (auto s = Begin("ListSshKeys"); !s.ok()) return s;
     return keys_;
   }
-  StatusOr<SecurityGroup> EnsureSecurityGroup(const std::string& name,
+  StatusOr<std::vector<SecurityGroup>> ListSecurityGroups() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("ListSecurityGroups"); !s.ok()) return s;
+    return groups_;
+  }
+  // New groups report `creating` until SetGroupStatus says otherwise (SPEC23: asynchronous).
+  StatusOr<SecurityGroup> CreateSecurityGroup(const std::string& name,
                                               const std::string& description,
                                               const std::string& region,
                                               const std::vector<SecurityRule>& rules) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto s = Begin("EnsureSecurityGroup"); !s.ok()) return s;
+    if (auto s = Begin("CreateSecurityGroup"); !s.ok()) return s;
     if (name == "standard" || name == "default") {
       return Status::Invalid("the name " + name + " is reserved").WithHttpStatus(400);
-    }
-    for (SecurityGroup& g : groups_) {
-      if (g.name == name) {
-        g.rules = rules;
-        return g;
-      }
     }
     SecurityGroup g{"sg-" + std::to_string(++next_id_),
                     name,
                     description,
                     region.empty() ? "ARC-IS-HAF-1" : region,
-                    "created",
+                    "creating",
                     rules,
                     "2026-01-01T00:00:00.000Z"};
     groups_.push_back(g);
     return g;
+  }
+  StatusOr<SecurityGroup> UpdateSecurityGroup(const std::string& id, const std::string& name,
+                                              const std::string& description,
+                                              const std::vector<SecurityRule>& rules) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("UpdateSecurityGroup"); !s.ok()) return s;
+    for (SecurityGroup& g : groups_) {
+      if (g.id != id) continue;
+      g.name = name;
+      g.description = description;
+      g.rules = rules;
+      g.status = "updating";
+      return g;
+    }
+    return Status::NotFound("security group not found").WithHttpStatus(404);
+  }
+  // Sets a group's status (e.g. "created" once the cloud applied it); false if there is none.
+  bool SetGroupStatus(const std::string& id, const std::string& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (SecurityGroup& g : groups_) {
+      if (g.id != id) continue;
+      g.status = status;
+      return true;
+    }
+    return false;
   }
   Status DeleteSecurityGroup(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);

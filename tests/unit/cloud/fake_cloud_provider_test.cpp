@@ -35,8 +35,12 @@ TEST(FakeCloudProviderTest, ScriptedFailuresAndStatusChanges) {
   EXPECT_EQ(cloud.GetInstance(i->id)->status, "deleting");
   cloud.Remove(i->id);
   EXPECT_TRUE(cloud.GetInstance(i->id).status().IsNotFound());
-  EXPECT_TRUE(cloud.EnsureSecurityGroup("standard", "", "", {}).status().IsInvalid());
-  EXPECT_EQ(cloud.EnsureSecurityGroup("pygrid", "", "", {})->status, "created");
+  EXPECT_TRUE(cloud.CreateSecurityGroup("standard", "", "", {}).status().IsInvalid());
+  StatusOr<SecurityGroup> group = cloud.CreateSecurityGroup("pygrid", "", "", {});
+  ASSERT_TRUE(group.ok());
+  EXPECT_EQ(group->status, "creating");
+  ASSERT_TRUE(cloud.SetGroupStatus(group->id, "created"));
+  EXPECT_EQ(cloud.ListSecurityGroups()->at(0).status, "created");
 }
 
 }  // namespace

@@ -429,61 +429,39 @@ json Rules22() {
 
 std::vector<SecurityRule> Want22() { return {{"tcp", "ingress", 22, 22}}; }
 
-TEST_F(GenesisClientTest, EnsureSecurityGroupCreatesAndPollsUntilCreated) {
-  Queue(Answer(
-      200,
-      json{{"security_groups", json::array()}, {"total_count", 0}, {"page", 1}, {"per_page", 100}}
-          .dump()));
+TEST_F(GenesisClientTest, CreateSecurityGroupReturnsAtOnceWithoutPolling) {
   Queue(Answer(201, json{{"security_group", GroupJson("creating", Rules22())}}.dump()));
-  Queue(Answer(200, json{{"security_group", GroupJson("creating", Rules22())}}.dump()));
-  Queue(Answer(200, json{{"security_group", GroupJson("created", Rules22())}}.dump()));
-  auto got = client_->EnsureSecurityGroup("pygrid", "d", "", Want22());
+  auto got = client_->CreateSecurityGroup("pygrid", "d", "NORD-NO-KRS-1", Want22());
   ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ(got->status, "created");
-  ASSERT_EQ(requests().size(), 4u);
-  EXPECT_EQ(requests()[1].method, "POST");
-  json body = json::parse(requests()[1].body);
+  EXPECT_EQ(got->status, "creating") << "creation is asynchronous: the caller looks again later";
+  ASSERT_EQ(requests().size(), 1u);
+  EXPECT_EQ(requests()[0].method, "POST");
+  EXPECT_EQ(requests()[0].path, "/security-groups");
+  json body = json::parse(requests()[0].body);
   EXPECT_EQ(body["rules"], Rules22());
-  EXPECT_GE(TotalSleep(), std::chrono::seconds(2));
+  EXPECT_EQ(body["region"], "NORD-NO-KRS-1");
+  EXPECT_EQ(TotalSleep(), std::chrono::seconds(0));
 }
 
-TEST_F(GenesisClientTest, EnsureSecurityGroupUpdatesOnlyWhenRulesDiffer) {
-  json list = {{"security_groups", {GroupJson("created", Rules22())}},
-               {"total_count", 1},
-               {"page", 1},
-               {"per_page", 100}};
-  Queue(Answer(200, list.dump()));
-  Queue(Answer(200, json{{"security_group", GroupJson("created", Rules22())}}.dump()));
-  ASSERT_TRUE(client_->EnsureSecurityGroup("pygrid", "d", "", Want22()).ok());
-  for (const auto& r : requests()) EXPECT_NE(r.method, "PUT");
+TEST_F(GenesisClientTest, CreateSecurityGroupIsNotRetriedAfterAnAmbiguousFailure) {
+  Queue(Answer(503, R"({"code":"05000","message":"unavailable"})"));
+  auto got = client_->CreateSecurityGroup("pygrid", "d", "", Want22());
+  EXPECT_TRUE(got.status().IsUnavailable()) << got.status().ToString();
+  EXPECT_EQ(requests().size(), 1u);
+}
 
-  Queue(Answer(200, list.dump()));
+TEST_F(GenesisClientTest, UpdateSecurityGroupPutsNameDescriptionAndRules) {
   Queue(Answer(200, json{{"security_group", GroupJson("updating", Rules22())}}.dump()));
-  Queue(Answer(200, json{{"security_group", GroupJson("created", Rules22())}}.dump()));
   std::vector<SecurityRule> more = Want22();
   more.push_back({"tcp", "ingress", 5000, 5000});
-  ASSERT_TRUE(client_->EnsureSecurityGroup("pygrid", "d", "", more).ok());
-  EXPECT_EQ(requests()[3].method, "PUT");
-  EXPECT_EQ(requests()[3].path, "/security-groups/sg9");
-  EXPECT_EQ(json::parse(requests()[3].body)["rules"].size(), 2u);
-}
-
-TEST_F(GenesisClientTest, EnsureSecurityGroupReportsErrorAndDeadline) {
-  json list = {{"security_groups", {GroupJson("creating", Rules22())}},
-               {"total_count", 1},
-               {"page", 1},
-               {"per_page", 100}};
-  Queue(Answer(200, list.dump()));
-  Queue(Answer(200, json{{"security_group", GroupJson("error", Rules22())}}.dump()));
-  EXPECT_TRUE(client_->EnsureSecurityGroup("pygrid", "d", "", Want22()).status().IsUnavailable());
-
-  Rebuild([](GenesisOptions& o) { o.security_group_deadline = std::chrono::seconds(10); });
-  shared_->handler = [&](const HttpRequest& req) {
-    if (req.path.find("?") != std::string::npos) return Answer(200, list.dump());
-    return Answer(200, json{{"security_group", GroupJson("creating", Rules22())}}.dump());
-  };
-  auto got = client_->EnsureSecurityGroup("pygrid", "d", "", Want22());
-  EXPECT_TRUE(got.status().IsTimeout()) << got.status().ToString();
+  auto got = client_->UpdateSecurityGroup("sg9", "pygrid", "d", more);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, "updating");
+  EXPECT_EQ(requests()[0].method, "PUT");
+  EXPECT_EQ(requests()[0].path, "/security-groups/sg9");
+  json body = json::parse(requests()[0].body);
+  EXPECT_EQ(body["rules"].size(), 2u);
+  EXPECT_EQ(body["name"], "pygrid");
 }
 
 }  // namespace

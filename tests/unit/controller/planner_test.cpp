@@ -475,6 +475,100 @@ TEST(PlannerTest, DeletionDeletesEverythingOnceAndFinishesWhenGone) {
   EXPECT_TRUE(PlanDeletion(cluster, {}).done);
 }
 
+cloud::SecurityGroup Group(const std::string& id, const std::string& name) {
+  return {id, name, "", "ARC-IS-HAF-1", "created", {}, "2026-01-01T00:00:00.000Z"};
+}
+
+// The group deletes of a deletion round whose grid has no instance left.
+std::vector<std::string> GroupDeletes(const Observations& seen) {
+  std::vector<std::string> ids;
+  for (const Action& action : PlanRound(seen).actions) {
+    if (action.kind == ActionKind::kDeleteSecurityGroup) ids.push_back(action.id);
+  }
+  return ids;
+}
+
+TEST(PlannerTest, DeletionDropsTheSharedGroupOnlyWhenNothingUsesOrNeedsIt) {
+  api::PyGridCluster cluster = Cluster(1);
+  const std::string shared = "pygrid-ports-22-3000-5000-arc-is-haf-1";
+  ASSERT_EQ(cluster.spec.pygrid.gateway_port, 5000);
+  ASSERT_EQ(cluster.spec.pygrid.node_port, 3000);
+  cluster.status.security_group_id = "sg-shared";
+  Observations seen = Observe(cluster, {}, /*deleting=*/true);
+  seen.cloud.account_groups = {Group("sg-shared", shared), Group("sg-team", "prod-web"),
+                               Group("sg-other-ports", "pygrid-ports-22-80-arc-is-haf-1"),
+                               Group("sg-old", "pygrid-mnist-0a1b2c3d")};
+  // Nothing uses it, nobody needs it: it goes, with the per-grid group of older operators;
+  // a user's group and the shared group of other ports stay.
+  EXPECT_EQ(GroupDeletes(seen), (std::vector<std::string>{"sg-shared", "sg-old"}));
+  // Another grid of the account (not being deleted) with the same ports: it stays.
+  Observations needed = seen;
+  needed.cloud.groups_needed_elsewhere = {shared};
+  EXPECT_EQ(GroupDeletes(needed), (std::vector<std::string>{"sg-old"}));
+  // An instance of the account (any grid's, or anyone's) still references it: it stays.
+  Observations used = seen;
+  cloud::Instance other;
+  other.name = "cifar-9f8e7d6c-gateway";
+  other.status = "deleting";
+  other.security_groups = {{"sg-shared", shared}};
+  used.cloud.account_instances = {other};
+  EXPECT_EQ(GroupDeletes(used), (std::vector<std::string>{"sg-old"}));
+  // A grid that names its own group never deletes anything.
+  api::PyGridCluster named = cluster;
+  named.spec.network.security_group_name = "prod-web";
+  Observations own = Observe(named, {}, /*deleting=*/true);
+  own.cloud.account_groups = seen.cloud.account_groups;
+  EXPECT_TRUE(GroupDeletes(own).empty());
+  // A group status records that the operator did not name is not the operator's to delete.
+  api::PyGridCluster recorded_user = cluster;
+  recorded_user.status.security_group_id = "sg-team";
+  Observations user = Observe(recorded_user, {}, /*deleting=*/true);
+  user.cloud.account_groups = {Group("sg-team", "prod-web")};
+  EXPECT_TRUE(GroupDeletes(user).empty());
+}
+
+TEST(PlannerTest, NoCreateIntoAGroupTheCloudIsStillApplying) {
+  api::PyGridCluster cluster = Cluster(1);
+  Observations seen = Observe(cluster, {});
+  seen.cloud.security_group_id = "sg-shared";
+  seen.cloud.security_group_pending = true;
+  Plan plan = PlanRound(seen);
+  for (const Action& action : plan.actions)
+    EXPECT_NE(action.kind, ActionKind::kCreateInstance) << Describe({action})[0];
+  EXPECT_EQ(plan.next.kind, NextStep::Kind::kPoll);
+  seen.cloud.security_group_pending = false;
+  plan = PlanRound(seen);
+  ASSERT_FALSE(plan.actions.empty());
+  EXPECT_EQ(Describe(plan.actions)[0], "create gateway");
+}
+
+TEST(PlannerTest, CreateRefusedForAGoneGroupIsNotAFailure) {
+  api::PyGridCluster cluster = Cluster(0);
+  Observations seen = Observe(cluster, {});
+  seen.cloud.security_group_id = "sg-gone";
+  Plan plan = PlanRound(seen);
+  ASSERT_EQ(Describe(plan.actions), (std::vector<std::string>{"create gateway"}));
+  InstanceIdentity identity;
+  identity.requested_at = "2082-12-18T00:00:00Z";
+  RecordIdentity(plan.status, Name(InstanceRole::kGateway), identity);
+  ActReport report;
+  report.outcomes.resize(1);
+  report.outcomes[0].result = Status::Invalid("unknown security group sg-gone").WithHttpStatus(400);
+  report.outcomes[0].group_gone = true;
+  Conclusion done = Conclude(seen, plan, report);
+  EXPECT_EQ(done.next.kind, NextStep::Kind::kPoll);
+  EXPECT_TRUE(done.status.security_group_id.empty()) << "the next round ensures it again";
+  ASSERT_TRUE(done.status.gateway);
+  EXPECT_TRUE(done.status.gateway->create_requested_at.empty())
+      << "a refused create cannot land: nothing holds the next one back";
+  const api::Condition* ready = api::FindCondition(done.status.conditions, "Ready");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_NE(ready->reason, "CloudRequestRejected");
+  bool event = false;
+  for (const PlannedEvent& e : done.events) event |= e.reason == "SecurityGroupGone";
+  EXPECT_TRUE(event);
+}
+
 }  // namespace
 }  // namespace pygrid::controller
 

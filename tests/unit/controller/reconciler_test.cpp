@@ -22,12 +22,23 @@ class ReconcilerTest : public ::testing::Test {
  protected:
   SimOperator op{1};
   void SetUp() override { op.ApplySecret("default", "creds", "token-1"); }
+  // Rounds until the first create was sent: the first rounds of an account wait until the cloud
+  // has applied the shared security group.
+  void StepToFirstCreate() {
+    for (int i = 0; i < 10 && op.cloud.CreatesSent("") == 0; ++i) op.Step();
+  }
 };
 
 TEST_F(ReconcilerTest, NewClusterBecomesReadyWithGatewayFirst) {
   op.ApplyCluster(ClusterObject("mnist", 2));
   op.Step();
-  ASSERT_EQ(op.Instances(kKey).size(), 1u) << "the gateway alone in the first round";
+  ASSERT_EQ(op.cloud.groups().size(), 1u);
+  EXPECT_EQ(op.cloud.groups()[0].status, "creating") << "asked for, not waited for";
+  EXPECT_TRUE(op.Instances(kKey).empty()) << "nothing before the group is applied";
+  EXPECT_EQ(op.last_result().after(), seconds(10)) << "looked at again after a poll interval";
+  StepToFirstCreate();
+  ASSERT_EQ(op.Instances(kKey).size(), 1u) << "the gateway alone in the first create";
+  EXPECT_EQ(op.cloud.creates_into_unready_groups(), 0);
   EXPECT_NE(op.Instances(kKey)[0]->instance.name.find("-gateway"), std::string::npos);
   op.RunFor(minutes(3));
   std::string why;
@@ -110,7 +121,7 @@ TEST_F(ReconcilerTest, RejectedTokenIsACredentialsCondition) {
 TEST_F(ReconcilerTest, QuotaIsAConditionRetriedSlowly) {
   op.cloud.Schedule(CloudFault::kCreateQuota);
   op.ApplyCluster(ClusterObject("mnist", 1));
-  op.Step();
+  StepToFirstCreate();
   std::string reason;
   EXPECT_EQ(op.Condition(kKey, "Ready", &reason), "False");
   EXPECT_EQ(reason, "QuotaExceeded");
@@ -124,7 +135,7 @@ TEST_F(ReconcilerTest, QuotaIsAConditionRetriedSlowly) {
 TEST_F(ReconcilerTest, AmbiguousCreateIsAdoptedByName) {
   op.cloud.Schedule(CloudFault::kCreateLostAnswer);
   op.ApplyCluster(ClusterObject("mnist", 1));
-  op.Step();
+  StepToFirstCreate();
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceAdopted"));
   ASSERT_EQ(op.Instances(kKey).size(), 1u);
   const json status = (*op.Cluster(kKey))["status"];
@@ -474,29 +485,58 @@ TEST_F(ReconcilerTest, PartlyFailedDeletesAreNotSentTwice) {
   EXPECT_EQ(sent, 3) << "the failed delete is sent again, the one that worked is not";
 }
 
-TEST_F(ReconcilerTest, SameNameInTwoNamespacesGetsTwoGroups) {
+TEST_F(ReconcilerTest, GridsWithTheSamePortsShareOneGroupUntilTheLastGoes) {
   op.ApplySecret("team-b", "creds", "token-1");
   op.ApplyCluster(ClusterObject("mnist", 1));
   op.ApplyCluster(ClusterObject("mnist", 1, "team-b"));
+  json other_ports = ClusterObject("cifar", 0);
+  other_ports["spec"]["pygrid"]["nodePort"] = 7001;
+  op.ApplyCluster(other_ports);
   op.RunFor(minutes(3));
   ASSERT_TRUE(op.Converged(kKey));
   ASSERT_TRUE(op.Converged("team-b/mnist"));
-  ASSERT_EQ(op.cloud.groups().size(), 2u);
-  const std::string b_group = op.cloud.groups()[1].id;
-  EXPECT_NE(op.cloud.groups()[0].name, op.cloud.groups()[1].name);
+  ASSERT_TRUE(op.Converged("default/cifar"));
+  ASSERT_EQ(op.cloud.groups().size(), 2u) << "one group per port set, not one per grid";
+  EXPECT_EQ(op.cloud.creates_into_unready_groups(), 0) << "no instance before its group";
+  const std::string shared = (*op.Cluster(kKey))["status"]["securityGroupID"];
+  EXPECT_EQ((*op.Cluster("team-b/mnist"))["status"]["securityGroupID"], shared);
+  EXPECT_NE((*op.Cluster("default/cifar"))["status"]["securityGroupID"], shared);
   op.DeleteCluster(kKey);
   op.RunFor(minutes(2));
-  ASSERT_EQ(op.cloud.groups().size(), 1u) << "only the deleted cluster's own group goes";
-  EXPECT_EQ(op.cloud.groups()[0].id, b_group);
-  // The surviving grid can still grow: its group is intact.
+  ASSERT_FALSE(op.Cluster(kKey).has_value());
+  ASSERT_EQ(op.cloud.groups().size(), 2u) << "the other grid with these ports still uses it";
+  // The surviving grid can still grow into it.
   op.EditCluster("team-b/mnist", [](json& c) { c["spec"]["workers"]["replicas"] = 2; });
   op.RunFor(minutes(3));
   EXPECT_TRUE(op.Converged("team-b/mnist"));
+  op.DeleteCluster("team-b/mnist");
+  op.RunFor(minutes(2));
+  ASSERT_FALSE(op.Cluster("team-b/mnist").has_value());
+  ASSERT_EQ(op.cloud.groups().size(), 1u) << "the last grid with these ports takes it along";
+  EXPECT_NE(op.cloud.groups()[0].id, shared);
+}
+
+TEST_F(ReconcilerTest, PerGridGroupOfAnOlderOperatorGoesWithItsGrid) {
+  op.ApplyCluster(ClusterObject("mnist", 0));
+  op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  // As an older version left it: status records a group named after the grid.
+  const std::string legacy =
+      op.cloud
+          .AddForeignGroup("pygrid-" + op.PrefixOf(kKey).substr(0, op.PrefixOf(kKey).size() - 1),
+                           {{"tcp", "ingress", 22, 22}})
+          .id;
+  op.EditCluster(kKey, [&](json& c) { c["status"]["securityGroupID"] = legacy; });
+  op.Crash();  // the upgraded operator starts
+  op.DeleteCluster(kKey);
+  op.RunFor(minutes(2));
+  ASSERT_FALSE(op.Cluster(kKey).has_value());
+  EXPECT_TRUE(op.cloud.groups().empty()) << "both the shared group and the per-grid one go";
 }
 
 TEST_F(ReconcilerTest, NamedGroupIsUsedButNeverChangedOrDeleted) {
   const std::vector<cloud::SecurityRule> web = {{"tcp", "ingress", 443, 443}};
-  ASSERT_TRUE(op.cloud.EnsureSecurityGroup("prod-web", "a team's group", "", web).ok());
+  op.cloud.AddForeignGroup("prod-web", web);
   json cluster = ClusterObject("mnist", 1);
   cluster["spec"]["network"]["securityGroupName"] = "prod-web";
   op.ApplyCluster(cluster);
@@ -524,13 +564,24 @@ TEST_F(ReconcilerTest, MissingNamedGroupIsAConditionNotACreate) {
   EXPECT_TRUE(op.cloud.groups().empty());
 }
 
-TEST_F(ReconcilerTest, OwnGroupDeletedBehindTheOperatorsBackIsMadeAgain) {
+TEST_F(ReconcilerTest, CreateIntoAGroupDeletedMeanwhileMakesTheGroupAgain) {
   op.ApplyCluster(ClusterObject("mnist", 1));
   op.RunFor(minutes(3));
+  ASSERT_TRUE(op.Converged(kKey));
+  const std::string old_group = (*op.Cluster(kKey))["status"]["securityGroupID"];
+  // The grid's instances vanish, and with nothing using it the group is deleted (as the last
+  // other grid with these ports does on its deletion) while this process still trusts it.
+  std::vector<std::string> ids;
+  for (const SimInstance* sim : op.Instances(kKey)) ids.push_back(sim->instance.id);
+  for (const std::string& id : ids) ASSERT_TRUE(op.cloud.DeleteOutOfBand(id));
+  ASSERT_TRUE(op.cloud.DeleteSecurityGroup(old_group).ok());
+  op.Enqueue(kKey);
+  op.RunFor(minutes(3));
+  EXPECT_TRUE(op.HasEvent(kKey, "SecurityGroupGone"));
+  EXPECT_FALSE(op.HasEvent(kKey, "CloudRequestRejected")) << "not a failure";
+  EXPECT_TRUE(op.Converged(kKey));
   ASSERT_EQ(op.cloud.groups().size(), 1u);
-  ASSERT_TRUE(op.cloud.DeleteSecurityGroup(op.cloud.groups()[0].id).ok());
-  op.RunFor(minutes(1));
-  ASSERT_EQ(op.cloud.groups().size(), 1u);
+  EXPECT_NE(op.cloud.groups()[0].id, old_group);
   EXPECT_EQ((*op.Cluster(kKey))["status"]["securityGroupID"], op.cloud.groups()[0].id);
 }
 

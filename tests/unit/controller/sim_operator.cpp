@@ -45,7 +45,7 @@ void SimOperator::StartProcess(Process& process) {
   process.clouds = std::make_unique<CloudAccounts>(
       [this](const std::string& token) { return Forward(cloud); }, clock,
       CloudAccountsOptions{std::chrono::seconds(5), std::chrono::minutes(10),
-                           std::chrono::seconds(30)});
+                           std::chrono::minutes(10)});
   ReconcilerDeps deps;
   deps.kube = &kube;
   deps.get_cluster = [this](const std::string& key) {
@@ -55,6 +55,10 @@ void SimOperator::StartProcess(Process& process) {
   deps.get_secret = [this](const std::string& key) {
     auto [ns, name] = kube::SplitObjectKey(key);
     return kube.Find(Secrets(), ns, name);
+  };
+  deps.list_clusters = [this] {
+    StatusOr<kube::ListResult> all = kube.List(PyGridClusters(), "");
+    return all.ok() ? all->items : std::vector<json>{};
   };
   deps.clouds = process.clouds.get();
   deps.prober = &prober;

@@ -89,7 +89,7 @@ Status SimCloud::Begin(bool mutation) {
   ++calls_;
   ++seq_;
   if (outage_) return Status::Unavailable("503 Service Unavailable").WithHttpStatus(503);
-  if (mutation) last_mutation_seq_ = own_mutation_seq_[process_] = seq_;
+  if (mutation) last_mutation_seq_ = seq_;
   if (auto fault = Take({CloudFault::kRateLimited, CloudFault::kUnauthorized})) {
     if (*fault == CloudFault::kRateLimited) {
       return Status::RateLimited("429 Too Many Requests")
@@ -127,6 +127,9 @@ void SimCloud::Advance() {
       std::remove_if(instances_.begin(), instances_.end(),
                      [&](const SimInstance& i) { return i.deleting && now >= i.gone_at; }),
       instances_.end());
+  for (cloud::SecurityGroup& group : groups_) {
+    if (group.status != "created" && now >= group_ready_at_[group.id]) group.status = "created";
+  }
 }
 
 std::vector<const SimInstance*> SimCloud::Live(const std::string& prefix) const {
@@ -224,6 +227,17 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   if (fault == CloudFault::kCreateQuota) {
     return Status::QuotaExceeded("instance quota exceeded").WithHttpStatus(403);
   }
+  for (const std::string& id : request.security_group_ids) {
+    auto group = std::find_if(groups_.begin(), groups_.end(),
+                              [&](const cloud::SecurityGroup& g) { return g.id == id; });
+    // genesis-sim's answer (the API documents none): 400 naming the unknown group.
+    if (group == groups_.end()) {
+      return Status::Invalid("unknown security group " + id)
+          .WithHttpStatus(400)
+          .WithRemoteCode("02002");
+    }
+    if (group->status != "created") ++creates_into_unready_groups_;
+  }
   SimInstance sim;
   const Clock::TimePoint now = clock_.Now();
   sim.created = now;
@@ -243,6 +257,7 @@ StatusOr<cloud::Instance> SimCloud::CreateInstance(const cloud::CreateInstanceRe
   sim.gateway_ip = HostOf(ConfValue(request.startup_script, "GATEWAY_URL"));
   sim.host_key = YamlValue(request.startup_script, "ed25519_public");
   instances_.push_back(sim);
+  if (fault == CloudFault::kCreateLostAnswer || fault == CloudFault::kCreateLandsLate) Unanswered();
   if (fault == CloudFault::kCreateLostAnswer) {
     return Status::Unavailable("connection closed before the answer");
   }
@@ -324,25 +339,59 @@ StatusOr<std::vector<cloud::SshKey>> SimCloud::ListSshKeys() {
   return std::vector<cloud::SshKey>{};
 }
 
-StatusOr<cloud::SecurityGroup> SimCloud::EnsureSecurityGroup(
-    const std::string& name, const std::string& description, const std::string& region,
-    const std::vector<cloud::SecurityRule>& rules) {
-  if (Status s = Begin(false); !s.ok()) return s;
-  for (cloud::SecurityGroup& group : groups_) {
-    if (group.name == name) {
-      group.rules = rules;
-      return group;
-    }
-  }
+cloud::SecurityGroup SimCloud::AddForeignGroup(const std::string& name,
+                                               const std::vector<cloud::SecurityRule>& rules) {
   cloud::SecurityGroup group{
-      "sg-" + std::to_string(++next_id_),   name, description, region, "created", rules,
+      "sg-" + std::to_string(++next_id_),   name, "a team's group", "", "created", rules,
       Stamp(clock_, clock_.Now(), next_id_)};
   groups_.push_back(group);
   return group;
 }
 
+StatusOr<cloud::SecurityGroup> SimCloud::CreateSecurityGroup(
+    const std::string& name, const std::string& description, const std::string& region,
+    const std::vector<cloud::SecurityRule>& rules) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (const cloud::SecurityGroup& group : groups_) {
+    // genesis-sim: a second group with one name is 409 (the API documents nothing).
+    if (group.name == name) {
+      return Status::Conflict("a security group named " + name + " exists").WithHttpStatus(409);
+    }
+  }
+  cloud::SecurityGroup group{
+      "sg-" + std::to_string(++next_id_),   name, description, region, "creating", rules,
+      Stamp(clock_, clock_.Now(), next_id_)};
+  group_ready_at_[group.id] = clock_.Now() + group_time;
+  groups_.push_back(group);
+  return group;
+}
+
+StatusOr<cloud::SecurityGroup> SimCloud::UpdateSecurityGroup(
+    const std::string& id, const std::string& name, const std::string& description,
+    const std::vector<cloud::SecurityRule>& rules) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (cloud::SecurityGroup& group : groups_) {
+    if (group.id != id) continue;
+    group.name = name;
+    group.description = description;
+    group.rules = rules;
+    group.status = "updating";
+    group_ready_at_[group.id] = clock_.Now() + group_time;
+    return group;
+  }
+  return Status::NotFound("security group not found").WithHttpStatus(404);
+}
+
 Status SimCloud::DeleteSecurityGroup(const std::string& id) {
-  if (Status s = Begin(false); !s.ok()) return s;
+  if (Status s = Begin(true); !s.ok()) return s;
+  for (const SimInstance& sim : instances_) {
+    for (const cloud::ResourceRef& ref : sim.instance.security_groups) {
+      if (ref.id == id) {
+        return Status::Conflict("security group is in use by " + sim.instance.name)
+            .WithHttpStatus(409);
+      }
+    }
+  }
   const size_t before = groups_.size();
   groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
                                [&](const cloud::SecurityGroup& g) { return g.id == id; }),
@@ -457,10 +506,15 @@ class ForwardingCloud final : public cloud::CloudProvider {
   Status StopInstance(const std::string& id) override { return t_.StopInstance(id); }
   StatusOr<std::vector<cloud::Image>> ListImages() override { return t_.ListImages(); }
   StatusOr<std::vector<cloud::SshKey>> ListSshKeys() override { return t_.ListSshKeys(); }
-  StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(
+  StatusOr<cloud::SecurityGroup> CreateSecurityGroup(
       const std::string& name, const std::string& description, const std::string& region,
       const std::vector<cloud::SecurityRule>& rules) override {
-    return t_.EnsureSecurityGroup(name, description, region, rules);
+    return t_.CreateSecurityGroup(name, description, region, rules);
+  }
+  StatusOr<cloud::SecurityGroup> UpdateSecurityGroup(
+      const std::string& id, const std::string& name, const std::string& description,
+      const std::vector<cloud::SecurityRule>& rules) override {
+    return t_.UpdateSecurityGroup(id, name, description, rules);
   }
   Status DeleteSecurityGroup(const std::string& id) override { return t_.DeleteSecurityGroup(id); }
   StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override {

@@ -71,6 +71,8 @@ class SimCloud final : public cloud::CloudProvider {
   Clock::Duration boot_time = std::chrono::seconds(20);
   Clock::Duration delete_time = std::chrono::seconds(5);
   Clock::Duration late_by = std::chrono::seconds(30);
+  // Security groups are created (and updated) asynchronously: `creating` for this long.
+  Clock::Duration group_time = std::chrono::seconds(2);
 
   void Schedule(CloudFault fault) { faults_.push_back(fault); }
   void ClearFaults() { faults_.clear(); }
@@ -94,12 +96,20 @@ class SimCloud final : public cloud::CloudProvider {
   // Live instances (listed, not deleting) of a name prefix.
   std::vector<const SimInstance*> Live(const std::string& prefix) const;
   const std::vector<cloud::SecurityGroup>& groups() const { return groups_; }
+  // A group someone else made (status created at once).
+  cloud::SecurityGroup AddForeignGroup(const std::string& name,
+                                       const std::vector<cloud::SecurityRule>& rules);
+  // Creates sent with a security group that was not `created` yet.
+  int creates_into_unready_groups() const { return creates_into_unready_groups_; }
   // Sequence numbers for the "no create from an unproven list" invariant.
   int64_t last_mutation_seq() const { return last_mutation_seq_; }
   int64_t last_list_seq() const { return last_list_seq_; }
   // Creates sent by an operator process whose latest successful list predates a mutation that
-  // same process made before the round began (its own cache must never hide its own changes;
-  // with several processes and no leader election, the others' changes can be hidden).
+  // same process made before the round began without getting its answer (a lost or late
+  // answer: only a list can show it). Answered creates and deletes the process knows and
+  // must keep in its cached list itself (a duplicate name or a needless delete shows if it
+  // does not); with several processes and no leader election, the others' changes can be
+  // hidden.
   int unproven_creates() const { return unproven_creates_; }
   void BeginRound(int process) {
     process_ = process;
@@ -119,9 +129,13 @@ class SimCloud final : public cloud::CloudProvider {
   Status StopInstance(const std::string& id) override;
   StatusOr<std::vector<cloud::Image>> ListImages() override;
   StatusOr<std::vector<cloud::SshKey>> ListSshKeys() override;
-  StatusOr<cloud::SecurityGroup> EnsureSecurityGroup(
+  StatusOr<cloud::SecurityGroup> CreateSecurityGroup(
       const std::string& name, const std::string& description, const std::string& region,
       const std::vector<cloud::SecurityRule>& rules) override;
+  StatusOr<cloud::SecurityGroup> UpdateSecurityGroup(
+      const std::string& id, const std::string& name, const std::string& description,
+      const std::vector<cloud::SecurityRule>& rules) override;
+  // Refuses a group an instance still uses (409, as genesis-sim does).
   Status DeleteSecurityGroup(const std::string& id) override;
   StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override;
 
@@ -130,6 +144,8 @@ class SimCloud final : public cloud::CloudProvider {
   void Advance();
   // Counts a call, applies a scheduled any-call fault, and throws a pending crash.
   Status Begin(bool mutation);
+  // The calling process did not get the answer of the mutation it just sent.
+  void Unanswered() { own_mutation_seq_[process_] = seq_; }
   std::optional<CloudFault> Take(std::initializer_list<CloudFault> kinds);
   void MaybeCrash();
 
@@ -150,6 +166,8 @@ class SimCloud final : public cloud::CloudProvider {
   std::map<int, int64_t> own_mutation_seq_;
   std::map<int, int64_t> own_list_seq_;
   int unproven_creates_ = 0;
+  int creates_into_unready_groups_ = 0;
+  std::map<std::string, Clock::TimePoint> group_ready_at_;  // group id -> when `created`
   std::vector<std::string> creates_sent_;
   std::map<std::string, int> deletes_sent_;
 };

@@ -122,7 +122,7 @@ class Simulation {
     op_.ApplySecret("default", "creds", "token-a");
     op_.ApplySecret("team-b", "creds", "token-a");  // one account, two namespaces
     // A team's own security group that default/cifar names: used, never changed or deleted.
-    (void)op_.cloud.EnsureSecurityGroup("prod-web", "a team's group", "", ForeignRules());
+    op_.cloud.AddForeignGroup("prod-web", ForeignRules());
     for (size_t i = 0; i < kClusters.size(); ++i) {
       auto [ns, name] = kube::SplitObjectKey(kClusters[i]);
       json cluster = ClusterObject(name, 1 + static_cast<int>(i), ns);
@@ -192,6 +192,15 @@ class Simulation {
       }
       std::string why;
       if (!op_.Converged(key, &why)) return key + " did not converge: " + why;
+    }
+    // The grids that share the operator's group (same ports, same account) are both gone: the
+    // last one took the group along.
+    if (options_.processes == 1 && deleted_.count("default/mnist") &&
+        deleted_.count("team-b/mnist")) {
+      for (const cloud::SecurityGroup& group : op_.cloud.groups()) {
+        if (group.name.rfind("pygrid-", 0) == 0)
+          return "security group " + group.name + " outlived every grid that used it";
+      }
     }
     return "";
   }
@@ -368,6 +377,8 @@ class Simulation {
       }
     }
     if (op_.cloud.unproven_creates() > 0) return "a create was sent from an unproven list";
+    if (op_.cloud.creates_into_unready_groups() > 0)
+      return "an instance was created into a security group the cloud had not applied yet";
     // A group the operator did not make is never changed or deleted.
     const auto& groups = op_.cloud.groups();
     auto foreign = std::find_if(groups.begin(), groups.end(),
