@@ -245,14 +245,23 @@ void PlanDeletion(const Observations& seen, Plan& plan) {
 
 // Holds back this round's creates while the grid's security group is still being applied by
 // the cloud: an instance may only be created into a group in status `created`.
-void HoldCreatesForGroup(Plan& plan) {
+void HoldCreatesForGroup(const Observations& seen, Plan& plan) {
   auto& actions = plan.actions;
   const size_t before = actions.size();
   actions.erase(
       std::remove_if(actions.begin(), actions.end(),
                      [](const Action& a) { return a.kind == ActionKind::kCreateInstance; }),
       actions.end());
-  if (actions.size() != before) plan.next.kind = NextStep::Kind::kPoll;
+  if (actions.size() == before) return;
+  plan.next.kind = NextStep::Kind::kPoll;
+  // Say what is waited for where the conditions would say a create is under way.
+  const std::string message = "waiting until Genesis Cloud has applied security group " +
+                              seen.cloud.security_group_id + " before creating instances";
+  for (const char* type : {api::kConditionGatewayReady, api::kConditionReady}) {
+    const api::Condition* condition = api::FindCondition(plan.status.conditions, type);
+    if (condition != nullptr && condition->reason == "GatewayCreating")
+      SetPlanCondition(seen, plan.status, type, false, "SecurityGroupPending", message);
+  }
 }
 
 void PlanLive(const Observations& seen, Plan& plan) {
@@ -319,7 +328,7 @@ void PlanLive(const Observations& seen, Plan& plan) {
   const internal::GatewayPlan gateway = internal::PlanGateway(seen, inventory, plan);
   const internal::WorkersPlan workers = internal::PlanWorkers(seen, inventory, gateway, plan);
   internal::ConcludeLive(seen, inventory, gateway, workers, plan);
-  if (seen.cloud.security_group_pending) HoldCreatesForGroup(plan);
+  if (seen.cloud.security_group_pending) HoldCreatesForGroup(seen, plan);
 }
 
 }  // namespace

@@ -536,10 +536,14 @@ TEST(PlannerTest, NoCreateIntoAGroupTheCloudIsStillApplying) {
   for (const Action& action : plan.actions)
     EXPECT_NE(action.kind, ActionKind::kCreateInstance) << Describe({action})[0];
   EXPECT_EQ(plan.next.kind, NextStep::Kind::kPoll);
+  const api::Condition* ready = api::FindCondition(plan.status.conditions, "Ready");
+  EXPECT_EQ(ready->reason, "SecurityGroupPending") << "says what it waits for";
+  EXPECT_NE(ready->message.find("sg-shared"), std::string::npos) << ready->message;
   seen.cloud.security_group_pending = false;
   plan = PlanRound(seen);
   ASSERT_FALSE(plan.actions.empty());
   EXPECT_EQ(Describe(plan.actions)[0], "create gateway");
+  EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->reason, "GatewayCreating");
 }
 
 TEST(PlannerTest, CreateRefusedForAGoneGroupIsNotAFailure) {
