@@ -177,7 +177,8 @@ bool FirstCreateHeldBack(const std::optional<json>& object) {
   const bool sent = status.gateway && (!status.gateway->instance_id.empty() ||
                                        !status.gateway->create_requested_at.empty());
   const api::Condition* ready = api::FindCondition(status.conditions, api::kConditionReady);
-  return !sent && ready != nullptr && ready->reason == "GatewayCreating";
+  return !sent && ready != nullptr &&
+         (ready->reason == "SecurityGroupPending" || ready->reason == "GatewayCreating");
 }
 
 }  // namespace
