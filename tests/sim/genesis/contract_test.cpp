@@ -46,16 +46,6 @@ std::unique_ptr<cloud::genesis::GenesisClient> Client(
   return MakeGenesisClient(o);
 }
 
-template <typename Pred>
-bool Eventually(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return false;
-}
-
 int CountRequests(const SimProcess& sim, const std::string& method, const std::string& path) {
   int n = 0;
   const json log = sim.Control("GET", "/_sim/requests");
