@@ -74,12 +74,12 @@ TEST(GenesisContractTest, EveryOperationAgainstTheSimulator) {
   ASSERT_TRUE(group.ok()) << group.status().ToString();
   EXPECT_EQ(group->status, "creating") << "SPEC23/TF25: creation is asynchronous";
   auto await_created = [&](const std::string& id) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     StatusOr<SecurityGroup> got = client->GetSecurityGroup(id);
-    while (got.ok() && got->status != "created" && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      got = client->GetSecurityGroup(id);
-    }
+    auto settled = [&] { return !got.ok() || got->status == "created"; };
+    Eventually([&] {
+      if (!settled()) got = client->GetSecurityGroup(id);
+      return settled();
+    });
     return got;
   };
   ASSERT_EQ(await_created(group->id)->status, "created");
