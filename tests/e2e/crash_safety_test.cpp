@@ -41,25 +41,29 @@ TEST(CrashSafetyTest, KillNineAnywhereNeverDuplicatesOrLeaks) {
     for (const auto& [name, count] : LiveNames(grid))
       max_duplicates = std::max(max_duplicates, count);
   };
+  // `n` crashes; before the first and every `lose_every`-th after it (0: never), the response
+  // to the next create is lost on the way back.
+  auto crashes = [&](int n, int lose_every) {
+    for (int i = 0; i < n; ++i) {
+      if (lose_every > 0 && i % lose_every == 0) {
+        grid.SimPost("/_sim/lose-next-create", {{"count", 1}});
+      }
+      crash_once();
+    }
+  };
+  auto scale_to = [&](int replicas) {
+    return grid
+        .Kubectl("patch pgc crash --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":" +
+                 std::to_string(replicas) + "}}}'")
+        .exit_code;
+  };
   // Creation, with every other create's response lost on the way back.
-  for (int i = 0; i < 8; ++i) {
-    if (i % 2 == 0) grid.SimPost("/_sim/lose-next-create", {{"count", 1}});
-    crash_once();
-  }
+  crashes(8, 2);
   // Scaling up and down while crashing.
-  ASSERT_EQ(
-      grid.Kubectl("patch pgc crash --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":5}}}'")
-          .exit_code,
-      0);
-  for (int i = 0; i < 6; ++i) {
-    if (i % 3 == 0) grid.SimPost("/_sim/lose-next-create", {{"count", 1}});
-    crash_once();
-  }
-  ASSERT_EQ(
-      grid.Kubectl("patch pgc crash --type=merge -p '{\"spec\":{\"workers\":{\"replicas\":2}}}'")
-          .exit_code,
-      0);
-  for (int i = 0; i < 3; ++i) crash_once();
+  ASSERT_EQ(scale_to(5), 0);
+  crashes(6, 3);
+  ASSERT_EQ(scale_to(2), 0);
+  crashes(3, 0);
   // Converge without crashes: exactly the wanted instances, registered and Ready.
   grid.SimDelete("/_sim/faults");
   const int survivor = grid.StartOperator();
@@ -96,13 +100,14 @@ void SlowCreatesAndARestart(const std::vector<std::string>& operator_args) {
   Grid grid({/*boot_seconds=*/0.5});
   grid.InstallCrdAndSecret();
   ASSERT_FALSE(grid.SimPost("/_sim/faults", {{"method", "POST"},
-                                            {"path", "^/compute/v1/instances$"},
-                                            {"delay_ms", 1500},
-                                            {"count", 100}})
+                                             {"path", "^/compute/v1/instances$"},
+                                             {"delay_ms", 1500},
+                                             {"count", 100}})
                    .is_null());
   int max_duplicates = 0;
   auto no_duplicates = [&] {
-    for (const auto& [name, count] : LiveNames(grid)) max_duplicates = std::max(max_duplicates, count);
+    for (const auto& [name, count] : LiveNames(grid))
+      max_duplicates = std::max(max_duplicates, count);
   };
   const int first = grid.StartOperator(operator_args);
   ASSERT_EQ(grid.Apply(ClusterYaml("slow", 2)).exit_code, 0);

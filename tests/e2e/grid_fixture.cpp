@@ -13,6 +13,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "testing/net.h"
+#include "testing/wait.h"
+
 namespace pygrid::e2e {
 
 using nlohmann::json;
@@ -29,19 +32,6 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// A TCP port that was free a moment ago (sshd cannot take port 0).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 std::string CurrentUser() {
   const passwd* entry = getpwuid(getuid());
   return entry != nullptr ? entry->pw_name : "root";
@@ -50,12 +40,7 @@ std::string CurrentUser() {
 }  // namespace
 
 bool Grid::WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
+  return testing::Eventually(condition, timeout, std::chrono::milliseconds(100));
 }
 
 std::string Grid::SshUser() { return CurrentUser(); }
@@ -72,7 +57,7 @@ Grid::Grid(GridOptions options) {
         dir_.path() + "/kube-sim.log", false);
   }
   const std::string url_file = dir_.path() + "/genesis-url";
-  ssh_port_ = FreePort();
+  ssh_port_ = testing::FreeLoopbackPort();
   std::vector<std::string> genesis_argv = {Bin("genesis-sim"),
                                            "--port",
                                            "0",
@@ -201,18 +186,22 @@ json Grid::Cluster(const std::string& name) const {
   }
 }
 
+json Grid::Condition(const std::string& name, const std::string& type) const {
+  const json cluster = Cluster(name);
+  if (cluster.is_null()) return json::object();
+  for (const json& condition : StatusOf(cluster).value("conditions", json::array())) {
+    if (condition.value("type", "") == type) return condition;
+  }
+  return json::object();
+}
+
+bool Grid::HasEvent(const std::string& reason) const {
+  return !Kubectl("get events --field-selector reason=" + reason + " -o name").output.empty();
+}
+
 bool Grid::WaitForCondition(const std::string& name, const std::string& type,
                             const std::string& status, std::chrono::seconds timeout) const {
-  return WaitUntil(
-      [&] {
-        json cluster = Cluster(name);
-        if (cluster.is_null()) return false;
-        for (const json& condition : StatusOf(cluster).value("conditions", json::array())) {
-          if (condition.value("type", "") == type) return condition.value("status", "") == status;
-        }
-        return false;
-      },
-      timeout);
+  return WaitUntil([&] { return Condition(name, type).value("status", "") == status; }, timeout);
 }
 
 json Grid::SimGet(const std::string& path) const {

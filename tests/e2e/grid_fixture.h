@@ -54,6 +54,11 @@ class Grid {
   testing::CommandResult Apply(const std::string& yaml) const;
   // The PyGridCluster as JSON, or null when it does not exist.
   nlohmann::json Cluster(const std::string& name) const;
+  // The cluster's condition `type` ({type, status, reason, message, ...}), or an empty object
+  // when the cluster or the condition does not exist.
+  nlohmann::json Condition(const std::string& name, const std::string& type) const;
+  // True when an Event with this reason exists (kubectl get events --field-selector).
+  bool HasEvent(const std::string& reason) const;
   // True once the cluster's condition `type` has `status` (polls; no sleeps as sync).
   bool WaitForCondition(const std::string& name, const std::string& type, const std::string& status,
                         std::chrono::seconds timeout) const;
@@ -80,7 +85,7 @@ class Grid {
   int ssh_port() const { return ssh_port_; }
   static std::string SshUser();
 
-  // Polls `condition` every 100 ms until it holds or `timeout` passes.
+  // testing::Eventually polling every 100 ms until `condition` holds or `timeout` passes.
   static bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
   const std::string& dir() const { return dir_.path(); }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "e2e/grid_fixture.h"
+#include "testing/net.h"
 
 namespace pygrid::e2e {
 namespace {
@@ -128,22 +129,6 @@ TEST(ObservabilityTest, MetricsProbesAndNoSecretsAfterARealRun) {
   }
 }
 
-// A loopback port that was free a moment ago (Prometheus cannot report a port-0 binding).
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 struct Scrape {
   int status = 0;
   std::string body;
@@ -252,7 +237,7 @@ TEST(ObservabilityTest, SecureMetricsAreServedOnlyToWhomTheApiServerAllows) {
   int prom_port = 0;
   // The free port may be taken again before Prometheus binds it: retry with another.
   for (int attempt = 0; attempt < 5 && prom_port == 0; ++attempt) {
-    const int candidate = FreeLoopbackPort();
+    const int candidate = testing::FreeLoopbackPort();
     auto process = std::make_unique<testing::ChildProcess>(
         std::vector<std::string>{prometheus.substr(0, prometheus.find('\n')),
                                  "--config.file=" + grid.dir() + "/prometheus.yml",

@@ -12,13 +12,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-std::string ConditionReason(const Grid& grid, const std::string& cluster, const std::string& type) {
-  for (const json& condition : StatusOf(grid.Cluster(cluster)).value("conditions", json::array())) {
-    if (condition.value("type", "") == type) return condition.value("reason", "");
-  }
-  return "";
-}
-
 TEST(RefusalTest, RejectedTokenIsACredentialsConditionThenRecovers) {
   Grid grid;
   grid.InstallCrdAndSecret(/*secret=*/false);
@@ -30,7 +23,7 @@ TEST(RefusalTest, RejectedTokenIsACredentialsConditionThenRecovers) {
   ASSERT_EQ(grid.Apply(ClusterYaml("token", 1)).exit_code, 0);
   ASSERT_TRUE(grid.WaitForCondition("token", "CredentialsValid", "False", seconds(60)))
       << grid.OperatorLog(0);
-  EXPECT_EQ(ConditionReason(grid, "token", "CredentialsValid"), "TokenRejected");
+  EXPECT_EQ(grid.Condition("token", "CredentialsValid").value("reason", ""), "TokenRejected");
   EXPECT_EQ(grid.CountRequests("POST", "/compute/v1/instances"), 0);
   // Replacing the token triggers a reconcile through the Secret watch.
   ASSERT_EQ(
@@ -40,7 +33,7 @@ TEST(RefusalTest, RejectedTokenIsACredentialsConditionThenRecovers) {
           .exit_code,
       0);
   EXPECT_TRUE(grid.WaitForCondition("token", "Ready", "True", seconds(90))) << grid.OperatorLog(0);
-  EXPECT_EQ(ConditionReason(grid, "token", "CredentialsValid"), "TokenAccepted");
+  EXPECT_EQ(grid.Condition("token", "CredentialsValid").value("reason", ""), "TokenAccepted");
   EXPECT_EQ(grid.AllOperatorLogs().find("wrong-token"), std::string::npos)
       << "a token reached the log";
 }

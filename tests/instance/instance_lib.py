@@ -10,11 +10,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
-import time
 import unittest
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from process_lib import wait_until  # noqa: E402,F401 (the tests call lib.wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPERS = os.path.join(HERE, "helpers")
@@ -164,18 +167,6 @@ def temp_dir(test):
     path = tempfile.mkdtemp(prefix="pygrid-instance-test-")
     test.addCleanup(shutil.rmtree, path, True)
     return path
-
-
-def wait_until(condition, timeout, what, interval=0.02):
-    """Polls `condition` until it is true; fails after `timeout` seconds naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 FAKE_COMMANDS = ["apt-get", "curl", "gpg", "systemctl", "modprobe", "docker", "docker-compose"]

@@ -60,7 +60,7 @@ class StartScript(unittest.TestCase):
         """The script asked the stand-in for `request` (`<service> <path> <status>`) and has
         written neither marker."""
         lib.wait_until(lambda: request in boot.requests() or not boot.running(), 10,
-                       "pygrid-start to ask for %r" % request)
+                       "pygrid-start to ask for %r" % request, interval=0.02)
         self.assertTrue(boot.running(), "pygrid-start ended early:\n" + boot.output())
         self.assertIsNone(self.marker(boot, "ready"), "ready before %s answered" % request)
         self.assertIsNone(self.marker(boot, "failed"))

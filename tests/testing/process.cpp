@@ -1,5 +1,6 @@
 #include "testing/process.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -32,6 +33,12 @@ std::string ShellQuote(const std::string& text) {
     }
   }
   return out + "'";
+}
+
+int FileMode(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) return 0;
+  return static_cast<int>(info.st_mode & 0777);
 }
 
 TempDir::TempDir() {

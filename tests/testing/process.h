@@ -16,6 +16,9 @@ CommandResult RunCommand(const std::string& command);
 // Quotes `text` for /bin/sh.
 std::string ShellQuote(const std::string& text);
 
+// The permission bits of `path` (e.g. 0600); 0 when it does not exist.
+int FileMode(const std::string& path);
+
 // A fresh directory under $TMPDIR (or /tmp), removed when the object dies.
 class TempDir {
  public:

@@ -14,10 +14,8 @@ import http.client
 import os
 import random
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,11 +24,13 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "kube", "tests"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "testing"))
 
 from fuzz_common import GENESIS_TOKEN, KUBE_TOKEN, Failure, Gen, raw_garbage  # noqa: E402
 from fuzz_genesis import (GENESIS, check_genesis_answer, genesis_request,  # noqa: E402
                           genesis_setup, learn_genesis_ids)
 from fuzz_kube import check_kube_answer, kube_request, kube_setup  # noqa: E402
+import process_lib  # noqa: E402
 
 TIMEOUT = 20  # seconds for one answer; watches are always bounded by timeoutSeconds
 
@@ -150,28 +150,18 @@ class GenesisProcess:
         self.tmp = tempfile.mkdtemp(prefix="genesis-fuzz-")
         url_file = os.path.join(self.tmp, "url")
         self.log = open(os.path.join(self.tmp, "genesis-sim.log"), "w")
-        self.proc = subprocess.Popen(
+        self.proc = process_lib.start_announced(
             [os.environ["GENESIS_SIM_BIN"], "--port", "0", "--url-out", url_file,
              "--token", GENESIS_TOKEN, "--boot-seconds", "0.2", "--seed", "1",
              "--state-dir", os.path.join(self.tmp, "state"), "--loopback-net", "auto",
              "--no-sshd", "--security-group-seconds", "0.05"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while not os.path.exists(url_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("genesis-sim did not start")
-            time.sleep(0.02)
+            self.log, url_file, 20, interval=0.02)
         with open(url_file) as f:
             parts = urllib.parse.urlsplit(f.read().strip())
         self.host, self.port = parts.hostname, parts.port
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = process_lib.stop(self.proc)
         self.log.close()
         return code
 

@@ -79,15 +79,6 @@ json CreateActive(const SimProcess& sim, const std::string& name, const std::str
   return instance;
 }
 
-json ConnectedNodes(const json& gateway, int port) {
-  SimClientResult r = SimHttpCall("GET",
-                                  "http://" + gateway["public_ip"].get<std::string>() + ":" +
-                                      std::to_string(port) + "/connected-nodes",
-                                  "", 3000);
-  if (r.status != 200) return nullptr;
-  return json::parse(r.body)["grid-nodes"];
-}
-
 bool Has(const json& ids, const std::string& id) {
   if (!ids.is_array()) return false;
   for (const json& x : ids) {

@@ -46,16 +46,6 @@ std::unique_ptr<cloud::genesis::GenesisClient> Client(
   return MakeGenesisClient(o);
 }
 
-template <typename Pred>
-bool Eventually(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return false;
-}
-
 int CountRequests(const SimProcess& sim, const std::string& method, const std::string& path) {
   int n = 0;
   const json log = sim.Control("GET", "/_sim/requests");
@@ -84,12 +74,12 @@ TEST(GenesisContractTest, EveryOperationAgainstTheSimulator) {
   ASSERT_TRUE(group.ok()) << group.status().ToString();
   EXPECT_EQ(group->status, "creating") << "SPEC23/TF25: creation is asynchronous";
   auto await_created = [&](const std::string& id) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     StatusOr<SecurityGroup> got = client->GetSecurityGroup(id);
-    while (got.ok() && got->status != "created" && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      got = client->GetSecurityGroup(id);
-    }
+    auto settled = [&] { return !got.ok() || got->status == "created"; };
+    Eventually([&] {
+      if (!settled()) got = client->GetSecurityGroup(id);
+      return settled();
+    });
     return got;
   };
   ASSERT_EQ(await_created(group->id)->status, "created");

@@ -108,15 +108,6 @@ std::string ReadyMarker(const SimProcess& sim, const json& instance) {
          "/var/lib/pygrid/ready";
 }
 
-json ConnectedNodes(const json& gateway, int port) {
-  SimClientResult r = SimHttpCall("GET",
-                                  "http://" + gateway["public_ip"].get<std::string>() + ":" +
-                                      std::to_string(port) + "/connected-nodes",
-                                  "", 3000);
-  if (r.status != 200) return nullptr;
-  return json::parse(r.body)["grid-nodes"];
-}
-
 TEST(GenesisEmulationTest, NodesJoinTheGatewayTheirUserDataNames) {
   SimProcess sim({"--boot-seconds", "0.2", "--no-sshd"});
   ASSERT_TRUE(sim.ok()) << sim.error();
@@ -208,9 +199,8 @@ TEST(GenesisEmulationTest, SshdAdmitsTheAuthorizedKeyWithThePinnedHostKey) {
       access("/usr/bin/ssh-keygen", X_OK) != 0) {
     GTEST_SKIP() << "no sshd/ssh/ssh-keygen";
   }
-  char tmpl[] = "/tmp/genesis-ssh-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  const testing::TempDir tmp;
+  const std::string dir = tmp.path();
   ASSERT_EQ(std::system(("ssh-keygen -q -t ed25519 -N '' -C host -f " + dir +
                          "/host && "
                          "ssh-keygen -q -t ed25519 -N '' -C op -f " +
@@ -253,8 +243,6 @@ TEST(GenesisEmulationTest, SshdAdmitsTheAuthorizedKeyWithThePinnedHostKey) {
     known << "[" << ip << "]:" << ssh_port << " " << slurp(dir + "/op.pub") << "\n";
   }
   EXPECT_NE(std::system(probe.c_str()), 0);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -48,10 +48,7 @@ std::string GenesisSim::NewId() {
 std::string GenesisSim::Now() const { return Rfc3339(std::chrono::system_clock::now()); }
 
 GenesisSim::Instance* GenesisSim::FindInstance(const std::string& id) {
-  for (Instance& i : instances_) {
-    if (i.id == id) return &i;
-  }
-  return nullptr;
+  return FindById(instances_, id);
 }
 
 std::vector<std::string> GenesisSim::AllowedActions(const Instance& inst) const {
@@ -135,42 +132,45 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
   }
 }
 
-void GenesisSim::TickLocked(Steady::time_point now, std::vector<Event>& events) {
-  for (size_t i = 0; i < instances_.size();) {
-    Instance& inst = instances_[i];
-    if (!inst.next_status.empty() && now >= inst.next_at) {
-      if (inst.next_status == "gone") {
-        instances_.erase(instances_.begin() + static_cast<long>(i));
-        continue;
-      }
-      const std::string next = inst.next_status;
-      inst.next_status.clear();
-      if (next == "creating") {
-        inst.next_status = "active";
-        inst.next_at = inst.next_at + std::chrono::duration_cast<Steady::duration>(
-                                          std::chrono::duration<double>(inst.boot_seconds * 0.8));
-      }
-      SetStatus(inst, next, events);
-      continue;  // a zero delay may allow the next step in the same tick
+namespace {
+
+// Takes the pending step of each of `objects` that is due at `now`: "gone" removes the object,
+// any other status is cleared from next_status and handed to `step(object, status)`, which may
+// schedule a further step (checked again at once: a zero delay allows it in the same tick).
+template <typename T, typename TimePoint, typename Step>
+void TakeDueSteps(std::vector<T>& objects, TimePoint now, Step step) {
+  for (size_t i = 0; i < objects.size();) {
+    T& object = objects[i];
+    if (object.next_status.empty() || now < object.next_at) {
+      ++i;
+      continue;
     }
-    ++i;
+    if (object.next_status == "gone") {
+      objects.erase(objects.begin() + static_cast<long>(i));
+      continue;
+    }
+    const std::string next = object.next_status;
+    object.next_status.clear();
+    step(object, next);
   }
+}
+
+}  // namespace
+
+void GenesisSim::TickLocked(Steady::time_point now, std::vector<Event>& events) {
+  TakeDueSteps(instances_, now, [&](Instance& inst, const std::string& next) {
+    if (next == "creating") {
+      inst.next_status = "active";
+      inst.next_at = inst.next_at + std::chrono::duration_cast<Steady::duration>(
+                                        std::chrono::duration<double>(inst.boot_seconds * 0.8));
+    }
+    SetStatus(inst, next, events);
+  });
   for (Snapshot& s : snapshots_) {
     // SPEC23 compute.v1.Snapshot.Status: snapshotting -> available.
     if (s.status == "snapshotting" && now >= s.available_at) s.status = "available";
   }
-  for (size_t i = 0; i < groups_.size();) {
-    SecurityGroup& g = groups_[i];
-    if (!g.next_status.empty() && now >= g.next_at) {
-      if (g.next_status == "gone") {
-        groups_.erase(groups_.begin() + static_cast<long>(i));
-        continue;
-      }
-      g.status = g.next_status;
-      g.next_status.clear();
-    }
-    ++i;
-  }
+  TakeDueSteps(groups_, now, [](SecurityGroup& g, const std::string& next) { g.status = next; });
 }
 
 void GenesisSim::Emit(std::vector<Event>& events) {
@@ -301,11 +301,8 @@ SimResponse GenesisSim::Instances(const SimRequest& r, const std::vector<std::st
   }
   if (parts.size() == 1) {
     if (r.method == "GET") {
-      int page, per_page;
-      if (auto err = ParsePaging(r, &page, &per_page)) return *err;
-      std::vector<json> items;
-      for (const Instance& i : instances_) items.push_back(InstanceJson(i));
-      return ListResponse("instances", items, page, per_page);
+      return ListOf(r, "instances", instances_,
+                    [this](const Instance& i) { return InstanceJson(i); });
     }
     if (r.method == "POST") {
       SimResponse resp = CreateInstance(body);

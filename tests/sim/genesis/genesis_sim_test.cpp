@@ -267,12 +267,13 @@ TEST(GenesisSimTest, SecurityGroupsAreAsynchronousAndReserveNames) {
   EXPECT_EQ(created.body["security_group"]["status"], "creating");
   EXPECT_EQ(created.body["security_group"]["region"], "ARC-IS-HAF-1");
   const std::string id = created.body["security_group"]["id"];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::string status;
-  while (status != "created" && std::chrono::steady_clock::now() < deadline) {
-    status = Api(sim, "GET", "/security-groups/" + id).body["security_group"]["status"];
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  testing::Eventually(
+      [&] {
+        status = Api(sim, "GET", "/security-groups/" + id).body["security_group"]["status"];
+        return status == "created";
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(25));
   EXPECT_EQ(status, "created");
   ApiResult updated =
       Api(sim, "PUT", "/security-groups/" + id, {{"name", "pygrid"}, {"rules", rules}});
@@ -283,12 +284,13 @@ TEST(GenesisSimTest, SecurityGroupsAreAsynchronousAndReserveNames) {
   json into_deleting = CreateBody(sim, "late");
   into_deleting["security_groups"] = {id};
   ExpectError(Api(sim, "POST", "/instances", into_deleting), 400);
-  const auto gone_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int code = 200;
-  while (code != 404 && std::chrono::steady_clock::now() < gone_deadline) {
-    code = Api(sim, "GET", "/security-groups/" + id).status;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  testing::Eventually(
+      [&] {
+        code = Api(sim, "GET", "/security-groups/" + id).status;
+        return code == 404;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(25));
   EXPECT_EQ(code, 404);
 }
 

@@ -22,6 +22,7 @@
 
 #include "emulation.h"
 #include "genesis_sim.h"
+#include "sim/common/util.h"
 #include "sim_http.h"
 
 namespace {
@@ -119,12 +120,7 @@ int main(int argc, char** argv) {
   emu.state_dir = std::filesystem::absolute(state_dir).string();
 
   // Block termination signals in every thread; main waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = ::pygrid::sim::BlockStopSignals();
 
   auto emulator = std::make_unique<LoopbackEmulator>(emu);
   GenesisSim sim(config, emulator.get());

@@ -1,28 +1,17 @@
 #include "sim_process.h"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <thread>
+#include <iterator>
 
 #include "sim_http.h"
+#include "testing/wait.h"
 
 namespace pygrid::sim::genesis {
 
 SimProcess::SimProcess(std::vector<std::string> extra) {
-  char tmpl[] = "/tmp/genesis-sim-test-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
-    error_ = "mkdtemp failed";
-    return;
-  }
-  dir_ = tmpl;
-  state_dir_ = dir_ + "/state";
-  const std::string url_file = dir_ + "/url";
+  state_dir_ = dir_.path() + "/state";
+  const std::string url_file = dir_.path() + "/url";
   std::vector<std::string> args = {std::string(PYGRID_BIN_DIR) + "/genesis-sim",
                                    "--port",
                                    "0",
@@ -41,49 +30,35 @@ SimProcess::SimProcess(std::vector<std::string> extra) {
     args.push_back("0");
   }
   args.insert(args.end(), extra.begin(), extra.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
+  const std::string log = dir_.path() + "/genesis-sim.log";
+  process_ = std::make_unique<testing::ChildProcess>(args, log, /*pipe_stdout=*/false);
+  if (!process_->started()) {
+    error_ = "cannot start " + args[0];
+    return;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream f(url_file);
-    std::string url;
-    if (f >> url && !url.empty()) {
-      base_url_ = url;
-      return;
-    }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      error_ = "genesis-sim exited early with status " + std::to_string(status);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling with a deadline
+  bool exited = false;
+  testing::Eventually(
+      [&] {
+        std::ifstream f(url_file);
+        std::string url;
+        if (f >> url && !url.empty()) base_url_ = url;
+        exited = base_url_.empty() && !process_->Running();
+        return !base_url_.empty() || exited;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  if (exited) {
+    std::ifstream f(log);
+    const std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    error_ = "genesis-sim exited early with status " + std::to_string(process_->exit_status()) +
+             ": " + output;
+  } else if (base_url_.empty()) {
+    error_ = "genesis-sim did not write its URL within 20 s";
   }
-  error_ = "genesis-sim did not write its URL within 20 s";
 }
 
-int SimProcess::Terminate() {
-  if (pid_ <= 0) return -1;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return status;
-}
+int SimProcess::Terminate() { return process_ != nullptr ? process_->Terminate() : -1; }
 
-SimProcess::~SimProcess() {
-  Terminate();
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-}
+SimProcess::~SimProcess() { Terminate(); }
 
 std::string SimProcess::root_url() const {
   const std::string suffix = "/compute/v1";
@@ -131,18 +106,28 @@ std::string ImageIdBySlug(const SimProcess& sim, const std::string& slug) {
 
 nlohmann::json PollInstanceStatus(const SimProcess& sim, const std::string& id,
                                   const std::string& status, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   nlohmann::json last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    ApiResult r = Api(sim, "GET", "/instances/" + id);
-    if (status == "gone" && r.status == 404) return {{"status", "gone"}};
-    if (r.status == 200) {
-      last = r.body["instance"];
-      if (last["status"] == status) return last;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // polling with a deadline
-  }
+  testing::Eventually(
+      [&] {
+        ApiResult r = Api(sim, "GET", "/instances/" + id);
+        if (status == "gone" && r.status == 404) {
+          last = {{"status", "gone"}};
+          return true;
+        }
+        if (r.status == 200) last = r.body["instance"];
+        return r.status == 200 && last["status"] == status;
+      },
+      std::chrono::seconds(seconds), std::chrono::milliseconds(25));
   return last;
+}
+
+nlohmann::json ConnectedNodes(const nlohmann::json& gateway, int port) {
+  SimClientResult r = SimHttpCall("GET",
+                                  "http://" + gateway["public_ip"].get<std::string>() + ":" +
+                                      std::to_string(port) + "/connected-nodes",
+                                  "", 3000);
+  if (r.status != 200) return nullptr;
+  return nlohmann::json::parse(r.body)["grid-nodes"];
 }
 
 }  // namespace pygrid::sim::genesis

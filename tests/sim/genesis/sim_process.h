@@ -5,14 +5,16 @@
 // Thread-safety: not thread-safe; one owner.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "testing/child_process.h"
+#include "testing/process.h"
+#include "testing/wait.h"
 
 namespace pygrid::sim::genesis {
 
@@ -23,7 +25,7 @@ class SimProcess {
   // Starts genesis-sim with --token kTestToken, a temp --state-dir, --loopback-net auto and
   // `extra` arguments; waits up to 20 s for the URL file.
   explicit SimProcess(std::vector<std::string> extra = {});
-  ~SimProcess();  // SIGTERM, then waits
+  ~SimProcess();  // SIGTERM, then waits (SIGKILL after 10 s)
 
   bool ok() const { return !base_url_.empty(); }
   const std::string& error() const { return error_; }
@@ -39,8 +41,8 @@ class SimProcess {
                          const nlohmann::json& body = nullptr) const;
 
  private:
-  pid_t pid_ = -1;
-  std::string dir_;
+  testing::TempDir dir_;  // declared first: removed after the process is gone
+  std::unique_ptr<testing::ChildProcess> process_;
   std::string state_dir_;
   std::string base_url_;
   std::string error_;
@@ -57,15 +59,10 @@ ApiResult Api(const SimProcess& sim, const std::string& method, const std::strin
               const std::map<std::string, std::string>& headers = {
                   {"Authorization", std::string("Bearer ") + kTestToken}});
 
-// Polls `pred` every 50 ms until it holds (true) or `seconds` pass (false).
+// testing::Eventually polling every 50 ms for `seconds` (20 by default).
 template <typename Pred>
-bool Eventually(Pred pred, int seconds = 20) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
-  }
-  return false;
+bool Eventually(Pred&& pred, int seconds = 20) {
+  return testing::Eventually(std::forward<Pred>(pred), std::chrono::seconds(seconds));
 }
 
 // The id of the image with this slug ("" if none).
@@ -75,5 +72,9 @@ std::string ImageIdBySlug(const SimProcess& sim, const std::string& slug);
 // pass; returns the last instance object seen (its status tells whether it got there).
 nlohmann::json PollInstanceStatus(const SimProcess& sim, const std::string& id,
                                   const std::string& status, int seconds = 20);
+
+// The "grid-nodes" a simulated gateway's /connected-nodes lists on `port` (null when it does
+// not answer 200).
+nlohmann::json ConnectedNodes(const nlohmann::json& gateway, int port);
 
 }  // namespace pygrid::sim::genesis

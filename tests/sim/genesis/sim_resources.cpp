@@ -107,10 +107,7 @@ void GenesisSim::Seed() {
 }
 
 GenesisSim::SecurityGroup* GenesisSim::FindGroup(const std::string& id) {
-  for (SecurityGroup& g : groups_) {
-    if (g.id == id) return &g;
-  }
-  return nullptr;
+  return FindById(groups_, id);
 }
 
 json GenesisSim::GroupJson(const SecurityGroup& g) const {
@@ -174,11 +171,7 @@ SimResponse GenesisSim::SshKeys(const SimRequest& r, const std::vector<std::stri
   }
   if (parts.size() == 1) {
     if (r.method == "GET") {
-      int page, per_page;
-      if (auto err = ParsePaging(r, &page, &per_page)) return *err;
-      std::vector<json> items;
-      for (const SshKey& k : keys_) items.push_back(KeyJson(k));
-      return ListResponse("ssh_keys", items, page, per_page);
+      return ListOf(r, "ssh_keys", keys_, [this](const SshKey& k) { return KeyJson(k); });
     }
     if (r.method != "POST") return ErrorResponse(405, kCodeInvalidRoute, "Invalid route");
     // SPEC23 CreateSSHKey: name and value required.
@@ -228,11 +221,8 @@ SimResponse GenesisSim::SecurityGroups(const SimRequest& r, const std::vector<st
                           std::chrono::duration<double>(config_.security_group_seconds));
   if (parts.size() == 1) {
     if (r.method == "GET") {
-      int page, per_page;
-      if (auto err = ParsePaging(r, &page, &per_page)) return *err;
-      std::vector<json> items;
-      for (const SecurityGroup& g : groups_) items.push_back(GroupJson(g));
-      return ListResponse("security_groups", items, page, per_page);
+      return ListOf(r, "security_groups", groups_,
+                    [this](const SecurityGroup& g) { return GroupJson(g); });
     }
     if (r.method != "POST") return ErrorResponse(405, kCodeInvalidRoute, "Invalid route");
     if (!body.contains("name") || !body["name"].is_string() ||

@@ -61,10 +61,7 @@ json GenesisSim::SetupJson(const Instance& inst, Steady::time_point now) const {
 }
 
 GenesisSim::Snapshot* GenesisSim::FindSnapshot(const std::string& id) {
-  for (Snapshot& s : snapshots_) {
-    if (s.id == id) return &s;
-  }
-  return nullptr;
+  return FindById(snapshots_, id);
 }
 
 json GenesisSim::SnapshotJson(const Snapshot& s) const {
@@ -81,13 +78,9 @@ json GenesisSim::SnapshotJson(const Snapshot& s) const {
 
 SimResponse GenesisSim::InstanceSnapshots(const SimRequest& r, Instance& inst) {
   if (r.method == "GET") {
-    int page, per_page;
-    if (auto err = ParsePaging(r, &page, &per_page)) return *err;
-    std::vector<json> items;
-    for (const Snapshot& s : snapshots_) {
-      if (s.resource_id == inst.id) items.push_back(SnapshotJson(s));
-    }
-    return ListResponse("snapshots", items, page, per_page);
+    return ListOf(
+        r, "snapshots", snapshots_, [this](const Snapshot& s) { return SnapshotJson(s); },
+        [&inst](const Snapshot& s) { return s.resource_id == inst.id; });
   }
   if (r.method != "POST") return ErrorResponse(405, kCodeInvalidRoute, "Invalid route");
   json body;
@@ -124,11 +117,8 @@ SimResponse GenesisSim::InstanceSnapshots(const SimRequest& r, Instance& inst) {
 SimResponse GenesisSim::Snapshots(const SimRequest& r, const std::vector<std::string>& parts) {
   if (parts.size() == 1) {
     if (r.method != "GET") return ErrorResponse(405, kCodeInvalidRoute, "Invalid route");
-    int page, per_page;
-    if (auto err = ParsePaging(r, &page, &per_page)) return *err;
-    std::vector<json> items;
-    for (const Snapshot& s : snapshots_) items.push_back(SnapshotJson(s));
-    return ListResponse("snapshots", items, page, per_page);
+    return ListOf(r, "snapshots", snapshots_,
+                  [this](const Snapshot& s) { return SnapshotJson(s); });
   }
   Snapshot* s = parts.size() == 2 ? FindSnapshot(parts[1]) : nullptr;
   if (s == nullptr) return ErrorResponse(404, kCodeNotFound, "snapshot not found");

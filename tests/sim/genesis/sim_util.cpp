@@ -96,16 +96,6 @@ SimResponse ListResponse(const std::string& key, const std::vector<nlohmann::jso
   return SimResponse::Json(200, body.dump());
 }
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> out;
-  std::stringstream ss(path);
-  std::string part;
-  while (std::getline(ss, part, '/')) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 bool DescribeSshKey(const std::string& value, std::string* type, int* size,
                     std::string* fingerprint) {
   std::istringstream in(value);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/common/util.h"
 #include "sim_http.h"
 
 namespace pygrid::sim::genesis {
@@ -44,8 +45,36 @@ std::optional<std::string> OptionalString(const nlohmann::json& obj, const char*
 SimResponse ListResponse(const std::string& key, const std::vector<nlohmann::json>& items, int page,
                          int per_page);
 
-// The path split on '/', empty segments dropped.
-std::vector<std::string> SplitPath(const std::string& path);
+// A GET of a collection: the paging parameters checked (else their 400), then the page of
+// `objects` that `keep` admits, each rendered by `render`, under `key`.
+template <typename T, typename Render, typename Keep>
+SimResponse ListOf(const SimRequest& r, const std::string& key, const std::vector<T>& objects,
+                   Render render, Keep keep) {
+  int page, per_page;
+  if (auto err = ParsePaging(r, &page, &per_page)) return *err;
+  std::vector<nlohmann::json> items;
+  for (const T& object : objects) {
+    if (keep(object)) items.push_back(render(object));
+  }
+  return ListResponse(key, items, page, per_page);
+}
+template <typename T, typename Render>
+SimResponse ListOf(const SimRequest& r, const std::string& key, const std::vector<T>& objects,
+                   Render render) {
+  return ListOf(r, key, objects, render, [](const T&) { return true; });
+}
+
+// The element of `objects` whose `id` is `id`, or null.
+template <typename T>
+T* FindById(std::vector<T>& objects, const std::string& id) {
+  for (T& object : objects) {
+    if (object.id == id) return &object;
+  }
+  return nullptr;
+}
+
+// The path split on '/', empty segments dropped (shared with kube-sim).
+using ::pygrid::sim::SplitPath;
 
 // The SSH public key's type, size in bits and MD5 fingerprint (aa:bb:...); false if the text
 // is not an OpenSSH public key.

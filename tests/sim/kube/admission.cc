@@ -70,17 +70,19 @@ const std::vector<std::pair<std::string, std::string>>& EventFieldMap() {
   return m;
 }
 
+// Renames the field `from` of `obj` to `to` (when present).
+void MoveField(json* obj, const std::string& from, const std::string& to) {
+  if (!obj->contains(from)) return;
+  (*obj)[to] = (*obj)[from];
+  obj->erase(from);
+}
+
 }  // namespace
 
 json ApiServer::ToExternal(const ResourceType& type, const json& stored) const {
   json out = stored;
   if (type.events_v1) {
-    for (const auto& [v1, core] : EventFieldMap()) {
-      if (out.contains(core)) {
-        out[v1] = out[core];
-        out.erase(core);
-      }
-    }
+    for (const auto& [v1, core] : EventFieldMap()) MoveField(&out, core, v1);
   }
   out["apiVersion"] = type.ApiVersion();
   out["kind"] = type.kind;
@@ -90,12 +92,7 @@ json ApiServer::ToExternal(const ResourceType& type, const json& stored) const {
 json ApiServer::ToStored(const ResourceType& type, const json& external) const {
   json out = external;
   if (type.events_v1) {
-    for (const auto& [v1, core] : EventFieldMap()) {
-      if (out.contains(v1)) {
-        out[core] = out[v1];
-        out.erase(v1);
-      }
-    }
+    for (const auto& [v1, core] : EventFieldMap()) MoveField(&out, v1, core);
     out["apiVersion"] = "v1";
     out["kind"] = "Event";
   }

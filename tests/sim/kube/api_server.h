@@ -31,6 +31,8 @@ namespace pygrid::sim::kube {
 // MaxRequestBodyBytes: twice etcd's 1.5 MiB request limit, as JSON shrinks when stored).
 constexpr size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
 
+class Selector;
+
 // Server settings fixed at start.
 struct ApiServerOptions {
   std::string token;      // the admin bearer token (system:masters; never logged)
@@ -186,6 +188,15 @@ class ApiServer {
   // 400 "<Kind> in version "<v>" cannot be handled as a <Kind>: <error>" for a body that
   // does not decode into the resource's type.
   HttpResponse CannotDecode(const RequestInfo& info, const std::string& error) const;
+  // The request body as an object of the resource's type (true), or the 400 to answer in
+  // `error` (not JSON/YAML, not an object, or not decodable into the type).
+  bool DecodeBody(const HttpRequest& req, const RequestInfo& info, json* obj,
+                  HttpResponse* error) const;
+  // The labelSelector and fieldSelector of a list or watch (true), or the 400 in `error`.
+  bool ParseSelectors(const HttpRequest& req, const RequestInfo& info, Selector* labels,
+                      Selector* fields, HttpResponse* error) const;
+  // 409 Conflict "the object has been modified" for a stale resourceVersion.
+  HttpResponse ObjectModified(const RequestInfo& info) const;
   // default, kube-system and kube-public cannot be deleted (403 with the real message).
   bool IsUndeletableNamespace(const ResourceType& type, const std::string& name) const;
   HttpResponse UndeletableNamespace(const RequestInfo& info, const std::string& name) const;

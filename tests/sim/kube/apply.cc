@@ -200,12 +200,7 @@ HttpResponse ApiServer::ServerSideApplyLocked(const HttpRequest& req, const Requ
   const json current = ToExternal(t, old);
   std::string applied_rv = applied["metadata"].value("resourceVersion", "");
   if (!applied_rv.empty() && applied_rv != old["metadata"].value("resourceVersion", "")) {
-    return ErrorResponse(409, "Conflict",
-                         "Operation cannot be fulfilled on " + t.QualifiedResource() + " \"" +
-                             info.name +
-                             "\": the object has been modified; please apply your changes to the "
-                             "latest version and try again",
-                         DetailsFor(info, info.name));
+    return ObjectModified(info);
   }
   std::vector<FieldPath> previous;
   json causes = json::array();

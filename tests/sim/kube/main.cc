@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "sim/common/http_server.h"
+#include "sim/common/util.h"
 #include "sim/kube/api_server.h"
 #include "sim/kube/tls_certs.h"
 #include "sim/kube/util.h"
@@ -72,12 +73,7 @@ int main(int argc, char** argv) {
   if (token.empty()) token = kube::RandomSuffix(32);
 
   // Block the stop signals before any thread starts so only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals = ::pygrid::sim::BlockStopSignals();
 
   kube::SimPki pki;
   std::string err;

@@ -97,6 +97,41 @@ HttpResponse ApiServer::CannotDecode(const RequestInfo& info, const std::string&
       t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind + ": " + error);
 }
 
+bool ApiServer::DecodeBody(const HttpRequest& req, const RequestInfo& info, json* obj,
+                           HttpResponse* error) const {
+  std::string err;
+  if (!ParseBody(req.body, obj, &err) || !obj->is_object()) {
+    *error =
+        ErrorResponse(400, "BadRequest", "the body of the request could not be decoded: " + err);
+    return false;
+  }
+  if (!DecodeRequestObject(*info.type, obj, &err)) {
+    *error = CannotDecode(info, err);
+    return false;
+  }
+  return true;
+}
+
+bool ApiServer::ParseSelectors(const HttpRequest& req, const RequestInfo& info, Selector* labels,
+                               Selector* fields, HttpResponse* error) const {
+  std::string err;
+  if (!Selector::ParseLabels(req.Query("labelSelector"), labels, &err) ||
+      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, fields, &err)) {
+    *error = ErrorResponse(400, "BadRequest", err);
+    return false;
+  }
+  return true;
+}
+
+HttpResponse ApiServer::ObjectModified(const RequestInfo& info) const {
+  return ErrorResponse(409, "Conflict",
+                       "Operation cannot be fulfilled on " + info.type->QualifiedResource() +
+                           " \"" + info.name +
+                           "\": the object has been modified; please apply your changes to the "
+                           "latest version and try again",
+                       DetailsFor(info, info.name));
+}
+
 bool ApiServer::NamespaceExistsLocked(const std::string& ns) const {
   auto it = objects_.find("/namespaces");
   return it != objects_.end() && it->second.count(ObjKey("", ns));
@@ -175,11 +210,8 @@ HttpResponse ApiServer::Get(const HttpRequest& req, const RequestInfo& info) {
 
 HttpResponse ApiServer::List(const HttpRequest& req, const RequestInfo& info) {
   Selector labels, fields;
-  std::string err;
-  if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||
-      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, &fields, &err)) {
-    return ErrorResponse(400, "BadRequest", err);
-  }
+  HttpResponse error;
+  if (!ParseSelectors(req, info, &labels, &fields, &error)) return error;
   long limit = 0;
   try {
     limit = req.HasQuery("limit") ? std::stol(req.Query("limit")) : 0;
@@ -261,11 +293,8 @@ HttpResponse ApiServer::List(const HttpRequest& req, const RequestInfo& info) {
 
 HttpResponse ApiServer::Create(const HttpRequest& req, const RequestInfo& info) {
   json obj;
-  std::string err;
-  if (!ParseBody(req.body, &obj, &err) || !obj.is_object()) {
-    return ErrorResponse(400, "BadRequest", "the body of the request could not be decoded: " + err);
-  }
-  if (!DecodeRequestObject(*info.type, &obj, &err)) return CannotDecode(info, err);
+  HttpResponse error;
+  if (!DecodeBody(req, info, &obj, &error)) return error;
   std::lock_guard<std::mutex> lock(mu_);
   return CreateLocked(req, info, obj, DefaultManager(req), false);
 }
@@ -355,11 +384,8 @@ HttpResponse ApiServer::CreateLocked(const HttpRequest& req, const RequestInfo& 
 HttpResponse ApiServer::Update(const HttpRequest& req, const RequestInfo& info) {
   if (info.subresource == "scale") return UpdateScale(req, info);
   json obj;
-  std::string err;
-  if (!ParseBody(req.body, &obj, &err) || !obj.is_object()) {
-    return ErrorResponse(400, "BadRequest", "the body of the request could not be decoded: " + err);
-  }
-  if (!DecodeRequestObject(*info.type, &obj, &err)) return CannotDecode(info, err);
+  HttpResponse error;
+  if (!DecodeBody(req, info, &obj, &error)) return error;
   std::lock_guard<std::mutex> lock(mu_);
   auto& objs = objects_[info.type->storage_key];
   auto it = objs.find(ObjKey(info.namespace_, info.name));
@@ -396,12 +422,7 @@ HttpResponse ApiServer::UpdateLocked(const HttpRequest& req, const RequestInfo& 
   }
   std::string body_rv = meta.value("resourceVersion", "");
   if (!body_rv.empty() && body_rv != old_meta.value("resourceVersion", "")) {
-    return ErrorResponse(409, "Conflict",
-                         "Operation cannot be fulfilled on " + t.QualifiedResource() + " \"" +
-                             info.name +
-                             "\": the object has been modified; please apply your changes to the "
-                             "latest version and try again",
-                         DetailsFor(info, info.name));
+    return ObjectModified(info);
   }
   if (info.subresource == "status") {
     // Status writes change nothing but status (customResourceStatusStrategy.PrepareForUpdate).

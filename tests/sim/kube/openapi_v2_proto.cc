@@ -71,6 +71,14 @@ bool Flag(const json& obj, const char* key) {
   return it != obj.end() && it->is_boolean() && it->get<bool>();
 }
 
+// The Named* messages: { string name = 1; <message> value = 2; }.
+std::string Named(const std::string& name, const std::string& value) {
+  Writer w;
+  w.String(1, name);
+  w.Message(2, value);
+  return w.bytes();
+}
+
 // Any { string yaml = 2; }
 std::string AnyValue(const json& v) {
   Writer w;
@@ -82,20 +90,14 @@ std::string AnyValue(const json& v) {
 void VendorExtensions(const json& obj, int field, Writer* w) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (it.key().rfind("x-", 0) != 0) continue;
-    Writer named;
-    named.String(1, it.key());
-    named.Message(2, AnyValue(it.value()));
-    w->Message(field, named.bytes());
+    w->Message(field, Named(it.key(), AnyValue(it.value())));
   }
 }
 
 std::string Schema(const json& s);
 
 std::string NamedSchema(const std::string& name, const json& schema) {
-  Writer w;
-  w.String(1, name);
-  w.Message(2, Schema(schema));
-  return w.bytes();
+  return Named(name, Schema(schema));
 }
 
 std::string Schema(const json& s) {
@@ -190,28 +192,19 @@ std::string ParametersItem(const json& p) {
     VendorExtensions(p, 6, &body);
     param.Message(1, body.bytes());
   } else {
+    // QueryParameterSubSchema (3), or PathParameterSubSchema (4), whose type, unique_items and
+    // vendor extensions sit one field lower.
+    const bool path = in == "path";
     Writer sub;
-    int which = 3;  // QueryParameterSubSchema
-    if (in == "path") {
-      which = 4;  // PathParameterSubSchema: type and unique_items sit one field lower
-      sub.Bool(1, Flag(p, "required"));
-      sub.String(2, in);
-      sub.String(3, Str(p, "description"));
-      sub.String(4, Str(p, "name"));
-      sub.String(5, Str(p, "type"));
-      sub.Bool(19, Flag(p, "uniqueItems"));
-      VendorExtensions(p, 22, &sub);
-    } else {
-      sub.Bool(1, Flag(p, "required"));
-      sub.String(2, in);
-      sub.String(3, Str(p, "description"));
-      sub.String(4, Str(p, "name"));
-      sub.String(6, Str(p, "type"));
-      sub.Bool(20, Flag(p, "uniqueItems"));
-      VendorExtensions(p, 23, &sub);
-    }
+    sub.Bool(1, Flag(p, "required"));
+    sub.String(2, in);
+    sub.String(3, Str(p, "description"));
+    sub.String(4, Str(p, "name"));
+    sub.String(path ? 5 : 6, Str(p, "type"));
+    sub.Bool(path ? 19 : 20, Flag(p, "uniqueItems"));
+    VendorExtensions(p, path ? 22 : 23, &sub);
     Writer non_body;  // NonBodyParameter
-    non_body.Message(which, sub.bytes());
+    non_body.Message(path ? 4 : 3, sub.bytes());
     param.Message(2, non_body.bytes());
   }
   Writer item;
@@ -240,10 +233,7 @@ std::string Operation(const json& op) {
       }
       Writer value;  // ResponseValue { Response response = 1; }
       value.Message(1, response.bytes());
-      Writer named;
-      named.String(1, it.key());
-      named.Message(2, value.bytes());
-      responses.Message(1, named.bytes());
+      responses.Message(1, Named(it.key(), value.bytes()));
     }
     w.Message(9, responses.bytes());
   }
@@ -278,10 +268,7 @@ std::string EncodeOpenApiV2Document(const json& doc) {
   if (doc.contains("paths")) {
     Writer paths;  // Paths { repeated NamedPathItem path = 2; }
     for (auto it = doc["paths"].begin(); it != doc["paths"].end(); ++it) {
-      Writer named;
-      named.String(1, it.key());
-      named.Message(2, PathItem(it.value()));
-      paths.Message(2, named.bytes());
+      paths.Message(2, Named(it.key(), PathItem(it.value())));
     }
     w.Message(8, paths.bytes());
   }
@@ -298,10 +285,7 @@ std::string EncodeOpenApiV2Document(const json& doc) {
     for (auto it = req.begin(); it != req.end(); ++it) {
       Writer arr;  // StringArray { repeated string value = 1; }
       for (const auto& v : it.value()) arr.String(1, v.get<std::string>());
-      Writer named;
-      named.String(1, it.key());
-      named.Message(2, arr.bytes());
-      sr.Message(1, named.bytes());
+      sr.Message(1, Named(it.key(), arr.bytes()));
     }
     w.Message(12, sr.bytes());
   }
@@ -316,10 +300,7 @@ std::string EncodeOpenApiV2Document(const json& doc) {
       key.String(4, Str(it.value(), "description"));
       Writer item;  // SecurityDefinitionsItem { ApiKeySecurity api_key_security = 2; }
       item.Message(2, key.bytes());
-      Writer named;
-      named.String(1, it.key());
-      named.Message(2, item.bytes());
-      defs.Message(1, named.bytes());
+      defs.Message(1, Named(it.key(), item.bytes()));
     }
     w.Message(13, defs.bytes());
   }

@@ -286,16 +286,6 @@ bool IsTrue(const std::string& v) {
   return v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True";
 }
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> out;
-  std::stringstream ss(path);
-  std::string seg;
-  while (std::getline(ss, seg, '/')) {
-    if (!seg.empty()) out.push_back(seg);
-  }
-  return out;
-}
-
 json StatusBody(int code, const std::string& reason, const std::string& message,
                 const json& details) {
   json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/common/util.h"
+
 namespace pygrid::sim::kube {
 
 using json = nlohmann::json;
@@ -47,8 +49,8 @@ std::string RandomSuffix(size_t n);
 // apiserver uses for boolean query parameters (watch, allowWatchBookmarks, force).
 bool IsTrue(const std::string& value);
 
-// The non-empty segments of a URL path ("/api//v1/" -> {"api", "v1"}).
-std::vector<std::string> SplitPath(const std::string& path);
+// The non-empty segments of a URL path ("/api//v1/" -> {"api", "v1"}; shared with genesis-sim).
+using ::pygrid::sim::SplitPath;
 
 // A metav1.Status failure body (kind: Status, status: Failure).
 json StatusBody(int code, const std::string& reason, const std::string& message,

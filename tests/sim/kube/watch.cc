@@ -16,11 +16,8 @@ namespace pygrid::sim::kube {
 
 HttpResponse ApiServer::Watch(const HttpRequest& req, const RequestInfo& info) {
   Selector labels, fields;
-  std::string err;
-  if (!Selector::ParseLabels(req.Query("labelSelector"), &labels, &err) ||
-      !Selector::ParseFields(req.Query("fieldSelector"), info.type->kind, &fields, &err)) {
-    return ErrorResponse(400, "BadRequest", err);
-  }
+  HttpResponse error;
+  if (!ParseSelectors(req, info, &labels, &fields, &error)) return error;
   long timeout_s = 1800;
   uint64_t start_rv = 0;
   const std::string rv_param = req.Query("resourceVersion");

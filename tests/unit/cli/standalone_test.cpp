@@ -38,12 +38,6 @@ std::vector<std::string> Fields(const Status& status) {
   return fields;
 }
 
-int Mode(const std::string& path) {
-  struct stat info {};
-  stat(path.c_str(), &info);
-  return static_cast<int>(info.st_mode & 0777);
-}
-
 TEST(GridFileTest, AValidFileIsDefaultedAndKeepsOnlyNameLabelsAndSpec) {
   const std::string hostile =
       std::string(kGrid) + "status: {gateway: {name: x, instanceID: someone-elses}}\n";
@@ -105,7 +99,7 @@ TEST(StateDirTest, ASecondLockIsRefusedNamingTheHolderAndFreedWithTheFirst) {
   {
     StatusOr<StateDirLock> first = StateDirLock::Acquire(dir, "up mnist");
     ASSERT_TRUE(first.ok()) << first.status().ToString();
-    EXPECT_EQ(Mode(dir), 0700);
+    EXPECT_EQ(testing::FileMode(dir), 0700);
     StatusOr<StateDirLock> second = StateDirLock::Acquire(dir, "down mnist");
     ASSERT_FALSE(second.ok());
     EXPECT_TRUE(second.status().IsConflict());
@@ -126,7 +120,7 @@ TEST(StateDirTest, TheIndexKeepsOneUidPerGrid) {
             (std::map<std::string, std::string>{{"cifar", "uid-2"}, {"mnist", "uid-1"}}));
   ASSERT_TRUE(UpdateGridIndex(tmp.path(), "mnist", "").ok());
   EXPECT_EQ(*ReadGridIndex(tmp.path()), (std::map<std::string, std::string>{{"cifar", "uid-2"}}));
-  EXPECT_EQ(Mode(tmp.path() + "/grids.json"), 0600);
+  EXPECT_EQ(testing::FileMode(tmp.path() + "/grids.json"), 0600);
   std::ofstream(tmp.path() + "/grids.json", std::ios::trunc) << "[1, 2]";
   EXPECT_FALSE(ReadGridIndex(tmp.path()).ok()) << "a broken index is an error, not empty";
 }
@@ -135,13 +129,13 @@ TEST(StateDirTest, TheOperatorKeyIsMadeOncePrivateAndReused) {
   testing::TempDir tmp;
   StatusOr<bootstrap::SshKeyPair> made = LoadOrCreateOperatorKey(tmp.path());
   ASSERT_TRUE(made.ok()) << made.status().ToString();
-  EXPECT_EQ(Mode(tmp.path() + "/operator_ed25519"), 0600);
+  EXPECT_EQ(testing::FileMode(tmp.path() + "/operator_ed25519"), 0600);
   chmod((tmp.path() + "/operator_ed25519").c_str(), 0644);
   StatusOr<bootstrap::SshKeyPair> again = LoadOrCreateOperatorKey(tmp.path());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->private_key, made->private_key);
   EXPECT_EQ(again->public_key, made->public_key);
-  EXPECT_EQ(Mode(tmp.path() + "/operator_ed25519"), 0600) << "narrowed again";
+  EXPECT_EQ(testing::FileMode(tmp.path() + "/operator_ed25519"), 0600) << "narrowed again";
 }
 
 TEST(StandaloneFlagsTest, StateDirectoryDefaultsToXdgThenHome) {
@@ -224,20 +218,29 @@ TEST(GridProgressTest, EachInstanceShowsTheStageAPersonUnderstands) {
             "mnist: Provisioning (WorkersNotReady: 0/3 workers registered)");
 }
 
-TEST(GridProgressTest, PipedOutputPrintsEachChangeOnceAsAPlainLine) {
+// The progress of the grid "mnist" as a ProgressView on `out` shows it.
+struct MnistProgress {
   FakeClock clock;
   std::ostringstream out;
-  ProgressView view(out, /*terminal=*/false, clock);
+  ProgressView view;
+  explicit MnistProgress(bool terminal) : view(out, terminal, clock) {}
+  void Show(const api::ClusterStatus& status) {
+    view.Show(GridHeadline("mnist", status), InstanceStages(status));
+  }
+};
+
+TEST(GridProgressTest, PipedOutputPrintsEachChangeOnceAsAPlainLine) {
+  MnistProgress progress(/*terminal=*/false);
   api::ClusterStatus status = Provisioning();
-  view.Show(GridHeadline("mnist", status), InstanceStages(status));
-  view.Tick();
-  view.Show(GridHeadline("mnist", status), InstanceStages(status));  // nothing changed
-  clock.Advance(std::chrono::milliseconds(2500));
+  progress.Show(status);
+  progress.view.Tick();
+  progress.Show(status);  // nothing changed
+  progress.clock.Advance(std::chrono::milliseconds(2500));
   status.workers[0].state = "active";
   status.workers[0].registered = true;
   status.workers.pop_back();
-  view.Show(GridHeadline("mnist", status), InstanceStages(status));
-  const std::string text = out.str();
+  progress.Show(status);
+  const std::string text = progress.out.str();
   EXPECT_EQ(text.find('\033'), std::string::npos) << "no terminal control codes when piped";
   EXPECT_NE(text.find("    0.0s  mnist-0a1b2c3d-worker-0  booting\n"), std::string::npos) << text;
   EXPECT_NE(text.find("    2.5s  mnist-0a1b2c3d-worker-0  registered\n"), std::string::npos)
@@ -247,16 +250,13 @@ TEST(GridProgressTest, PipedOutputPrintsEachChangeOnceAsAPlainLine) {
 }
 
 TEST(GridProgressTest, ATerminalGetsOneBlockRedrawnInPlaceWithASpinner) {
-  FakeClock clock;
-  std::ostringstream out;
-  ProgressView view(out, /*terminal=*/true, clock);
-  api::ClusterStatus status = Provisioning();
-  view.Show(GridHeadline("mnist", status), InstanceStages(status));
-  const std::string first = out.str();
+  MnistProgress progress(/*terminal=*/true);
+  progress.Show(Provisioning());
+  const std::string first = progress.out.str();
   EXPECT_EQ(first.rfind("\r\033[2K| mnist: Provisioning", 0), 0u) << first;
-  out.str("");
-  view.Tick();
-  const std::string redrawn = out.str();
+  progress.out.str("");
+  progress.view.Tick();
+  const std::string redrawn = progress.out.str();
   EXPECT_EQ(redrawn.rfind("\033[1A\033[1A\033[1A\033[1A\033[1A\r\033[2K/ ", 0), 0u)
       << "moves up over the 5 lines and redraws with the next spinner frame";
   EXPECT_NE(redrawn.find("mnist-0a1b2c3d-worker-0  booting"), std::string::npos);

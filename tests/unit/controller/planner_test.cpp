@@ -161,17 +161,26 @@ std::vector<std::string> Describe(const std::vector<Action>& actions) {
 
 using Strings = std::vector<std::string>;
 
-// A Ready grid of `replicas` workers: every instance active and recorded, the gateway answers
-// and every worker is registered. Tables change what they test from there.
-struct ReadyGrid {
+// A grid of `replicas` workers whose instances are all active and recorded in status, in the
+// order gateway, worker-0, worker-1, ...; nothing answers yet.
+struct ActiveGrid {
   api::PyGridCluster cluster;
   Seen seen;
-  explicit ReadyGrid(int replicas) : cluster(Cluster(replicas)) {
+  explicit ActiveGrid(int replicas) : cluster(Cluster(replicas)) {
     seen.instances.push_back(Instance(InstanceRole::kGateway, 0, "active"));
     Record(cluster, seen.instances.back(), 0, true);
     for (int i = 0; i < replicas; ++i) {
       seen.instances.push_back(Instance(InstanceRole::kWorker, i, "active"));
       Record(cluster, seen.instances.back(), i, false);
+    }
+  }
+};
+
+// A Ready grid of `replicas` workers: every instance active and recorded, the gateway answers
+// and every worker is registered. Tables change what they test from there.
+struct ReadyGrid : ActiveGrid {
+  explicit ReadyGrid(int replicas) : ActiveGrid(replicas) {
+    for (int i = 0; i < replicas; ++i) {
       seen.connected_nodes.insert(Name(InstanceRole::kWorker, i) + "-n0");
     }
     seen.gateway_answers = true;
@@ -218,14 +227,9 @@ TEST(PlannerTest, ActiveGatewayCreatesAllWorkersInOneRound) {
 }
 
 TEST(PlannerTest, ReadyWhenGatewayAnswersAndEveryWorkerRegistered) {
-  api::PyGridCluster cluster = Cluster(2);
-  Seen seen;
-  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
-                    Instance(InstanceRole::kWorker, 0, "active"),
-                    Instance(InstanceRole::kWorker, 1, "active")};
-  Record(cluster, seen.instances[0], 0, true);
-  Record(cluster, seen.instances[1], 0, false);
-  Record(cluster, seen.instances[2], 1, false);
+  ActiveGrid grid(2);
+  const api::PyGridCluster& cluster = grid.cluster;
+  Seen& seen = grid.seen;
   seen.gateway_answers = true;
   seen.connected_nodes = {Name(InstanceRole::kWorker, 0) + "-n0"};
   TablePlan partial = PlanCluster(cluster, seen);
@@ -313,14 +317,9 @@ TEST(PlannerTest, InstanceInErrorIsDeletedThenRecreatedWithoutLostEvent) {
 }
 
 TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
-  api::PyGridCluster cluster = Cluster(2);
-  Seen seen;
-  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
-                    Instance(InstanceRole::kWorker, 0, "active"),
-                    Instance(InstanceRole::kWorker, 1, "active")};
-  Record(cluster, seen.instances[0], 0, true);
-  Record(cluster, seen.instances[1], 0, false);
-  Record(cluster, seen.instances[2], 1, false);
+  ActiveGrid grid(2);
+  api::PyGridCluster& cluster = grid.cluster;
+  Seen& seen = grid.seen;
   cluster.status.workers[1].state = "active";
   seen.instances.pop_back();  // worker-1 vanished
   TablePlan plan = PlanCluster(cluster, seen);
@@ -382,13 +381,8 @@ TEST(PlannerTest, DuplicateNamesKeepTheOldest) {
 }
 
 TEST(PlannerTest, InstanceWithAnotherIdentityIsReplaced) {
-  api::PyGridCluster cluster = Cluster(1);
-  Seen seen;
-  seen.instances = {Instance(InstanceRole::kGateway, 0, "active"),
-                    Instance(InstanceRole::kWorker, 0, "active")};
-  Record(cluster, seen.instances[0], 0, true);
-  Record(cluster, seen.instances[1], 0, false);
-  Observations observed = Observe(cluster, seen);
+  ActiveGrid grid(1);
+  Observations observed = Observe(grid.cluster, grid.seen);
   observed.probes.identity_mismatch = {Name(InstanceRole::kWorker, 0)};
   Plan plan = PlanRound(observed);
   EXPECT_EQ(Describe(plan.actions),

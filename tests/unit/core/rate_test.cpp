@@ -76,8 +76,13 @@ TEST(TokenBucketTest, DrainBlocksEveryoneForThePause) {
 
 milliseconds Ms(Clock::Duration d) { return std::chrono::duration_cast<milliseconds>(d); }
 
-TEST(SlidingWindowLimiterTest, AtMostLimitInOneWindowThenAsLaneFreesUp) {
+// Every limiter test runs on a fake clock.
+class SlidingWindowLimiterTest : public ::testing::Test {
+ protected:
   FakeClock clock;
+};
+
+TEST_F(SlidingWindowLimiterTest, AtMostLimitInOneWindowThenAsLaneFreesUp) {
   SlidingWindowLimiter limiter(10.0, clock);
   EXPECT_EQ(limiter.limit(), 10);
   EXPECT_EQ(limiter.window(), seconds(1));
@@ -89,9 +94,8 @@ TEST(SlidingWindowLimiterTest, AtMostLimitInOneWindowThenAsLaneFreesUp) {
   EXPECT_EQ(limiter.TryAcquire(), Clock::Duration::zero());
 }
 
-TEST(SlidingWindowLimiterTest, NoBurstAboveTheLimitAcrossASecondBoundary) {
+TEST_F(SlidingWindowLimiterTest, NoBurstAboveTheLimitAcrossASecondBoundary) {
   // The token bucket allowed 10 at t = 0.9 s and 10 more at t = 1.0 s (19 within 1 s).
-  FakeClock clock;
   SlidingWindowLimiter limiter(10.0, clock);
   clock.Advance(milliseconds(900));
   for (int i = 0; i < 10; ++i) ASSERT_EQ(limiter.TryAcquire(), Clock::Duration::zero());
@@ -99,8 +103,7 @@ TEST(SlidingWindowLimiterTest, NoBurstAboveTheLimitAcrossASecondBoundary) {
   EXPECT_EQ(Ms(limiter.TryAcquire()), milliseconds(900));
 }
 
-TEST(SlidingWindowLimiterTest, SpreadSendsFreeTheirSlotsOneByOne) {
-  FakeClock clock;
+TEST_F(SlidingWindowLimiterTest, SpreadSendsFreeTheirSlotsOneByOne) {
   SlidingWindowLimiter limiter(3, seconds(1), clock);
   ASSERT_EQ(limiter.TryAcquire(), Clock::Duration::zero());  // t = 0
   clock.Advance(milliseconds(400));
@@ -111,8 +114,7 @@ TEST(SlidingWindowLimiterTest, SpreadSendsFreeTheirSlotsOneByOne) {
   EXPECT_EQ(Ms(limiter.TryAcquire()), milliseconds(400));
 }
 
-TEST(SlidingWindowLimiterTest, PauseHoldsBackACallerThatWasAlreadyWaiting) {
-  FakeClock clock;
+TEST_F(SlidingWindowLimiterTest, PauseHoldsBackACallerThatWasAlreadyWaiting) {
   SlidingWindowLimiter limiter(1, seconds(1), clock);
   ASSERT_EQ(limiter.TryAcquire(), Clock::Duration::zero());
   const Clock::Duration wait = limiter.TryAcquire();  // this caller now sleeps 1 s
@@ -127,16 +129,14 @@ TEST(SlidingWindowLimiterTest, PauseHoldsBackACallerThatWasAlreadyWaiting) {
   EXPECT_EQ(limiter.TryAcquire(), Clock::Duration::zero());
 }
 
-TEST(SlidingWindowLimiterTest, AShorterPauseDoesNotCutALongerOne) {
-  FakeClock clock;
+TEST_F(SlidingWindowLimiterTest, AShorterPauseDoesNotCutALongerOne) {
   SlidingWindowLimiter limiter(10.0, clock);
   limiter.Pause(seconds(5));
   limiter.Pause(seconds(1));
   EXPECT_EQ(Ms(limiter.TryAcquire()), milliseconds(5000));
 }
 
-TEST(SlidingWindowLimiterTest, RatesMapToAWholeLimitPerWindow) {
-  FakeClock clock;
+TEST_F(SlidingWindowLimiterTest, RatesMapToAWholeLimitPerWindow) {
   SlidingWindowLimiter fractional(2.5, clock);
   EXPECT_EQ(fractional.limit(), 2);
   EXPECT_EQ(fractional.window(), seconds(1));
@@ -149,10 +149,9 @@ TEST(SlidingWindowLimiterTest, RatesMapToAWholeLimitPerWindow) {
   EXPECT_EQ(Ms(unlimited.TryAcquire()), milliseconds(1000)) << "pauses apply without a ceiling";
 }
 
-TEST(SlidingWindowLimiterTest, RandomScheduleNeverExceedsTheLimitInAnyWindow) {
+TEST_F(SlidingWindowLimiterTest, RandomScheduleNeverExceedsTheLimitInAnyWindow) {
   // 20 callers that try at random moments and retry after the suggested wait; every
   // accepted time is checked against the 10 accepted before it.
-  FakeClock clock;
   SlidingWindowLimiter limiter(10.0, clock);
   std::mt19937_64 rng(11);
   std::uniform_int_distribution<int> gap_us(0, 150000);

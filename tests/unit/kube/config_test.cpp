@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "kube/rest_client.h"
+#include "testing/process.h"
 #include "unit/kube/canned_http_server.h"
 #include "unit/kube/test_certs.h"
 
@@ -24,18 +25,12 @@ using pygrid::Base64Encode;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/kube-config-test-XXXXXX";
-    dir_ = mkdtemp(pattern);
     ca_ = testing::MakeSelfSignedCert("test-ca");
     client_ = testing::MakeSelfSignedCert("test-user");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path) << text;
-    return path;
+    return tmp_.Write(name, text);
   }
 
   // A kubeconfig with one cluster/user/context; `cluster` and `user` are YAML bodies.
@@ -47,7 +42,8 @@ class ConfigTest : public ::testing::Test {
            extra_context + "users:\n- name: u\n  user:\n" + user;
   }
 
-  std::string dir_;
+  const ::pygrid::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   testing::TestCert ca_;
   testing::TestCert client_;
 };

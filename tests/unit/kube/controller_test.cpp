@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "testing/wait.h"
+
 namespace pygrid::kube {
 namespace {
 
@@ -50,13 +52,9 @@ class RecordingProvider : public MetricsProvider {
 };
 
 template <typename Pred>
-bool PollUntil(Pred pred, std::chrono::seconds limit = seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+bool PollUntil(Pred&& pred, std::chrono::seconds limit = seconds(20)) {
+  return ::pygrid::testing::Eventually(std::forward<Pred>(pred), limit,
+                                       std::chrono::milliseconds(2));
 }
 
 TEST(Controller, EveryResultIsAccountedAndRequeuedAsControllerRuntimeDoes) {

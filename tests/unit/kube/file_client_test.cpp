@@ -56,12 +56,6 @@ std::map<std::string, std::string> Files(const std::string& dir) {
   return files;
 }
 
-int Mode(const std::string& path) {
-  struct stat info {};
-  stat(path.c_str(), &info);
-  return static_cast<int>(info.st_mode & 0777);
-}
-
 TEST(FileKubeClientTest, CreateSavesOneFileHoldingTheWholeObject) {
   testing::TempDir tmp;
   const std::string dir = tmp.path() + "/store";
@@ -80,8 +74,8 @@ TEST(FileKubeClientTest, CreateSavesOneFileHoldingTheWholeObject) {
   EXPECT_EQ(saved["status"]["phase"], "Provisioning");
   EXPECT_EQ(saved["metadata"]["uid"], (*created)["metadata"]["uid"]);
   EXPECT_EQ(Files(dir).size(), 1u) << "no temporary file is left behind";
-  EXPECT_EQ(Mode(dir), 0700);
-  EXPECT_EQ(Mode(path), 0600);
+  EXPECT_EQ(::pygrid::testing::FileMode(dir), 0700);
+  EXPECT_EQ(::pygrid::testing::FileMode(path), 0600);
 }
 
 TEST(FileKubeClientTest, UidsAreRandomVersionFourUuids) {
@@ -328,7 +322,7 @@ TEST(AtomicFileTest, WritesReplaceWholeFilesWithTheRequestedMode) {
   umask(old_mask);
   ASSERT_TRUE(WriteFileAtomically(path, "second", 0600).ok());
   EXPECT_EQ(ReadAll(path), "second");
-  EXPECT_EQ(Mode(path), 0600);
+  EXPECT_EQ(::pygrid::testing::FileMode(path), 0600);
   EXPECT_TRUE(RemoveFileDurably(path).ok());
   EXPECT_TRUE(RemoveFileDurably(path).ok()) << "absent is fine";
   EXPECT_TRUE(ReadSmallFile(path, 10).status().IsNotFound());
@@ -340,11 +334,11 @@ TEST(AtomicFileTest, PrivateDirectoriesAreCreatedAndNarrowed) {
   testing::TempDir tmp;
   const std::string deep = tmp.path() + "/a/b/c";
   ASSERT_TRUE(MakePrivateDirectories(deep + "/").ok());
-  EXPECT_EQ(Mode(deep), 0700);
-  EXPECT_EQ(Mode(tmp.path() + "/a"), 0700);
+  EXPECT_EQ(::pygrid::testing::FileMode(deep), 0700);
+  EXPECT_EQ(::pygrid::testing::FileMode(tmp.path() + "/a"), 0700);
   chmod(deep.c_str(), 0755);
   ASSERT_TRUE(MakePrivateDirectories(deep).ok());
-  EXPECT_EQ(Mode(deep), 0700);
+  EXPECT_EQ(::pygrid::testing::FileMode(deep), 0700);
   std::ofstream(tmp.path() + "/file") << "x";
   EXPECT_EQ(MakePrivateDirectories(tmp.path() + "/file").kind(), ErrorKind::kInvalid);
 }

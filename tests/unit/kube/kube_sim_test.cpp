@@ -11,6 +11,7 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/status_writer.h"
+#include "testing/wait.h"
 #include "unit/kube/kube_sim_fixture.h"
 
 namespace pygrid::kube {
@@ -33,13 +34,17 @@ Json ConfigMap(const std::string& name, const std::string& value, const std::str
 }
 
 template <typename Pred>
-bool PollUntil(Pred pred, seconds limit = seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
+bool PollUntil(Pred&& pred, seconds limit = seconds(60)) {
+  return ::pygrid::testing::Eventually(std::forward<Pred>(pred), limit, milliseconds(20));
+}
+
+// Options for an informer of the configmaps labelled app=`app` in "default".
+InformerOptions ConfigMapsOf(const std::string& app) {
+  InformerOptions options;
+  options.resource = kConfigMaps;
+  options.ns = "default";
+  options.label_selector = "app=" + app;
+  return options;
 }
 
 // Runs `body(i)` for i in [0, n) on 4 threads.
@@ -256,10 +261,7 @@ TEST_F(KubeSimTest, InformerThousandObjectsThenThousandUpdatesMatchesServer) {
   elsewhere["metadata"]["namespace"] = "kube-public";
   ASSERT_TRUE(client_->Create(kConfigMaps, "kube-public", elsewhere).ok());
   std::atomic<int> adds{0}, updates{0};
-  InformerOptions options;
-  options.resource = kConfigMaps;
-  options.ns = "default";
-  options.label_selector = "app=bulk";
+  InformerOptions options = ConfigMapsOf("bulk");
   Informer informer(*client_, options);
   EventHandlers handlers;
   handlers.on_add = [&](const Json&) { ++adds; };
@@ -293,10 +295,7 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
   });
   std::mutex mu;
   std::set<std::string> deleted;
-  InformerOptions options;
-  options.resource = kConfigMaps;
-  options.ns = "default";
-  options.label_selector = "app=bulk";
+  InformerOptions options = ConfigMapsOf("bulk");
   Informer informer(*client_, options);
   EventHandlers handlers;
   handlers.on_delete = [&](const Json& object) {
@@ -350,10 +349,7 @@ TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
 
 TEST_F(KubeSimTest, InformerRelistsWhileEveryWatchIsRefused) {
   ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("spec", "0", "refused")).ok());
-  InformerOptions options;
-  options.resource = kConfigMaps;
-  options.ns = "default";
-  options.label_selector = "app=refused";
+  InformerOptions options = ConfigMapsOf("refused");
   // A short backoff keeps this test near a second; informer_test covers the real policy.
   options.backoff = {milliseconds(50), milliseconds(200), 2.0, JitterMode::kProportional, 1.0};
   std::atomic<int> updates{0};
@@ -398,10 +394,7 @@ TEST_F(KubeSimTest, InformerRelistsWhileEveryWatchIsRefused) {
 
 TEST_F(KubeSimTest, BookmarksAdvanceTheResumePoint) {
   ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("watched", "0", "bm")).ok());
-  InformerOptions options;
-  options.resource = kConfigMaps;
-  options.ns = "default";
-  options.label_selector = "app=bm";
+  InformerOptions options = ConfigMapsOf("bm");
   Informer informer(*client_, options);
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(milliseconds(30000)));

@@ -152,7 +152,7 @@ TEST_F(FakeClockElection, LeaderThatCannotRenewStopsBeforeAnyoneMayTakeOver) {
   int waits = 0;
   auto a = Make("a", true, [&](Candidate& c) {
     if (c.started && ++waits == 3) {
-      last_good = clock.Now();  // the renewal before this wait succeeded
+      last_good = clock.Now();          // the renewal before this wait succeeded
       for (int i = 0; i < 1000; ++i) {  // the renewal's fast path writes, the slow path reads
         kube.FailNext("update", "leases", Status::Unavailable("apiserver down"));
         kube.FailNext("get", "leases", Status::Unavailable("apiserver down"));
@@ -198,7 +198,8 @@ class LeaseContenders : public ::testing::Test {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{std::string(PYGRID_BIN_DIR) + "/lease-contender", "--kubeconfig",
                                  sim_->kubeconfig(), "--name", "test-lease", "--identity", identity,
-                                 "--lease-ms", "2000", "--renew-ms", "1500", "--retry-ms", "500"});
+                                 "--lease-ms", "2000", "--renew-ms", "1500", "--retry-ms", "500"},
+        sim_->dir() + "/contender-" + identity + ".log", /*pipe_stdout=*/true);
   }
 
   std::string Holder() {
@@ -233,8 +234,7 @@ TEST_F(LeaseContenders, OneLeaderKillNineTakeoverAndCleanRelease) {
   // proven on the fake clock above; here: real processes, real kill -9, real kube-sim.)
 
   // kill -9: no release; the follower waits out the lease it last observed.
-  leader->Kill(SIGKILL);
-  leader->Wait();
+  leader->Kill();  // kill -9, reaped
   auto takeover = follower->WaitForLine("LEADING", milliseconds(15000));
   ASSERT_TRUE(takeover.has_value());
   EXPECT_EQ(Holder(), follower_id);
@@ -244,7 +244,7 @@ TEST_F(LeaseContenders, OneLeaderKillNineTakeoverAndCleanRelease) {
   ASSERT_TRUE(c->WaitForLine("CANDIDATE", milliseconds(10000)).has_value());
   EXPECT_EQ(Holder(), follower_id);
   const auto stopped_at = std::chrono::steady_clock::now();
-  follower->Kill(SIGTERM);
+  follower->Signal(SIGTERM);
   const int status = follower->Wait();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_TRUE(follower->WaitForLine("STOPPED", milliseconds(1000)).has_value());

@@ -63,20 +63,7 @@ TEST(HttpServerTest, ServesOnEveryInterfaceWithColonPortForm) {
 }
 
 // A connected loopback socket (receive timeout 5 s), or -1.
-int ConnectTo(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+int ConnectTo(int port) { return ::pygrid::testing::ConnectLoopback(port, 5); }
 
 // Sends `request` and reads until the server closes: what it sent, "<timeout>" after 5 s of
 // silence, "<reset>" when the server reset the connection.
@@ -92,6 +79,14 @@ std::string Exchange(int port, const std::string& request) {
   close(fd);
   if (n < 0) return error == EAGAIN || error == EWOULDBLOCK ? "<timeout>" : "<reset>";
   return response;
+}
+
+// GET `target` answers with `status` and exactly `body`.
+void ExpectAnswer(int port, const std::string& target, int status, const std::string& body) {
+  SCOPED_TRACE(target);
+  auto got = HttpGet(port, target);
+  EXPECT_EQ(got.status, status);
+  EXPECT_EQ(got.body, body);
 }
 
 TEST(HttpServerTest, MalformedAndOversizedRequestsAre400) {
@@ -181,12 +176,8 @@ TEST(HttpServerTest, SilentClientDoesNotBlockLaterRequests) {
     return HttpResponse{200, "text/plain", "ok"};
   });
   ASSERT_NE(server, nullptr);
-  int silent = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(server->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int silent = ConnectTo(server->port());
+  ASSERT_GE(silent, 0);
   ASSERT_EQ(send(silent, "GET /", 5, 0), 5);       // never finishes its request
   auto got = HttpGet(server->port(), "/healthz");  // served once the silent one times out
   EXPECT_EQ(got.status, 200);
@@ -212,28 +203,18 @@ TEST(HealthChecksTest, ReadyzFailsUntilInformersSyncThenPasses) {
   ASSERT_NE(server, nullptr);
   const int port = server->port();
 
-  auto healthz = HttpGet(port, "/healthz");
-  EXPECT_EQ(healthz.status, 200);
-  EXPECT_EQ(healthz.body, "ok");
+  ExpectAnswer(port, "/healthz", 200, "ok");
 
-  auto not_ready = HttpGet(port, "/readyz");
-  EXPECT_EQ(not_ready.status, 500);
-  EXPECT_EQ(not_ready.body,
-            "[-]informers-synced failed: reason withheld\n[+]ping ok\nhealthz check failed\n");
-  auto one = HttpGet(port, "/readyz/informers-synced");
-  EXPECT_EQ(one.status, 500);
-  EXPECT_EQ(one.body, "internal server error: cache not synced\n");
-  auto excluded = HttpGet(port, "/readyz?verbose&exclude=informers-synced");
-  EXPECT_EQ(excluded.status, 200);
-  EXPECT_EQ(excluded.body, "[+]informers-synced excluded: ok\n[+]ping ok\nhealthz check passed\n");
+  ExpectAnswer(port, "/readyz", 500,
+               "[-]informers-synced failed: reason withheld\n[+]ping ok\nhealthz check failed\n");
+  ExpectAnswer(port, "/readyz/informers-synced", 500, "internal server error: cache not synced\n");
+  ExpectAnswer(port, "/readyz?verbose&exclude=informers-synced", 200,
+               "[+]informers-synced excluded: ok\n[+]ping ok\nhealthz check passed\n");
 
   synced = true;
-  auto ready = HttpGet(port, "/readyz");
-  EXPECT_EQ(ready.status, 200);
-  EXPECT_EQ(ready.body, "ok");
-  auto verbose = HttpGet(port, "/readyz?verbose");
-  EXPECT_EQ(verbose.status, 200);
-  EXPECT_EQ(verbose.body, "[+]informers-synced ok\n[+]ping ok\nhealthz check passed\n");
+  ExpectAnswer(port, "/readyz", 200, "ok");
+  ExpectAnswer(port, "/readyz?verbose", 200,
+               "[+]informers-synced ok\n[+]ping ok\nhealthz check passed\n");
   EXPECT_EQ(HttpGet(port, "/readyz/ping").body, "ok");
   EXPECT_EQ(HttpGet(port, "/readyz/nope").status, 404);
   EXPECT_EQ(HttpGet(port, "/readyzzz").status, 404);

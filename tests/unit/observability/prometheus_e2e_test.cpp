@@ -14,6 +14,9 @@
 #include <thread>
 
 #include "testing/child_process.h"
+#include "testing/net.h"
+#include "testing/process.h"
+#include "testing/wait.h"
 #include "unit/observability/test_util.h"
 
 namespace pygrid::observability {
@@ -48,22 +51,6 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-// A port that was free a moment ago (Prometheus cannot listen on port 0 and report it).
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // Grafana's variables replaced by what "All" and a 1 s scrape interval amount to.
 std::string Substitute(std::string expr) {
   const std::vector<std::pair<std::string, std::string>> vars = {
@@ -80,8 +67,6 @@ std::string Substitute(std::string expr) {
 class PrometheusE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("pygrid-prom-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "data");
     const std::string log = (dir_ / "fixture.log").string();
     fixture_ = std::make_unique<ChildProcess>(
@@ -100,21 +85,20 @@ class PrometheusE2eTest : public ::testing::Test {
         << "      - targets: ['" << target << "']\n";
     // The free port may be taken again before Prometheus binds it: retry with another.
     for (int attempt = 0; attempt < 5 && prom_port_ == 0; ++attempt) {
-      int port = FreeLoopbackPort();
+      int port = ::pygrid::testing::FreeLoopbackPort();
       auto prom = std::make_unique<ChildProcess>(
           std::vector<std::string>{
               PYGRID_PROMETHEUS, "--config.file=" + (dir_ / "prometheus.yml").string(),
               "--storage.tsdb.path=" + (dir_ / "data").string(),
               "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
           (dir_ / "prometheus.log").string(), false);
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (prom->Running() && std::chrono::steady_clock::now() < deadline) {
-        if (HttpGet(port, "/-/ready").status == 200) {
-          prom_port_ = port;
-          prometheus_ = std::move(prom);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      bool ready = false;
+      ::pygrid::testing::Eventually(
+          [&] { return !prom->Running() || (ready = HttpGet(port, "/-/ready").status == 200); },
+          std::chrono::seconds(30), std::chrono::milliseconds(100));
+      if (ready) {
+        prom_port_ = port;
+        prometheus_ = std::move(prom);
       }
     }
     ASSERT_NE(prom_port_, 0) << PrometheusLog();
@@ -123,7 +107,6 @@ class PrometheusE2eTest : public ::testing::Test {
   void TearDown() override {
     prometheus_.reset();
     fixture_.reset();
-    fs::remove_all(dir_);
   }
 
   std::string PrometheusLog() {
@@ -146,18 +129,16 @@ class PrometheusE2eTest : public ::testing::Test {
 
   // Polls `expr` until it returns a series, up to `timeout`.
   bool WaitForData(const std::string& expr, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      json answer = Query(expr);
-      if (answer.value("status", "") == "success" && !answer["data"]["result"].empty()) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return false;
+    return ::pygrid::testing::Eventually(
+        [&] {
+          json answer = Query(expr);
+          return answer.value("status", "") == "success" && !answer["data"]["result"].empty();
+        },
+        timeout, std::chrono::milliseconds(250));
   }
 
-  fs::path dir_;
+  const ::pygrid::testing::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
   std::unique_ptr<ChildProcess> fixture_;
   std::unique_ptr<ChildProcess> prometheus_;
   int prom_port_ = 0;
@@ -247,17 +228,17 @@ TEST_F(PrometheusE2eTest, MetricsDashboardAndAlertsWorkOnRealPrometheus) {
   EXPECT_GT(ResultCount("pygrid_cluster_info{job=~\".+\"}"), 0u);
 
   // Every alert expression parses, and Prometheus evaluated every rule without error.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   json rules;
-  bool all_evaluated = false;
-  while (!all_evaluated && std::chrono::steady_clock::now() < deadline) {
-    rules = json::parse(HttpGet(prom_port_, "/api/v1/rules").body, nullptr, false);
-    all_evaluated = rules.value("status", "") == "success";
-    for (const json& group : rules["data"]["groups"]) {
-      for (const json& rule : group["rules"]) all_evaluated &= rule["health"] == "ok";
-    }
-    if (!all_evaluated) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  const bool all_evaluated = ::pygrid::testing::Eventually(
+      [&] {
+        rules = json::parse(HttpGet(prom_port_, "/api/v1/rules").body, nullptr, false);
+        bool evaluated = rules.value("status", "") == "success";
+        for (const json& group : rules["data"]["groups"]) {
+          for (const json& rule : group["rules"]) evaluated &= rule["health"] == "ok";
+        }
+        return evaluated;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(250));
   EXPECT_TRUE(all_evaluated) << rules.dump(1);
   std::set<std::string> alerts;
   for (const json& group : rules["data"]["groups"]) {

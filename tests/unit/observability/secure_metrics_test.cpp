@@ -283,16 +283,24 @@ class FakeReviews final : public AccessReviews {
   }
 };
 
+// An authorizer on a fake clock, asking reviews in which the token "good" is prometheus, which
+// may get /metrics, and "other" is intruder, who may not.
+class ScrapeAuthorizerTest : public ::testing::Test {
+ protected:
+  ScrapeAuthorizerTest() {
+    reviews.users = {{"good", "prometheus"}, {"other", "intruder"}};
+    reviews.allowed["prometheus get /metrics"] = true;
+  }
+  FakeReviews reviews;
+  FakeClock clock;
+  ScrapeAuthorizer auth{reviews, clock};
+};
+
 HttpRequest Scrape(const std::string& authorization, const std::string& method = "GET") {
   return {method, "/metrics", "", authorization};
 }
 
-TEST(ScrapeAuthorizerTest, AnswersAsControllerRuntimesFilter) {
-  FakeReviews reviews;
-  reviews.users = {{"good", "prometheus"}, {"other", "intruder"}};
-  reviews.allowed["prometheus get /metrics"] = true;
-  FakeClock clock;
-  ScrapeAuthorizer auth(reviews, clock);
+TEST_F(ScrapeAuthorizerTest, AnswersAsControllerRuntimesFilter) {
   HttpHandler handler = auth.Protect([](const HttpRequest&) {
     return HttpResponse{200, "text/plain", "metrics"};
   });
@@ -315,13 +323,7 @@ TEST(ScrapeAuthorizerTest, AnswersAsControllerRuntimesFilter) {
   EXPECT_EQ(handler(Scrape("Bearer good", "HEAD")).status, 403);
 }
 
-TEST(ScrapeAuthorizerTest, CachesAnswersForUpstreamsTimesAndNeverCachesFailures) {
-  FakeReviews reviews;
-  reviews.users = {{"good", "prometheus"}, {"other", "intruder"}};
-  reviews.allowed["prometheus get /metrics"] = true;
-  FakeClock clock;
-  ScrapeAuthorizer auth(reviews, clock);
-
+TEST_F(ScrapeAuthorizerTest, CachesAnswersForUpstreamsTimesAndNeverCachesFailures) {
   EXPECT_EQ(auth.Check(Scrape("Bearer good")), std::nullopt);
   EXPECT_EQ(auth.Check(Scrape("Bearer good")), std::nullopt);
   EXPECT_EQ(reviews.token_reviews, 1);
@@ -349,12 +351,8 @@ TEST(ScrapeAuthorizerTest, CachesAnswersForUpstreamsTimesAndNeverCachesFailures)
   EXPECT_EQ(reviews.token_reviews, before + 1);
 }
 
-TEST(ScrapeAuthorizerTest, FailedReviewsAre500AndRetriedNextTime) {
-  FakeReviews reviews;
+TEST_F(ScrapeAuthorizerTest, FailedReviewsAre500AndRetriedNextTime) {
   reviews.users = {{"good", "prometheus"}};
-  reviews.allowed["prometheus get /metrics"] = true;
-  FakeClock clock;
-  ScrapeAuthorizer auth(reviews, clock);
   reviews.token_failure = Status::Unavailable("connection refused");
   auto refused = auth.Check(Scrape("Bearer good"));
   ASSERT_TRUE(refused);

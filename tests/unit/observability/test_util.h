@@ -2,19 +2,17 @@
 // tiny blocking HTTP client and running an external command.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <prometheus/metric_family.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "testing/net.h"
+#include "testing/process.h"
 
 namespace pygrid::observability::testing {
 
@@ -54,18 +52,8 @@ struct HttpResult {
 // GET http://127.0.0.1:<port><target>; status 0 when the connection failed.
 inline HttpResult HttpGet(int port, const std::string& target, const std::string& method = "GET") {
   HttpResult result;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ::pygrid::testing::ConnectLoopback(port, /*receive_timeout_seconds=*/10);
   if (fd < 0) return result;
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return result;
-  }
   // HTTP/1.0 so that any server answers without chunking and closes the connection.
   std::string request = method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
@@ -87,22 +75,9 @@ inline HttpResult HttpGet(int port, const std::string& target, const std::string
   return result;
 }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `command` through the shell, capturing stdout and stderr.
-inline CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+// The shared test helpers (tests/testing), under this namespace's names.
+using ::pygrid::testing::CommandResult;
+using ::pygrid::testing::FreeLoopbackPort;
+using ::pygrid::testing::RunCommand;
 
 }  // namespace pygrid::observability::testing

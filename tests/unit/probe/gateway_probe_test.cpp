@@ -66,6 +66,15 @@ const HttpResponse kTwoNodes =
     HttpResponse::Text(200, "application/json", R"({"grid-nodes": ["mnist-0a1b2c3d-gateway",
     "mnist-0a1b2c3d-worker-0"]})");
 
+// Probes a FakeGateway serving `root` and `nodes` as `flavor`; the probe itself must succeed.
+GatewayProbe ProbeServed(const HttpResponse& root, const HttpResponse& nodes, api::Flavor flavor) {
+  FakeGateway gateway(root, nodes);
+  EXPECT_TRUE(gateway.Start());
+  StatusOr<GatewayProbe> probe = MakeProber({})->ProbeGateway(gateway.url(), flavor);
+  EXPECT_TRUE(probe.ok()) << probe.status().ToString();
+  return probe.ok() ? *probe : GatewayProbe{};
+}
+
 TEST(GatewayProbeTest, Network02GatewayAnswersWithItsNodes) {
   FakeGateway gateway(kNetworkRoot, kTwoNodes);
   ASSERT_TRUE(gateway.Start());
@@ -102,46 +111,34 @@ TEST(GatewayProbeTest, ANodePageIsNotANetwork02Gateway) {
   EXPECT_THAT(node.paths(), ElementsAre("GET /"));
 }
 
-TEST(GatewayProbeTest, ANetwork02RootIsNotAGateway2020) {
-  FakeGateway network(HttpResponse::Text(200, "text/plain", "Open Grid Network"), kTwoNodes);
-  ASSERT_TRUE(network.Start());
-  StatusOr<GatewayProbe> probe =
-      MakeProber({})->ProbeGateway(network.url(), api::Flavor::kGateway2020);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_FALSE(probe->answers);
-  EXPECT_THAT(probe->detail, HasSubstr("not as a gateway-2020 gateway"));
-}
-
-TEST(GatewayProbeTest, AnErrorStatusAtTheRootIsNotAnswering) {
-  FakeGateway broken(HttpResponse::Text(502, "text/html", "<html>Bad Gateway</html>"), kTwoNodes);
-  ASSERT_TRUE(broken.Start());
-  StatusOr<GatewayProbe> probe =
-      MakeProber({})->ProbeGateway(broken.url(), api::Flavor::kGateway2020);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_FALSE(probe->answers);
-  EXPECT_THAT(probe->detail, HasSubstr("HTTP 502"));
-}
-
-TEST(GatewayProbeTest, MalformedNodeListAnswersWithNoNodes) {
-  FakeGateway gateway(kNetworkRoot, HttpResponse::Text(200, "application/json", "{\"grid-nodes\""));
-  ASSERT_TRUE(gateway.Start());
-  StatusOr<GatewayProbe> probe =
-      MakeProber({})->ProbeGateway(gateway.url(), api::Flavor::kNetwork02);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_TRUE(probe->answers);
-  EXPECT_TRUE(probe->connected_nodes.empty());
-  EXPECT_THAT(probe->detail, HasSubstr("malformed"));
-}
-
-TEST(GatewayProbeTest, FailingNodeListAnswersWithNoNodes) {
-  FakeGateway gateway(kNetworkRoot, HttpResponse::Text(500, "text/html", "<html>oops</html>"));
-  ASSERT_TRUE(gateway.Start());
-  StatusOr<GatewayProbe> probe =
-      MakeProber({})->ProbeGateway(gateway.url(), api::Flavor::kNetwork02);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_TRUE(probe->answers);
-  EXPECT_TRUE(probe->connected_nodes.empty());
-  EXPECT_THAT(probe->detail, HasSubstr("HTTP 500"));
+// A root of another kind or with an error status: not answering. A root that answers with a
+// node list that is malformed or fails: answering, with no nodes.
+TEST(GatewayProbeTest, WrongRootsDoNotAnswerAndWrongNodeListsHaveNoNodes) {
+  const struct {
+    HttpResponse root;
+    HttpResponse nodes;
+    api::Flavor flavor;
+    bool answers;
+    std::string detail;
+  } rows[] = {
+      {HttpResponse::Text(200, "text/plain", "Open Grid Network"), kTwoNodes,
+       api::Flavor::kGateway2020, false, "not as a gateway-2020 gateway"},
+      {HttpResponse::Text(502, "text/html", "<html>Bad Gateway</html>"), kTwoNodes,
+       api::Flavor::kGateway2020, false, "HTTP 502"},
+      {kNetworkRoot, HttpResponse::Text(200, "application/json", "{\"grid-nodes\""),
+       api::Flavor::kNetwork02, true, "malformed"},
+      {kNetworkRoot, HttpResponse::Text(500, "text/html", "<html>oops</html>"),
+       api::Flavor::kNetwork02, true, "HTTP 500"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.detail);
+    const GatewayProbe probe = ProbeServed(row.root, row.nodes, row.flavor);
+    EXPECT_EQ(probe.answers, row.answers);
+    if (row.answers) {
+      EXPECT_TRUE(probe.connected_nodes.empty());
+    }
+    EXPECT_THAT(probe.detail, HasSubstr(row.detail));
+  }
 }
 
 TEST(GatewayProbeTest, RefusedPortIsNotAnsweringAndNotAnError) {

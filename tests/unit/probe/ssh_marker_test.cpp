@@ -10,6 +10,7 @@
 
 #include "bootstrap/ssh_keys.h"
 #include "probe/prober.h"
+#include "testing/wait.h"
 #include "unit/probe/sshd_fixture.h"
 
 namespace pygrid::probe {
@@ -160,11 +161,9 @@ TEST_F(SshMarkerTest, WrongHostKeyIsRefusedBeforeAuthenticating) {
   StatusOr<MarkerProbe> good = prober_->ProbeMarker(Target());
   sshd_->RemoveMarkers();
   ASSERT_TRUE(good.ok()) << Describe(good);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (Count(sshd_->Log(), "Accepted publickey") == accepted_before &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  pygrid::testing::Eventually(
+      [&] { return Count(sshd_->Log(), "Accepted publickey") != accepted_before; },
+      std::chrono::seconds(10), std::chrono::milliseconds(20));
   const std::string log = sshd_->Log();
   EXPECT_EQ(Count(log, "Accepted publickey"), accepted_before + 1) << log;
   EXPECT_EQ(Count(log, "Failed publickey"), failed_before) << log;

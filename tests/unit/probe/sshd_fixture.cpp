@@ -1,26 +1,20 @@
 #include "unit/probe/sshd_fixture.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include "bootstrap/ssh_keys.h"
-
-extern char** environ;
+#include "testing/wait.h"
 
 namespace pygrid::probe::testing {
 namespace {
@@ -46,18 +40,6 @@ int BoundPort(int fd) {
   return ntohs(addr.sin_port);
 }
 
-bool Accepts(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -66,14 +48,6 @@ std::string ReadFile(const std::string& path) {
 }
 
 }  // namespace
-
-int FreeLoopbackPort() {
-  int fd = BindLoopback(0);
-  if (fd < 0) return 0;
-  int port = BoundPort(fd);
-  close(fd);
-  return port;
-}
 
 SilentListener::SilentListener() {
   fd_ = BindLoopback(0);
@@ -128,47 +102,32 @@ bool LocalSshd::Start(const std::string& authorized_key) {
 bool LocalSshd::StartOnce(std::string* why) {
   port_ = FreeLoopbackPort();
   const std::string config = dir_.path() + "/sshd_config";
-  const std::string port = std::to_string(port_);
-  std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f", config, "-p", port};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0600);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
+  process_ = std::make_unique<pygrid::testing::ChildProcess>(
+      std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", config, "-p",
+                               std::to_string(port_)},
+      log_path_, /*pipe_stdout=*/false);
+  if (!process_->started()) {
     *why = "posix_spawn /usr/sbin/sshd failed";
     return false;
   }
-  pid_ = pid;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;  // exited: most likely another process took the port in between
-      *why = "sshd exited during start-up (see log)";
-      return false;
-    }
-    if (Accepts(port_)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  bool accepts = false;
+  pygrid::testing::Eventually(
+      [&] {
+        const int fd = pygrid::testing::ConnectLoopback(port_, 1);
+        accepts = fd >= 0;
+        if (accepts) close(fd);
+        return accepts || !process_->Running();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  if (accepts) return true;
+  // Exited: most likely another process took the port in between.
+  *why = process_->Running() ? "sshd did not accept connections within 20 s"
+                             : "sshd exited during start-up (see log)";
   Stop();
-  *why = "sshd did not accept connections within 20 s";
   return false;
 }
 
-void LocalSshd::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void LocalSshd::Stop() { process_.reset(); }
 
 void LocalSshd::WriteMarker(const std::string& name, const std::string& content) const {
   dir_.Write("root/var/lib/pygrid/" + name, content);

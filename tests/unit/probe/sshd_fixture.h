@@ -9,10 +9,11 @@
 // Thread-safety: one test thread uses a LocalSshd; the server itself serves many connections.
 #pragma once
 
-#include <sys/types.h>
-
+#include <memory>
 #include <string>
 
+#include "testing/child_process.h"
+#include "testing/net.h"
 #include "testing/process.h"
 
 namespace pygrid::probe::testing {
@@ -47,7 +48,7 @@ class LocalSshd {
   bool StartOnce(std::string* why);
 
   pygrid::testing::TempDir dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<pygrid::testing::ChildProcess> process_;
   int port_ = 0;
   std::string host_public_key_;
   std::string user_;
@@ -55,7 +56,7 @@ class LocalSshd {
 };
 
 // A loopback port nobody listens on right now (bound to port 0, read, closed).
-int FreeLoopbackPort();
+using pygrid::testing::FreeLoopbackPort;
 
 // A socket that listens on loopback but never accepts: connections complete in the kernel and
 // then hear nothing, which is how a hung server looks. Closed on destruction.

@@ -7,7 +7,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubesim_fixture import KubeSim, wait_for  # noqa: E402
+from kubesim_fixture import KubeSim, finish, wait_until  # noqa: E402
 
 from kubernetes import client, watch  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
@@ -24,8 +24,7 @@ class ConcurrencyTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        assert cls.sim.stop() == 0
-        cls.sim.cleanup()
+        finish(cls.sim)
 
     def test_one_writer_wins_per_resource_version_and_watchers_agree(self):
         api = self.sim.api_client()
@@ -52,8 +51,8 @@ class ConcurrencyTest(unittest.TestCase):
         wthreads = [threading.Thread(target=watcher, args=(i,)) for i in range(WATCHERS)]
         for t in wthreads:
             t.start()
-        wait_for(lambda: self.sim.control("GET", "/_sim/state")[1]["openWatches"] >= WATCHERS,
-                 what="all watchers connected")
+        wait_until(lambda: self.sim.control("GET", "/_sim/state")[1]["openWatches"] >= WATCHERS,
+                   20, "all watchers connected")
 
         wins = []  # (base resourceVersion, new resourceVersion, value written)
         conflicts = [0]
@@ -134,8 +133,8 @@ class ConcurrencyTest(unittest.TestCase):
                     pass
                 ended.set()
             threading.Thread(target=run, daemon=True).start()
-            wait_for(lambda: sim.control("GET", "/_sim/state")[1]["openWatches"] >= 1,
-                     what="open watch")
+            wait_until(lambda: sim.control("GET", "/_sim/state")[1]["openWatches"] >= 1,
+                       20, "open watch")
             self.assertEqual(sim.stop(), 0)
             self.assertTrue(ended.wait(20))
             api.close()

@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubesim_fixture import KubeSim, project_file, wait_for  # noqa: E402
+from kubesim_fixture import finish, project_file, started, wait_until  # noqa: E402
 
 CRD = project_file("crds", "pygridclusters.distributor.pygrid.dev.yaml")
 SECRET = project_file("manifests", "examples", "credentials-secret.yaml")
@@ -34,17 +34,11 @@ spec:
 class KubectlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = KubeSim().start()
-        r = cls.sim.kubectl("apply", "-f", CRD)
-        assert r.returncode == 0, r.stderr
-        r = cls.sim.kubectl("apply", "-f", WIDGETS)
-        assert r.returncode == 0, r.stderr
+        cls.sim = started([CRD, WIDGETS])
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.sim.stop()
-        cls.sim.cleanup()
-        assert code == 0, "kube-sim did not exit cleanly on SIGTERM: %s" % code
+        finish(cls.sim)
 
     def ok(self, *args, stdin=None):
         r = self.sim.kubectl(*args, stdin=stdin)
@@ -268,7 +262,7 @@ class KubectlTest(unittest.TestCase):
                 line = proc.stdout.readline()
                 lines.append(line)
                 return "watched" in line
-            wait_for(first_line, timeout=30, what="initial watch row")
+            wait_until(first_line, 30, "initial watch row")
             self.ok("patch", "pgc", "watched", "--subresource=status", "--type=merge", "-p",
                     '{"status":{"phase":"Provisioning"}}')
 
@@ -276,7 +270,7 @@ class KubectlTest(unittest.TestCase):
                 line = proc.stdout.readline()
                 lines.append(line)
                 return "Provisioning" in line
-            wait_for(saw_change, timeout=30, what="watched change")
+            wait_until(saw_change, 30, "watched change")
         finally:
             proc.terminate()
             proc.wait(timeout=10)

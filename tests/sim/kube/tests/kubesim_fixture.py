@@ -6,13 +6,17 @@ Each KubeSim gets its own temp dir (kubeconfig, kubectl discovery cache) and por
 """
 import json
 import os
-import signal
 import ssl
 import subprocess
+import sys
 import tempfile
-import time
 import urllib.request
 import warnings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "testing"))
+import process_lib  # noqa: E402
+from process_lib import wait_until  # noqa: E402,F401 (the tests import it from here)
 
 # The Python client leaves pooled TLS sockets to the garbage collector; that noise hides
 # real failures in the test output.
@@ -36,17 +40,9 @@ class KubeSim:
 
     def start(self, timeout=30):
         self.log = open(os.path.join(self.tmp.name, "kube-sim.log"), "w")
-        self.proc = subprocess.Popen(
+        self.proc = process_lib.start_announced(
             [self.binary, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-             "--token", self.token] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while not os.path.exists(self.kubeconfig):
-            if self.proc.poll() is not None:
-                raise RuntimeError("kube-sim exited with %s" % self.proc.returncode)
-            if time.time() > deadline:
-                raise RuntimeError("kube-sim did not write its kubeconfig in time")
-            time.sleep(0.05)
+             "--token", self.token] + self.extra_args, self.log, self.kubeconfig, timeout)
         with open(self.kubeconfig) as f:
             for line in f:
                 if "server:" in line:
@@ -57,12 +53,7 @@ class KubeSim:
         """SIGTERM and wait; returns the exit code."""
         if self.proc is None:
             return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = process_lib.stop(self.proc)
         self.proc = None
         self.log.close()
         return code
@@ -110,16 +101,20 @@ class KubeSim:
         return client.ApiClient(cfg)
 
 
-def wait_for(predicate, timeout=20, interval=0.05, what="condition"):
-    """Polls predicate() until truthy or the deadline; returns its value or raises."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
+def started(manifests=(), **kwargs):
+    """A started KubeSim(**kwargs) with each manifest file applied (kubectl apply -f)."""
+    sim = KubeSim(**kwargs).start()
+    for manifest in manifests:
+        r = sim.kubectl("apply", "-f", manifest)
+        assert r.returncode == 0, r.stderr
+    return sim
+
+
+def finish(sim):
+    """Stops `sim`, removes its folder, and asserts that it exited cleanly on SIGTERM."""
+    code = sim.stop()
+    sim.cleanup()
+    assert code == 0, "kube-sim did not exit cleanly on SIGTERM: %s" % code
 
 
 def project_file(*parts):

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubesim_fixture import KubeSim, project_file  # noqa: E402
+from kubesim_fixture import finish, project_file, started  # noqa: E402
 
 CRD = project_file("crds", "pygridclusters.distributor.pygrid.dev.yaml")
 PGCS = "/apis/distributor.pygrid.dev/v1alpha1/namespaces/default/pygridclusters"
@@ -27,15 +27,11 @@ def pgc(name, **spec):
 class LimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = KubeSim().start()
-        r = cls.sim.kubectl("apply", "-f", CRD)
-        assert r.returncode == 0, r.stderr
+        cls.sim = started([CRD])
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.sim.stop()
-        cls.sim.cleanup()
-        assert code == 0, "kube-sim did not exit cleanly on SIGTERM: %s" % code
+        finish(cls.sim)
 
     def call(self, method, path, body=None, content_type="application/json"):
         """Returns (status, parsed JSON or raw bytes)."""

@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubesim_fixture import KubeSim, project_file, wait_for  # noqa: E402
+from kubesim_fixture import finish, project_file, started, wait_until  # noqa: E402
 
 from kubernetes import client, watch  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
@@ -27,9 +27,8 @@ def pgc(name, replicas=2, labels=None):
 class PythonClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = KubeSim(extra_args=["--bookmark-interval-ms", "200"]).start()
-        r = cls.sim.kubectl("apply", "-f", project_file("crds", "pygridclusters.distributor.pygrid.dev.yaml"))
-        assert r.returncode == 0, r.stderr
+        cls.sim = started([project_file("crds", "pygridclusters.distributor.pygrid.dev.yaml")],
+                          extra_args=["--bookmark-interval-ms", "200"])
         cls.api = cls.sim.api_client()
         cls.co = client.CustomObjectsApi(cls.api)
         cls.core = client.CoreV1Api(cls.api)
@@ -38,8 +37,7 @@ class PythonClientTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.api.close()
-        assert cls.sim.stop() == 0
-        cls.sim.cleanup()
+        finish(cls.sim)
 
     def test_custom_objects_crud_and_status(self):
         created = self.co.create_namespaced_custom_object(G, V, "default", P, pgc("crud"))
@@ -237,8 +235,8 @@ class PythonClientTest(unittest.TestCase):
             ended.set()
         wait_thread = threading.Thread(target=run, daemon=True)
         wait_thread.start()
-        wait_for(lambda: self.sim.control("GET", "/_sim/state")[1]["openWatches"] >= 1,
-                 what="open watch")
+        wait_until(lambda: self.sim.control("GET", "/_sim/state")[1]["openWatches"] >= 1,
+                   20, "open watch")
         t0 = time.time()
         # Watch.stream retries once on a clean end only with a resourceVersion it saw; it
         # returns when the server closes the stream.
