@@ -14,18 +14,21 @@ namespace {
 const std::vector<cloud::SecurityRule> kRules = {{"tcp", "ingress", 22, 22},
                                                  {"tcp", "ingress", 5000, 5000}};
 
-struct Fixture {
+// CloudAccounts whose every account is a `Provider` the test can reach through `fake`.
+template <typename Provider>
+struct FixtureWith {
   FakeClock clock;
-  cloud::testing::FakeCloudProvider* fake = nullptr;
+  Provider* fake = nullptr;
   CloudAccounts accounts{
       [this](const std::string&) {
-        auto provider = std::make_unique<cloud::testing::FakeCloudProvider>();
+        auto provider = std::make_unique<Provider>();
         fake = provider.get();
         return provider;
       },
       clock,
       {std::chrono::seconds(5), std::chrono::minutes(10), std::chrono::minutes(10)}};
 };
+using Fixture = FixtureWith<cloud::testing::FakeCloudProvider>;
 
 TEST(CloudAccountsTest, OneInstanceListServesEveryClusterUntilItAges) {
   Fixture f;
@@ -99,18 +102,7 @@ class HeldList : public cloud::testing::FakeCloudProvider {
   bool in_flight_ = false;
 };
 
-struct HeldFixture {
-  FakeClock clock;
-  HeldList* fake = nullptr;
-  CloudAccounts accounts{
-      [this](const std::string&) {
-        auto provider = std::make_unique<HeldList>();
-        fake = provider.get();
-        return provider;
-      },
-      clock,
-      {std::chrono::seconds(5), std::chrono::minutes(10), std::chrono::minutes(10)}};
-};
+using HeldFixture = FixtureWith<HeldList>;
 
 TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates) {
   HeldFixture f;
