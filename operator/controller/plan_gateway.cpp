@@ -62,8 +62,8 @@ GatewayPlan PlanGateway(const Observations& seen, const Inventory& inventory, Pl
     gateway.private_ip = gw->private_ip.value_or("");
     const InstanceState state = StateOf(*gw);
     gateway.state = InstanceStateName(state);
-    result.out_of_date = !gateway.spec_hash.empty() &&
-                         gateway.spec_hash != SpecHashFor(api::InstanceRole::kGateway, spec);
+    result.out_of_date =
+        BuiltFromOlderSpec(gateway.spec_hash, SpecHashFor(api::InstanceRole::kGateway, spec));
     if (result.out_of_date && state != InstanceState::kDeleting) {
       // PyGrid nodes join once: a new gateway means new workers too (README "Spec changes").
       plan.actions.push_back(DeleteAction(

@@ -86,8 +86,7 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
           "worker instance " + instance.name + " is in state error; replacing it", true));
     } else if (state == InstanceState::kStopped) {
       plan.actions.push_back(StartAction(seen, instance, "worker"));
-    } else if (recorded != nullptr && !recorded->spec_hash.empty() &&
-               recorded->spec_hash != spec_hash) {
+    } else if (recorded != nullptr && BuiltFromOlderSpec(recorded->spec_hash, spec_hash)) {
       out_of_date.push_back(&instance);
     }
   }

@@ -333,6 +333,22 @@ void PlanLive(const Observations& seen, Plan& plan) {
 
 }  // namespace
 
+bool BuiltFromOlderSpec(const std::string& recorded_hash, const std::string& current) {
+  return !recorded_hash.empty() && recorded_hash != current;
+}
+
+bool AnyBuiltFromOlderSpec(const api::PyGridCluster& cluster) {
+  const api::ClusterStatus& status = cluster.status;
+  if (status.gateway && BuiltFromOlderSpec(status.gateway->spec_hash,
+                                           SpecHashFor(api::InstanceRole::kGateway, cluster.spec)))
+    return true;
+  const std::string worker = SpecHashFor(api::InstanceRole::kWorker, cluster.spec);
+  for (const api::WorkerStatus& entry : status.workers) {
+    if (BuiltFromOlderSpec(entry.spec_hash, worker)) return true;
+  }
+  return false;
+}
+
 std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec) {
   const bool gateway = role == api::InstanceRole::kGateway;
   const bool runs_node = !gateway || spec.gateway.colocated_worker;

@@ -236,6 +236,14 @@ struct InstanceIdentity {
 // worker setting). An instance whose recorded hash differs is out of date.
 std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec);
 
+// True when an instance recorded with `recorded_hash` was built from another spec than the one
+// whose SpecHashFor is `current`. An empty record (made before hashes existed) is never out of
+// date.
+bool BuiltFromOlderSpec(const std::string& recorded_hash, const std::string& current);
+
+// True when the status records any instance built from an older spec than the cluster's.
+bool AnyBuiltFromOlderSpec(const api::PyGridCluster& cluster);
+
 // Records `identity` for the instance `name` (an entry the plan's status already has).
 void RecordIdentity(api::ClusterStatus& status, const std::string& name,
                     const InstanceIdentity& identity);

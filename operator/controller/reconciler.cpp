@@ -398,13 +398,7 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
   // Not while any instance runs an older spec: a rollout's batches are sized by fresh
   // readiness (a generation alone does not tell: a round that stopped early, say for a bad
   // token, records the new generation without having probed).
-  bool out_of_date =
-      status.gateway && !status.gateway->spec_hash.empty() &&
-      status.gateway->spec_hash != SpecHashFor(api::InstanceRole::kGateway, cluster.spec);
-  const std::string worker_hash = SpecHashFor(api::InstanceRole::kWorker, cluster.spec);
-  for (const api::WorkerStatus& worker : status.workers)
-    out_of_date |= !worker.spec_hash.empty() && worker.spec_hash != worker_hash;
-  if (status.phase == api::Phase::kReady && !out_of_date &&
+  if (status.phase == api::Phase::kReady && !AnyBuiltFromOlderSpec(cluster) &&
       status.observed_generation == cluster.metadata.generation) {
     std::optional<ProbeObservation> cached = owner_.CachedProbes(key_, fingerprint, now);
     if (cached) {

@@ -454,8 +454,8 @@ class Simulation {
     // A gateway built from another spec is replaced with every worker (even when a crash cut
     // the round before the gateway's own delete went out).
     const std::optional<api::GatewayStatus>& gateway = cluster->status.gateway;
-    if (gateway && !gateway->spec_hash.empty() &&
-        gateway->spec_hash != SpecHashFor(api::InstanceRole::kGateway, cluster->spec))
+    if (gateway && BuiltFromOlderSpec(gateway->spec_hash,
+                                      SpecHashFor(api::InstanceRole::kGateway, cluster->spec)))
       return;
     const int replicas = cluster->spec.workers.replicas;
     const int max_unavailable = api::MaxUnavailableWorkers(cluster->spec.workers).value_or(1);
