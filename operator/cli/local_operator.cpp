@@ -5,6 +5,7 @@
 #include "api/conditions.h"
 #include "api/json.h"
 #include "cloud/genesis/genesis_client.h"
+#include "controller/planner.h"
 #include "controller/resources.h"
 #include "core/base64.h"
 #include "kube/workqueue.h"
@@ -177,8 +178,7 @@ bool FirstCreateHeldBack(const std::optional<json>& object) {
   const bool sent = status.gateway && (!status.gateway->instance_id.empty() ||
                                        !status.gateway->create_requested_at.empty());
   const api::Condition* ready = api::FindCondition(status.conditions, api::kConditionReady);
-  return !sent && ready != nullptr &&
-         (ready->reason == "SecurityGroupPending" || ready->reason == "GatewayCreating");
+  return !sent && ready != nullptr && ready->reason == controller::kReasonSecurityGroupPending;
 }
 
 }  // namespace

@@ -260,7 +260,7 @@ void HoldCreatesForGroup(const Observations& seen, Plan& plan) {
   for (const char* type : {api::kConditionGatewayReady, api::kConditionReady}) {
     const api::Condition* condition = api::FindCondition(plan.status.conditions, type);
     if (condition != nullptr && condition->reason == "GatewayCreating")
-      SetPlanCondition(seen, plan.status, type, false, "SecurityGroupPending", message);
+      SetPlanCondition(seen, plan.status, type, false, kReasonSecurityGroupPending, message);
   }
 }
 

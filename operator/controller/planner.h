@@ -236,6 +236,10 @@ struct InstanceIdentity {
 // worker setting). An instance whose recorded hash differs is out of date.
 std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec);
 
+// Ready's reason while creates are held until Genesis Cloud has applied the grid's security
+// group (the standalone `up --detach` waits through it).
+inline constexpr char kReasonSecurityGroupPending[] = "SecurityGroupPending";
+
 // True when an instance recorded with `recorded_hash` was built from another spec than the one
 // whose SpecHashFor is `current`. An empty record (made before hashes existed) is never out of
 // date.
