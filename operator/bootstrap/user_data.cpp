@@ -52,8 +52,10 @@ Status CheckInput(const ClusterSpec& spec, const InstanceUserDataInput& input) {
   if (runs_node && !std::regex_match(input.node_id, node_id)) {
     causes.push_back({"nodeID", "must be 1-63 letters, digits, '.', '_' or '-'", ""});
   }
-  if (input.role == InstanceRole::kWorker && !std::regex_match(input.gateway_private_ip, ipv4)) {
-    causes.push_back({"gatewayPrivateIP", "must be an IPv4 address", ""});
+  // Empty on a worker: a deferred worker, which waits for the address over SSH.
+  if (input.role == InstanceRole::kWorker && !input.gateway_private_ip.empty() &&
+      !std::regex_match(input.gateway_private_ip, ipv4)) {
+    causes.push_back({"gatewayPrivateIP", "must be an IPv4 address (or empty: deferred)", ""});
   }
   if (input.role == InstanceRole::kGateway && input.secret_key.empty()) {
     causes.push_back({"secretKey", "must not be empty", ""});
@@ -87,7 +89,7 @@ std::string StartConf(const ClusterSpec& spec, const InstanceUserDataInput& inpu
   const int gateway_port = spec.pygrid.gateway_port;
   const std::string node_check = "http://127.0.0.1:" + std::to_string(spec.pygrid.node_port) +
                                  NodeCheckPath(spec.pygrid.flavor);
-  std::string role, gateway_url, node_id, checks;
+  std::string role, gateway_url, gateway_wait, node_id, checks;
   if (input.role == InstanceRole::kGateway) {
     role = "gateway";
     gateway_url = "http://127.0.0.1:" + std::to_string(gateway_port);
@@ -98,14 +100,23 @@ std::string StartConf(const ClusterSpec& spec, const InstanceUserDataInput& inpu
     }
   } else {
     role = "worker";
-    gateway_url = GatewayJoinURL(spec, input.gateway_private_ip);
+    if (IsDeferredWorker(input)) {
+      gateway_wait = "ssh";
+    } else {
+      gateway_url = GatewayJoinURL(spec, input.gateway_private_ip);
+    }
     checks = node_check;
     node_id = input.node_id;
   }
   std::string conf;
   conf += "ROLE=" + role + "\n";
   conf += std::string("GPU=") + (spec.gpu_driver == GpuDriver::kNvidia ? "nvidia" : "none") + "\n";
-  conf += "GATEWAY_URL=" + gateway_url + "\n";
+  // A deferred worker has no GATEWAY_URL: pygrid-start waits for the operator to deliver it
+  // into kInboxPath (cloud-init/README.md, "Deferred workers").
+  if (gateway_wait.empty()) conf += "GATEWAY_URL=" + gateway_url + "\n";
+  if (!gateway_wait.empty()) conf += "GATEWAY_WAIT=" + gateway_wait + "\n";
+  // The owner of the inbox the operator writes to over SSH, without sudo.
+  if (input.role == InstanceRole::kWorker) conf += std::string("LOGIN_USER=") + kLoginUser + "\n";
   conf += "NODE_ID=" + node_id + "\n";
   conf += "CHECK_URLS=" + checks + "\n";
   // Read by pygrid-firewall: who may reach SSH and the grid's ports (the security group
@@ -146,6 +157,10 @@ void AddGpu(YAML::Node compose) {
 
 }  // namespace
 
+bool IsDeferredWorker(const InstanceUserDataInput& input) {
+  return input.role == InstanceRole::kWorker && input.gateway_private_ip.empty();
+}
+
 std::string GatewayJoinURL(const ClusterSpec& spec, const std::string& gateway_private_ip) {
   return "http://" + gateway_private_ip + ":" + std::to_string(spec.pygrid.gateway_port);
 }
@@ -167,10 +182,12 @@ StatusOr<std::string> RenderCompose(const ClusterSpec& spec, const InstanceUserD
       {"nodePort", std::to_string(spec.pygrid.node_port)},
       {"nodeID", input.node_id},
       {"secretKey", input.secret_key},
-      {"gatewayURL", input.role == InstanceRole::kWorker
-                         ? GatewayJoinURL(spec, input.gateway_private_ip)
-                         : std::string()},
   };
+  // The built-in templates take the URL from ${PYGRID_GATEWAY_URL}; a customised copy made
+  // before that may still say {{gatewayURL}}, which only a worker with an address can fill.
+  if (input.role == InstanceRole::kWorker && !IsDeferredWorker(input)) {
+    values["gatewayURL"] = GatewayJoinURL(spec, input.gateway_private_ip);
+  }
   Status substituted = internal::SubstitutePlaceholders(*compose, values, {}, &ComposeLiteral);
   if (!substituted.ok()) return substituted;
   if (spec.gpu_driver == GpuDriver::kNvidia) AddGpu(*compose);

@@ -26,19 +26,31 @@ inline constexpr char kReadyMarkerPath[] = "/var/lib/pygrid/ready";
 inline constexpr char kFailedMarkerPath[] = "/var/lib/pygrid/failed";
 inline constexpr char kComposePath[] = "/opt/pygrid/docker-compose.yml";
 inline constexpr char kLoginUser[] = "ubuntu";
+// A worker's inbox: created by pygrid-start (owner kLoginUser, mode 0700), so the operator can
+// write the gateway address into it over SSH without sudo (cloud-init/README.md).
+inline constexpr char kInboxPath[] = "/var/lib/pygrid/in";
+// The delivered address: one line "GATEWAY_URL=http://<IPv4>:<port>".
+inline constexpr char kDeliveredGatewayPath[] = "/var/lib/pygrid/in/gateway.env";
+// Re-joins a started worker to the address in the inbox (a gateway replacement).
+inline constexpr char kRejoinPath[] = "/usr/local/sbin/pygrid-rejoin";
 
 struct InstanceUserDataInput {
   api::InstanceRole role = api::InstanceRole::kGateway;
   int index = 0;
   std::string hostname;  // the instance name (DNS-1123 label)
   std::string node_id;   // id the node registers under; unused on a gateway without a worker
-  std::string gateway_private_ip;   // workers only: where their node joins
+  // Workers only: where their node joins. Empty renders a deferred worker, which prepares
+  // everything else and waits for the address in kDeliveredGatewayPath.
+  std::string gateway_private_ip;
   std::string secret_key;           // gateways only: the app's SECRET_KEY (a secret)
   std::string operator_public_key;  // the operator's SSH key, for user ubuntu
   std::vector<std::string> extra_authorized_keys;
   std::string host_private_key;  // the instance's ed25519 host key (a secret)
   std::string host_public_key;
 };
+
+// True for a worker rendered without the gateway's address (see gateway_private_ip).
+bool IsDeferredWorker(const InstanceUserDataInput& input);
 
 // The URL workers join: http://<gateway private IP>:<gatewayPort>.
 std::string GatewayJoinURL(const api::ClusterSpec& spec, const std::string& gateway_private_ip);

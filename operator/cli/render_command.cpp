@@ -39,7 +39,8 @@ int RunRender(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "role", po::value<std::string>()->default_value("gateway"), "gateway or worker")(
       "index", po::value<int>()->default_value(0), "worker index")(
       "gateway-ip", po::value<std::string>()->default_value(""),
-      "the gateway's private IP (workers join it there); required for --role worker")(
+      "the gateway's private IP (workers join it there); a worker without it is deferred: it "
+      "waits for the operator to deliver the address over SSH")(
       "templates-dir", po::value<std::string>()->default_value(""),
       "read the cloud-init templates from this folder instead of the built-in ones")(
       "compose-only", po::bool_switch(), "print only the docker-compose file");
@@ -95,10 +96,6 @@ int RunRender(const std::vector<std::string>& args, std::ostream& out, std::ostr
   input.hostname = api::InstanceNameFor(cluster->metadata.name, uid, input.role, input.index);
   input.node_id = input.hostname;
   input.gateway_private_ip = vars["gateway-ip"].as<std::string>();
-  if (worker && input.gateway_private_ip.empty()) {
-    err << "render: --role worker needs --gateway-ip\n";
-    return 2;
-  }
   if (!worker) input.secret_key = RandomHex(32);
   StatusOr<bootstrap::SshKeyPair> operator_key =
       bootstrap::GenerateEd25519KeyPair("pygrid-operator");

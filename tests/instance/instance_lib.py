@@ -213,13 +213,15 @@ class Boot:
     def open_service(self, name):
         open(self.fake("standin", "open-" + name), "w").close()
 
-    def register(self, node_id):
-        with open(self.fake("standin", "registered"), "a") as f:
+    def register(self, node_id, registry="registered"):
+        with open(self.fake("standin", registry), "a") as f:
             f.write(node_id + "\n")
 
     def start(self, command="/usr/local/sbin/pygrid-start"):
+        """Runs `command` (a path, or an argv list) on the instance."""
+        argv = [command] if isinstance(command, str) else list(command)
         self.process = subprocess.Popen(
-            [os.path.join(HELPERS, "boot_instance.sh"), self.root.path, self.fakes, command],
+            [os.path.join(HELPERS, "boot_instance.sh"), self.root.path, self.fakes] + argv,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
@@ -232,7 +234,7 @@ class Boot:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError("%s still running after %d s; output:\n%s"
-                                 % (self.process.args[-1], timeout, self.output()))
+                                 % (self.process.args[3:], timeout, self.output()))
 
     def run(self, command="/usr/local/sbin/pygrid-start", timeout=30):
         self.start(command)

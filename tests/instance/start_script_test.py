@@ -16,7 +16,8 @@ GATEWAY_IP = "10.200.9.1"  # gw0 in boot_instance.sh
 PRIVATE_IP = "10.200.9.2"  # eth0 in boot_instance.sh
 PORTS = {"gateway-2020": (5000, 3000), "network-0.2": (7000, 5000)}
 NODE_PATH = {"gateway-2020": "/", "network-0.2": "/data-centric/status/"}
-FAST = ["WAIT_SECONDS=30", "POLL_SECONDS=0.05"]  # success paths never reach 30 s
+# Success paths never reach 30 s. The inbox goes to `nobody`: the test machine has no `ubuntu`.
+FAST = ["WAIT_SECONDS=30", "POLL_SECONDS=0.05", "LOGIN_USER=nobody"]
 STATE = "/var/lib/pygrid"
 
 
@@ -77,17 +78,22 @@ class StartScript(unittest.TestCase):
         self.assertEqual(self.marker(boot, "failed"), reason + "\n", boot.output())
         self.assertIsNone(self.marker(boot, "ready"))
 
-    def assertServicesStartedAfterFirewall(self, boot):
+    def assertServicesStartedAfterFirewall(self, boot, gateway_url, worker=True):
+        """Docker started, then (a worker) its images pulled, then `up -d` with .env complete."""
         details = boot.call_details()
         names = [c["argv"][:3] for c in details]
         self.assertIn(["systemctl", "enable", "--now"], names)
         compose = [c for c in details if c["argv"][0] == "docker-compose"]
-        self.assertEqual([c["argv"] for c in compose], [["docker-compose", "up", "-d"]])
+        self.assertEqual([c["argv"] for c in compose],
+                         ([["docker-compose", "pull"]] if worker else []) +
+                         [["docker-compose", "up", "-d"]])
         self.assertLess(names.index(["systemctl", "enable", "--now"]),
-                        names.index(["docker-compose", "up", "-d"]))
-        self.assertEqual(compose[0]["cwd"], "/opt/pygrid")
-        self.assertEqual(compose[0]["env_file"], "PYGRID_PRIVATE_IP=%s\n" % PRIVATE_IP)
-        self.assertTrue(compose[0]["firewall_hooked"], "services started before the firewall")
+                        names.index(compose[0]["argv"][:3]))
+        up = compose[-1]
+        self.assertEqual(up["cwd"], "/opt/pygrid")
+        self.assertEqual(up["env_file"], "PYGRID_PRIVATE_IP=%s\nPYGRID_GATEWAY_URL=%s\n"
+                         % (PRIVATE_IP, gateway_url))
+        self.assertTrue(up["firewall_hooked"], "services started before the firewall")
 
     def check_ready_only_after_every_service(self, flavor, instance):
         """Opens the stand-in's services one at a time, each only once the script is seen
@@ -97,9 +103,10 @@ class StartScript(unittest.TestCase):
         boot = self.boot(user_data, services(flavor, instance))
         boot.start()
         self.assertWaitingFor(boot, "gateway / 503")
-        compose_started = "docker-compose" in [c[0] for c in boot.calls()]
+        compose_started = ["docker-compose", "up", "-d"] in boot.calls()
         # A worker's node joins its gateway once, at start-up: nothing starts before the
-        # gateway answers. A gateway instance checks its gateway after starting it.
+        # gateway answers (its images are pulled meanwhile). A gateway instance checks its
+        # gateway after starting it.
         self.assertEqual(compose_started, instance != "worker")
         boot.open_service("gateway")
         if instance == "gateway-alone":
@@ -112,7 +119,7 @@ class StartScript(unittest.TestCase):
         self.assertReady(boot)
         if instance == "gateway-alone":
             self.assertNotIn("gateway /connected-nodes 200", boot.requests())
-        self.assertServicesStartedAfterFirewall(boot)
+        self.assertServicesStartedAfterFirewall(boot, conf["GATEWAY_URL"], instance == "worker")
 
     def test_ServiceThatNeverAnswersFails(self):
         # 3 s, not 1: on a loaded machine one curl can take most of a second, and the test
@@ -136,10 +143,10 @@ class StartScript(unittest.TestCase):
     def test_WorkerThatCannotReachItsGatewayNeverWritesReady(self):
         boot = self.boot(self.render(instance="worker"),
                          services("gateway-2020", "worker", gateway=False),
-                         ["WAIT_SECONDS=1", "POLL_SECONDS=0.05"])
+                         ["WAIT_SECONDS=1", "POLL_SECONDS=0.05", "LOGIN_USER=nobody"])
         boot.run()
         self.assertFailed(boot, "gateway http://%s:5000 did not answer within 1 s" % GATEWAY_IP)
-        self.assertNotIn("docker-compose", [c[0] for c in boot.calls()])
+        self.assertNotIn(["docker-compose", "up", "-d"], boot.calls())
 
     def test_ConfigValuesAreDataNotCode(self):
         user_data = self.render()

@@ -6,7 +6,8 @@ grid_standin.py CONFIG.json, where CONFIG is
                                "paths": ["/"], "connected_nodes": true}, ...]}
 A service answers its paths with 200 once DIR/open-<name> exists and with 503 before; with
 `connected_nodes` it also answers GET /connected-nodes with {"grid-nodes": [...]} listing the lines
-of DIR/registered (PyGrid's format, shared reference pygrid.md §6). Other paths get 404.
+of DIR/registered, or of DIR/<"registered" key> for a second gateway (PyGrid's format, shared
+reference pygrid.md §6). Other paths get 404.
 Every request is appended to DIR/requests.log as `<service> <path> <status>`. Prints `ready` once
 every listener is bound, then closes stdout."""
 
@@ -27,7 +28,7 @@ def handler_for(service, state):
             if service.get("connected_nodes") and self.path == "/connected-nodes":
                 status = 200 if is_open else 503
                 try:
-                    with open(os.path.join(state, "registered")) as f:
+                    with open(os.path.join(state, service.get("registered", "registered"))) as f:
                         nodes = [line.rstrip("\n") for line in f if line.strip()]
                 except FileNotFoundError:
                     nodes = []

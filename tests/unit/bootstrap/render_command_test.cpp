@@ -30,10 +30,30 @@ TEST(RenderCommandTest, RendersTheExampleGatewayAndWorker) {
                  " --role worker --index 1 --gateway-ip 192.168.10.2 --compose-only");
   ASSERT_EQ(worker.exit_code, 0) << worker.output;
   const YAML::Node compose = YAML::Load(worker.output);
+  // The URL reaches the node through .env (pygrid-start writes it from start.conf).
   EXPECT_EQ(compose["services"]["node"]["environment"]["GRID_NETWORK_URL"].as<std::string>(),
-            "http://192.168.10.2:5000");
+            "${PYGRID_GATEWAY_URL}");
   EXPECT_EQ(compose["services"]["node"]["environment"]["ID"].as<std::string>(),
             "mnist-00000000-worker-1");
+  testing::CommandResult with_address =
+      RunCommand(Operator() + " render --file " + ShellQuote(Example()) +
+                 " --role worker --index 1 --gateway-ip 192.168.10.2");
+  ASSERT_EQ(with_address.exit_code, 0) << with_address.output;
+  EXPECT_NE(with_address.output.find("GATEWAY_URL=http://192.168.10.2:5000\n"), std::string::npos);
+}
+
+TEST(RenderCommandTest, AWorkerWithoutAGatewayAddressIsDeferred) {
+  testing::CommandResult worker = RunCommand(Operator() + " render --file " +
+                                             ShellQuote(Example()) + " --role worker --index 2");
+  ASSERT_EQ(worker.exit_code, 0) << worker.output;
+  std::string conf;
+  for (const auto& file : YAML::Load(worker.output)["write_files"]) {
+    if (file["path"].as<std::string>() == "/opt/pygrid/start.conf") {
+      conf = file["content"].as<std::string>();
+    }
+  }
+  EXPECT_EQ(conf.find("GATEWAY_URL="), std::string::npos) << conf;
+  EXPECT_NE(conf.find("\nGATEWAY_WAIT=ssh\n"), std::string::npos) << conf;
 }
 
 TEST(RenderCommandTest, InvalidResourceNamesEveryField) {
@@ -57,9 +77,6 @@ spec:
 
 TEST(RenderCommandTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunCommand(Operator() + " render").exit_code, 2);
-  EXPECT_EQ(RunCommand(Operator() + " render --file " + ShellQuote(Example()) + " --role worker")
-                .exit_code,
-            2);
   EXPECT_EQ(
       RunCommand(Operator() + " render --file " + ShellQuote(Example()) + " --role boss").exit_code,
       2);

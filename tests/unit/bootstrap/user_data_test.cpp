@@ -46,14 +46,15 @@ ClusterSpec Spec(Flavor flavor, bool gpu, bool colocated) {
   return spec;
 }
 
-InstanceUserDataInput Input(InstanceRole role, int index) {
+// `deferred`: a worker rendered before its gateway has an address.
+InstanceUserDataInput Input(InstanceRole role, int index, bool deferred = false) {
   InstanceUserDataInput input;
   input.role = role;
   input.index = index;
   input.hostname = api::InstanceNameFor("mnist", "0a1b2c3d-9999", role, index);
   input.node_id = input.hostname;
   if (role == InstanceRole::kWorker) {
-    input.gateway_private_ip = kGatewayIp;
+    input.gateway_private_ip = deferred ? "" : kGatewayIp;
   } else {
     input.secret_key = "00112233445566778899aabbccddeeff";
   }
@@ -84,6 +85,7 @@ struct MatrixCase {
   bool colocated;
   InstanceRole role;
   int index;
+  bool deferred = false;
 };
 
 std::string CaseName(const ::testing::TestParamInfo<MatrixCase>& info) {
@@ -92,6 +94,7 @@ std::string CaseName(const ::testing::TestParamInfo<MatrixCase>& info) {
   name += c.gpu ? "_gpu" : "_cpu";
   name += c.colocated ? "_colocated" : "_alone";
   name += c.role == InstanceRole::kGateway ? "_gateway" : "_worker" + std::to_string(c.index);
+  if (c.deferred) name += "_deferred";
   return name;
 }
 
@@ -103,6 +106,7 @@ std::vector<MatrixCase> Matrix() {
         cases.push_back({flavor, gpu, colocated, InstanceRole::kGateway, 0});
       for (int index : {0, 7, 99})
         cases.push_back({flavor, gpu, true, InstanceRole::kWorker, index});
+      cases.push_back({flavor, gpu, true, InstanceRole::kWorker, 4, /*deferred=*/true});
     }
   }
   return cases;
@@ -113,7 +117,7 @@ class UserDataMatrix : public ::testing::TestWithParam<MatrixCase> {};
 TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
   const MatrixCase& c = GetParam();
   const ClusterSpec spec = Spec(c.flavor, c.gpu, c.colocated);
-  const InstanceUserDataInput input = Input(c.role, c.index);
+  const InstanceUserDataInput input = Input(c.role, c.index, c.deferred);
   StatusOr<std::string> rendered = RenderUserData(spec, input);
   ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
   ASSERT_EQ(rendered->rfind("#cloud-config\n", 0), 0u);
@@ -129,12 +133,28 @@ TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
   const YAML::Node user_data = YAML::Load(*rendered);
   const std::string compose_text = WriteFile(user_data, kComposePath)["content"].as<std::string>();
   const std::string compose_file = dir.Write("pygrid/docker-compose.yml", compose_text);
-  testing::CommandResult config =
-      RunCommand("cd " + ShellQuote(dir.path() + "/pygrid") +
-                 " && PYGRID_PRIVATE_IP=192.168.10.9 docker-compose -f " +
-                 ShellQuote(compose_file) + " config -q");
-  EXPECT_EQ(config.exit_code, 0) << config.output;
-  EXPECT_EQ(config.output, "") << "docker-compose warned: " << config.output;
+  const std::string gateway_url =
+      std::string("http://") + kGatewayIp + ":" + std::to_string(spec.pygrid.gateway_port);
+  // .env as pygrid-start writes it: a deferred worker pulls with an empty gateway URL, and
+  // every worker starts its node with the URL it was given or delivered.
+  for (const std::string& url : {std::string(), gateway_url}) {
+    dir.Write("pygrid/.env", "PYGRID_PRIVATE_IP=192.168.10.9\nPYGRID_GATEWAY_URL=" + url + "\n");
+    const std::string compose_command = "cd " + ShellQuote(dir.path() + "/pygrid") +
+                                        " && docker-compose -f " + ShellQuote(compose_file) +
+                                        " config";
+    testing::CommandResult config = RunCommand(compose_command + " -q");
+    EXPECT_EQ(config.exit_code, 0) << config.output;
+    EXPECT_EQ(config.output, "") << "docker-compose warned: " << config.output;
+    if (c.role != InstanceRole::kWorker) continue;
+    testing::CommandResult resolved = RunCommand(compose_command);
+    ASSERT_EQ(resolved.exit_code, 0) << resolved.output;
+    const YAML::Node env = YAML::Load(resolved.output)["services"]["node"]["environment"];
+    EXPECT_EQ(
+        env[c.flavor == Flavor::kNetwork02 ? "NETWORK" : "GRID_NETWORK_URL"].as<std::string>(),
+        url);
+    EXPECT_EQ(env["ADDRESS"].as<std::string>(),
+              "http://192.168.10.9:" + std::to_string(spec.pygrid.node_port) + "/");
+  }
 
   // Structure of the compose file.
   const YAML::Node compose = YAML::Load(compose_text);
@@ -163,8 +183,10 @@ TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
       EXPECT_EQ(service["ports"][0].as<std::string>(), node_port + ":" + node_port);
       EXPECT_EQ(env["PORT"].as<std::string>(), node_port);
       EXPECT_EQ(env["ADDRESS"].as<std::string>(), "http://${PYGRID_PRIVATE_IP}:" + node_port + "/");
+      // One compose file for workers with and without the address: pygrid-start puts the URL
+      // from start.conf or from the operator's delivery into .env.
       const std::string join_url = c.role == InstanceRole::kWorker
-                                       ? std::string("http://") + kGatewayIp + ":" + gateway_port
+                                       ? std::string("${PYGRID_GATEWAY_URL}")
                                        : "http://${PYGRID_PRIVATE_IP}:" + gateway_port;
       if (network) {
         EXPECT_EQ(env["NETWORK"].as<std::string>(), join_url);
@@ -207,15 +229,23 @@ TEST_P(UserDataMatrix, PassesRealToolsAndHasTheRightStructure) {
   EXPECT_EQ(user_data["runcmd"][0][0].as<std::string>(), "/usr/local/sbin/pygrid-start");
   EXPECT_EQ(WriteFile(user_data, "/usr/local/sbin/pygrid-start")["content"].as<std::string>(),
             ReadSource("cloud-init/pygrid-start.sh"));
+  EXPECT_EQ(WriteFile(user_data, kRejoinPath)["content"].as<std::string>(),
+            ReadSource("cloud-init/pygrid-rejoin.sh"));
+  EXPECT_EQ(WriteFile(user_data, kRejoinPath)["permissions"].as<std::string>(), "0755");
   const std::string conf =
       WriteFile(user_data, "/opt/pygrid/start.conf")["content"].as<std::string>();
   EXPECT_NE(conf.find(std::string("GPU=") + (c.gpu ? "nvidia" : "none") + "\n"), std::string::npos);
   if (c.role == InstanceRole::kWorker) {
     EXPECT_NE(conf.find("ROLE=worker\n"), std::string::npos) << conf;
-    EXPECT_NE(
-        conf.find(std::string("GATEWAY_URL=http://") + kGatewayIp + ":" + gateway_port + "\n"),
-        std::string::npos)
-        << conf;
+    EXPECT_NE(conf.find(std::string("LOGIN_USER=") + kLoginUser + "\n"), std::string::npos);
+    if (c.deferred) {
+      // No address yet: pygrid-start waits for the operator to deliver it (kInboxPath).
+      EXPECT_EQ(conf.find("GATEWAY_URL="), std::string::npos) << conf;
+      EXPECT_NE(conf.find("\nGATEWAY_WAIT=ssh\n"), std::string::npos) << conf;
+    } else {
+      EXPECT_NE(conf.find("\nGATEWAY_URL=" + gateway_url + "\n"), std::string::npos) << conf;
+      EXPECT_EQ(conf.find("GATEWAY_WAIT="), std::string::npos) << conf;
+    }
     EXPECT_NE(conf.find("NODE_ID=" + input.node_id + "\n"), std::string::npos) << conf;
   } else {
     EXPECT_NE(conf.find("ROLE=gateway\n"), std::string::npos) << conf;
@@ -240,7 +270,7 @@ INSTANTIATE_TEST_SUITE_P(AllCombinations, UserDataMatrix, ::testing::ValuesIn(Ma
 
 TEST(UserDataTest, StartScriptsAreValidShell) {
   for (const char* script : {"cloud-init/pygrid-start.sh", "cloud-init/pygrid-gpu-setup.sh",
-                             "cloud-init/pygrid-firewall.sh"}) {
+                             "cloud-init/pygrid-firewall.sh", "cloud-init/pygrid-rejoin.sh"}) {
     testing::CommandResult result =
         RunCommand("sh -n " + ShellQuote(std::string(PYGRID_SOURCE_DIR) + "/" + script));
     EXPECT_EQ(result.exit_code, 0) << script << ": " << result.output;
@@ -258,7 +288,7 @@ TEST(UserDataTest, AdversarialSpecValuesCannotInjectYamlShellOrCompose) {
   const YAML::Node user_data = YAML::Load(*rendered);
   ASSERT_EQ(user_data["runcmd"].size(), 1u);
   EXPECT_EQ(user_data["runcmd"][0][0].as<std::string>(), "/usr/local/sbin/pygrid-start");
-  EXPECT_EQ(user_data["write_files"].size(), 5u);
+  EXPECT_EQ(user_data["write_files"].size(), 6u);
   const std::string compose_text = WriteFile(user_data, kComposePath)["content"].as<std::string>();
   const YAML::Node compose = YAML::Load(compose_text);
   ASSERT_EQ(compose["services"].size(), 2u);
@@ -351,7 +381,7 @@ TEST(UserDataTest, BuiltinTemplatesEqualTheRepositoryFiles) {
     EXPECT_EQ(content, ReadSource("cloud-init/" + path)) << path;
     ++checked;
   }
-  EXPECT_EQ(checked, 8);
+  EXPECT_EQ(checked, 9);
 }
 
 TEST(SshKeysTest, GeneratesDistinctEd25519Pairs) {
