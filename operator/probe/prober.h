@@ -14,6 +14,10 @@
 //   if (!marker.ok() && marker.status().remote_code() == kHostKeyMismatch) ...  // alarm
 //   else if (marker.ok() && marker->state == MarkerState::kFailed) ...  // marker->detail says why
 //
+//   // A worker rendered without its gateway's address waits for it (cloud-init/README.md):
+//   if (marker.ok() && marker->delivered_gateway_url != join_url)
+//     Status delivered = prober->DeliverGateway(target, join_url);  // retry until OK
+//
 // "Not there yet" (connection refused, timeout, a booting instance) is an OK result with
 // answers=false / kUnreachable, because it is the normal state of a converging grid; an error
 // Status means something a human must look at (host key mismatch, rejected credentials, a
@@ -27,6 +31,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "api/types.h"
 #include "core/status.h"
@@ -58,17 +63,33 @@ struct NodeProbe {
 enum class MarkerState {
   kReady,        // /var/lib/pygrid/ready exists: every service answers and the node is registered
   kFailed,       // /var/lib/pygrid/failed exists; detail holds its (truncated) reason
-  kPending,      // neither exists yet; detail holds cloud-init's status line (or "booting")
+  kPending,      // neither exists yet; detail holds what the start script waits for
+                 // (kWaitingForGatewayAddress, "re-joining the gateway") or cloud-init's
+                 // status line (or "booting")
   kUnreachable,  // no SSH connection (refused, timed out, handshake cut); detail says which
 };
 
 // The CamelCase name of `state` ("Ready", "Failed", "Pending", "Unreachable").
 const char* MarkerStateName(MarkerState state);
 
+// The detail of a kPending marker while a deferred worker waits for DeliverGateway.
+inline constexpr char kWaitingForGatewayAddress[] = "waiting for the gateway address";
+
 // Result of ProbeMarker.
 struct MarkerProbe {
+  MarkerProbe() = default;
+  // MarkerProbe{state, detail} keeps meaning "no address delivered".
+  MarkerProbe(MarkerState state_, std::string detail_, std::string delivered_gateway_url_ = "")
+      : state(state_),
+        detail(std::move(detail_)),
+        delivered_gateway_url(std::move(delivered_gateway_url_)) {}
+
   MarkerState state = MarkerState::kUnreachable;
   std::string detail;
+  // The gateway URL DeliverGateway left in the worker's inbox
+  // (/var/lib/pygrid/in/gateway.env), whatever the state; empty when none was delivered (or
+  // what is there is not a valid http://<IPv4>:<port>).
+  std::string delivered_gateway_url;
 };
 
 // Where and how to reach one instance over SSH. Holds a secret (private_key): never log it.
@@ -116,6 +137,17 @@ class Prober {
   // connecting); the command not finishing in time → Timeout; unrecognised command output →
   // Unavailable. No message contains the private key.
   virtual StatusOr<MarkerProbe> ProbeMarker(const SshTarget& target) = 0;
+
+  // Delivers `gateway_url` (exactly "http://<dotted-quad IPv4>:<port>", else Invalid before
+  // connecting) to a worker over SSH: connects like ProbeMarker (same pinned host key rules),
+  // runs kDeliverCommand with the URL on its standard input, which writes
+  // /var/lib/pygrid/in/gateway.env atomically (temp file + rename) and, when the worker had
+  // already started with another address, removes its markers and starts pygrid-rejoin.
+  // Idempotent: delivering the same URL again changes nothing. OK only once the command
+  // acknowledged the file. Errors: Invalid (URL, target or keys), Forbidden with
+  // kHostKeyMismatch, Unauthorized, Timeout, and Unavailable for an unreachable instance, one
+  // without its inbox yet (pygrid-start has not run yet), or a re-join that could not start.
+  virtual Status DeliverGateway(const SshTarget& target, const std::string& gateway_url) = 0;
 };
 
 using ProberPtr = std::unique_ptr<Prober>;
@@ -129,6 +161,11 @@ struct ProberOptions {
 // The shell command ProbeMarker runs on the instance (POSIX sh; honours PYGRID_INSTANCE_ROOT,
 // which the test simulator's sshd sets and real instances leave unset).
 extern const char kMarkerCommand[];
+
+// The shell command DeliverGateway runs as the login user, the URL on its standard input
+// (POSIX sh; under PYGRID_INSTANCE_ROOT it never calls sudo: the simulator re-joins itself).
+// Its last line is "delivered" or "delivered; re-joining", or "error: <reason>".
+extern const char kDeliverCommand[];
 
 // The real Prober: HTTP over cpprestsdk, SSH over libssh. Thread-safe.
 ProberPtr MakeProber(ProberOptions options = {});

@@ -141,22 +141,84 @@ StatusOr<std::set<std::string>> ParseConnectedNodes(const std::string& body) {
 StatusOr<MarkerProbe> ParseMarkerOutput(const std::string& output) {
   std::string text = output;
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text == "ready") return MarkerProbe{MarkerState::kReady, "readiness marker present"};
+  // kMarkerCommand prints the delivered address on a line of its own after the state line
+  // (whose reason it flattens to one line); output without it is a worker that has none.
+  std::string delivered;
+  const size_t last_line = text.rfind('\n');
+  if (last_line != std::string::npos && StartsWith(text.substr(last_line + 1), "gateway:")) {
+    delivered = text.substr(last_line + 1 + 8);
+    delivered.erase(0, delivered.find_first_not_of(' '));
+    text.erase(last_line);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  }
+  if (!IsGatewayJoinURL(delivered)) delivered.clear();
+  auto marker = [&](MarkerState state, std::string detail) {
+    return MarkerProbe{state, std::move(detail), delivered};
+  };
+  if (text == "ready") return marker(MarkerState::kReady, "readiness marker present");
   if (StartsWith(text, "failed:")) {
     std::string reason = Printable(text.substr(7), 500);
-    return MarkerProbe{MarkerState::kFailed,
-                       reason.empty() ? "start-up failed (no reason recorded)" : reason};
+    return marker(MarkerState::kFailed,
+                  reason.empty() ? "start-up failed (no reason recorded)" : reason);
   }
   if (StartsWith(text, "pending:")) {
     std::string line = Printable(text.substr(8), 200);
     if (line.empty() || line == "booting") {
-      return MarkerProbe{MarkerState::kPending, "booting (cloud-init status unknown)"};
+      return marker(MarkerState::kPending, "booting (cloud-init status unknown)");
     }
-    // `cloud-init status` prints "status: running" / "status: done" / "status: error".
-    return MarkerProbe{MarkerState::kPending, "start-up still running; cloud-init " + line};
+    // `cloud-init status` prints "status: running" / "status: done" / "status: error"; any
+    // other line is what pygrid-start waits for (/var/lib/pygrid/waiting), e.g.
+    // kWaitingForGatewayAddress.
+    if (!StartsWith(line, "status:")) return marker(MarkerState::kPending, line);
+    return marker(MarkerState::kPending, "start-up still running; cloud-init " + line);
   }
   return Status::Unavailable("unexpected output from the readiness marker command: \"" +
                              Printable(text, 200) + "\"");
+}
+
+bool IsGatewayJoinURL(const std::string& url) {
+  // A whole number in [min, max] without leading zeros.
+  auto number = [](const std::string& digits, int max) {
+    if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0')) {
+      return false;
+    }
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+    }
+    return std::stoi(digits) <= max;
+  };
+  const std::string scheme = "http://";
+  if (!StartsWith(url, scheme)) return false;
+  const std::string rest = url.substr(scheme.size());
+  const size_t colon = rest.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string port = rest.substr(colon + 1);
+  if (!number(port, 65535) || port == "0") return false;
+  std::string host = rest.substr(0, colon);
+  int octets = 0;
+  for (size_t start = 0;;) {
+    const size_t dot = host.find('.', start);
+    const std::string octet = host.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!number(octet, 255)) return false;
+    ++octets;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return octets == 4;
+}
+
+Status ParseDeliverOutput(const std::string& output, const std::string& where) {
+  std::string text = output;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  const size_t last_line = text.rfind('\n');
+  const std::string line = last_line == std::string::npos ? text : text.substr(last_line + 1);
+  if (line == "delivered" || line == "delivered; re-joining") return Status::Ok();
+  if (StartsWith(line, "error: ")) {
+    return Status::Unavailable("delivering the gateway address to " + where +
+                               " failed: " + Printable(line.substr(7), 300));
+  }
+  return Status::Unavailable("unexpected output from the gateway delivery command on " + where +
+                             ": \"" + Printable(text, 200) + "\"");
 }
 
 }  // namespace pygrid::probe::internal

@@ -1,4 +1,5 @@
-// The readiness marker probe over libssh with a pinned host key. libssh stays in this file.
+// The SSH half of the probes over libssh with a pinned host key: the readiness marker and the
+// gateway address delivery. libssh stays in this file.
 #include <libssh/libssh.h>
 
 #include <algorithm>
@@ -25,7 +26,8 @@ void FreeChannel(ssh_channel channel) {
   ssh_channel_free(channel);
 }
 
-// The marker output is a line or a 500-byte reason; anything much bigger is not our command.
+// The marker output is two lines with a 500-byte reason at most, the delivery's a line or two;
+// anything much bigger is not our command.
 constexpr size_t kMaxOutput = 4096;
 
 std::string Where(const SshTarget& target) {
@@ -61,9 +63,19 @@ Status HostKeyMismatch(const SshTarget& target) {
       .WithRemoteCode(kHostKeyMismatch);
 }
 
-}  // namespace
+// What running one command over SSH came to: either no connection (reached=false, `detail`
+// says why: the normal state of a booting instance) or the command's output.
+struct SshOutcome {
+  bool reached = false;
+  std::string detail;
+  std::string output;
+};
 
-StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
+// Connects to `target` with the pinned host key, authenticates, runs `command` with `input` on
+// its standard input (then EOF) and reads its output; `what` names the command in messages.
+// The error contract is Prober::ProbeMarker's.
+StatusOr<SshOutcome> RunOverSsh(const SshTarget& target, const char* command,
+                                const std::string& input, const std::string& what) {
   const Clock::time_point deadline = Clock::now() + target.timeout;
   if (target.host.empty() || target.host.find_first_of("@ \t\r\n") != std::string::npos ||
       target.port <= 0 || target.port > 65535 || target.user.empty()) {
@@ -120,8 +132,7 @@ StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
     // key of the pinned type is not the pinned server either.
     if (error.find("server host key algo") != std::string::npos) return HostKeyMismatch(target);
     // Refused, timed out, reset or a cut handshake: the instance is not (yet) reachable.
-    return MarkerProbe{MarkerState::kUnreachable,
-                       "no SSH connection to " + Where(target) + ": " + error};
+    return SshOutcome{false, "no SSH connection to " + Where(target) + ": " + error, ""};
   }
 
   ssh_key raw_server_key = nullptr;
@@ -141,33 +152,61 @@ StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
                                 "for user \"" + Printable(target.user, 100) + "\"");
   }
   if (auth != SSH_AUTH_SUCCESS) {
-    return MarkerProbe{MarkerState::kUnreachable, "SSH authentication with " + Where(target) +
-                                                      " did not complete: " + SessionError(s)};
+    return SshOutcome{
+        false, "SSH authentication with " + Where(target) + " did not complete: " + SessionError(s),
+        ""};
   }
 
   ChannelPtr channel(ssh_channel_new(s), &FreeChannel);
   if (!channel || ssh_channel_open_session(channel.get()) != SSH_OK ||
-      ssh_channel_request_exec(channel.get(), kMarkerCommand) != SSH_OK) {
-    return Status::Unavailable("could not run the readiness marker command on " + Where(target) +
-                               ": " + SessionError(s));
+      ssh_channel_request_exec(channel.get(), command) != SSH_OK ||
+      (!input.empty() &&
+       ssh_channel_write(channel.get(), input.data(), static_cast<uint32_t>(input.size())) !=
+           static_cast<int>(input.size())) ||
+      ssh_channel_send_eof(channel.get()) != SSH_OK) {
+    return Status::Unavailable("could not run " + what + " on " + Where(target) + ": " +
+                               SessionError(s));
   }
   std::string output;
   char buffer[1024];
   while (!ssh_channel_is_eof(channel.get()) && output.size() < kMaxOutput) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      return Status::Timeout("the readiness marker command on " + Where(target) +
-                             " did not finish in time");
+      return Status::Timeout(what + " on " + Where(target) + " did not finish in time");
     }
     int n = ssh_channel_read_timeout(channel.get(), buffer, sizeof(buffer), 0,
                                      static_cast<int>(left.count()));
     if (n == SSH_ERROR) {
-      return Status::Unavailable("reading the readiness marker on " + Where(target) +
+      return Status::Unavailable("reading the output of " + what + " on " + Where(target) +
                                  " failed: " + SessionError(s));
     }
     if (n > 0) output.append(buffer, static_cast<size_t>(n));
   }
-  return ParseMarkerOutput(output);
+  return SshOutcome{true, "", output};
+}
+
+}  // namespace
+
+StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target) {
+  StatusOr<SshOutcome> outcome =
+      RunOverSsh(target, kMarkerCommand, "", "the readiness marker command");
+  if (!outcome.ok()) return outcome.status();
+  if (!outcome->reached) return MarkerProbe{MarkerState::kUnreachable, outcome->detail, ""};
+  return ParseMarkerOutput(outcome->output);
+}
+
+Status DeliverGatewayOverSsh(const SshTarget& target, const std::string& gateway_url) {
+  // Checked first: the URL reaches a shell on the instance (as data on standard input, but a
+  // newline or anything but the address has no business there).
+  if (!IsGatewayJoinURL(gateway_url)) {
+    return Status::Invalid("the gateway address \"" + Printable(gateway_url, 100) +
+                           "\" is not http://<IPv4>:<port>");
+  }
+  StatusOr<SshOutcome> outcome =
+      RunOverSsh(target, kDeliverCommand, gateway_url + "\n", "the gateway delivery command");
+  if (!outcome.ok()) return outcome.status();
+  if (!outcome->reached) return Status::Unavailable(outcome->detail);
+  return ParseDeliverOutput(outcome->output, Where(target));
 }
 
 }  // namespace pygrid::probe::internal

@@ -36,6 +36,16 @@ bool IsNodeAnswer(api::Flavor flavor, int http_status, const std::string& body,
 // Runs kMarkerCommand over libssh with a pinned host key; the contract is Prober::ProbeMarker's.
 StatusOr<MarkerProbe> ProbeMarkerOverSsh(const SshTarget& target);
 
+// Runs kDeliverCommand the same way; the contract is Prober::DeliverGateway's.
+Status DeliverGatewayOverSsh(const SshTarget& target, const std::string& gateway_url);
+
+// True for exactly "http://<dotted-quad IPv4>:<port 1-65535>" (no leading zeros, nothing else).
+bool IsGatewayJoinURL(const std::string& url);
+
+// Classifies the output of kDeliverCommand run on `where`: OK for its acknowledgement,
+// Unavailable with the instance's reason otherwise.
+Status ParseDeliverOutput(const std::string& output, const std::string& where);
+
 // True when a response to GET / is what `flavor`'s gateway answers (pygrid.md §6): network-0.2
 // says "Open Grid Network" in plain text, the early-2020 gateway renders an HTML page. On false,
 // *why (when given) says what was wrong, for people.
@@ -45,7 +55,8 @@ bool IsGatewayRoot(api::Flavor flavor, int http_status, const std::string& conte
 // Parses a /connected-nodes body ({"grid-nodes": ["id", ...]}); Invalid when it is not that.
 StatusOr<std::set<std::string>> ParseConnectedNodes(const std::string& body);
 
-// Classifies the output of kMarkerCommand; Unavailable when it is none of its three forms.
+// Classifies the output of kMarkerCommand (its first line; a last line "gateway: <url>" fills
+// delivered_gateway_url); Unavailable when it is none of its three forms.
 StatusOr<MarkerProbe> ParseMarkerOutput(const std::string& output);
 
 // `text` with control characters replaced by spaces, trimmed, cut to `max` bytes: safe to put in

@@ -181,6 +181,10 @@ class SimProber final : public probe::Prober {
   StatusOr<probe::NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
                                        const std::string& node_id) override;
   StatusOr<probe::MarkerProbe> ProbeMarker(const probe::SshTarget& target) override;
+  // Placeholder until the simulation models deferred workers (the lead replaces it).
+  Status DeliverGateway(const probe::SshTarget&, const std::string&) override {
+    return Status::Ok();
+  }
 
  private:
   // The live, active instance at `host`, or nullptr.

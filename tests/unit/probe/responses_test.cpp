@@ -93,6 +93,88 @@ TEST(ParseMarkerOutputTest, AnythingElseIsUnavailable) {
   }
 }
 
+TEST(ParseMarkerOutputTest, ReadsTheDeliveredGatewayLine) {
+  StatusOr<MarkerProbe> ready = ParseMarkerOutput("ready\ngateway: http://10.1.2.3:7000\n");
+  ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+  EXPECT_EQ(ready->state, MarkerState::kReady);
+  EXPECT_EQ(ready->delivered_gateway_url, "http://10.1.2.3:7000");
+
+  StatusOr<MarkerProbe> failed = ParseMarkerOutput(
+      "failed: node x did not register at http://10.1.2.3:7000 \n"
+      "gateway: http://10.1.2.4:7000\n");
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->state, MarkerState::kFailed);
+  EXPECT_EQ(failed->detail, "node x did not register at http://10.1.2.3:7000");
+  EXPECT_EQ(failed->delivered_gateway_url, "http://10.1.2.4:7000");
+
+  // Old output, and the state lines alone: no address.
+  for (const std::string output : {"ready\n", "pending: status: running\n", "failed: x\n"}) {
+    StatusOr<MarkerProbe> result = ParseMarkerOutput(output);
+    ASSERT_TRUE(result.ok()) << output;
+    EXPECT_EQ(result->delivered_gateway_url, "") << output;
+  }
+  // What the inbox holds is the login user's to write: anything but an address is none.
+  for (const std::string url : {"http://10.1.2.3:7000/x", "http://gw:7000", "$(reboot)", ""}) {
+    StatusOr<MarkerProbe> result = ParseMarkerOutput("ready\ngateway: " + url + "\n");
+    ASSERT_TRUE(result.ok()) << url;
+    EXPECT_EQ(result->state, MarkerState::kReady) << url;
+    EXPECT_EQ(result->delivered_gateway_url, "") << url;
+  }
+  // A gateway line alone is not a marker.
+  EXPECT_FALSE(ParseMarkerOutput("gateway: http://10.1.2.3:7000\n").ok());
+}
+
+TEST(ParseMarkerOutputTest, WaitingForTheAddressIsPendingWithThatDetail) {
+  StatusOr<MarkerProbe> waiting = ParseMarkerOutput("pending: waiting for the gateway address \n");
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->state, MarkerState::kPending);
+  EXPECT_EQ(waiting->detail, kWaitingForGatewayAddress);
+  EXPECT_EQ(waiting->delivered_gateway_url, "");
+}
+
+TEST(IsGatewayJoinURLTest, AcceptsOnlyHttpDottedQuadAndPort) {
+  for (const std::string good : {"http://10.0.0.1:7000", "http://255.255.255.255:65535",
+                                 "http://0.0.0.0:1", "http://192.168.10.2:5000"}) {
+    EXPECT_TRUE(IsGatewayJoinURL(good)) << good;
+  }
+  for (const std::string bad : {"",
+                                "http://10.0.0.1",
+                                "http://10.0.0.1:",
+                                "http://10.0.0.1:0",
+                                "http://10.0.0.1:65536",
+                                "http://10.0.0.1:07000",
+                                "http://10.0.0.01:7000",
+                                "http://10.0.0.256:7000",
+                                "http://10.0.0:7000",
+                                "http://10.0.0.1.2:7000",
+                                "http://10.0.0.1.:7000",
+                                "http://.10.0.0.1:7000",
+                                "https://10.0.0.1:7000",
+                                "http://gw:7000",
+                                "http://10.0.0.1:7000/",
+                                "http://10.0.0.1:7000\nx",
+                                " http://10.0.0.1:7000",
+                                "http://10.0.0.1:7000 ",
+                                "http://u@10.0.0.1:7000",
+                                "http://10.0.0.1:7000;reboot",
+                                "http://10.0.0.1:99999999999"}) {
+    EXPECT_FALSE(IsGatewayJoinURL(bad)) << bad;
+  }
+}
+
+TEST(ParseDeliverOutputTest, AcknowledgementOrReason) {
+  EXPECT_TRUE(ParseDeliverOutput("delivered\n", "h:22").ok());
+  EXPECT_TRUE(ParseDeliverOutput("delivered; re-joining\n", "h:22").ok());
+  Status error = ParseDeliverOutput("error: no inbox yet (pygrid-start has not started)\n", "h:22");
+  EXPECT_TRUE(error.IsUnavailable());
+  EXPECT_EQ(error.message(),
+            "delivering the gateway address to h:22 failed: no inbox yet "
+            "(pygrid-start has not started)");
+  for (const std::string output : {"", "deliver", "sh: flock: not found"}) {
+    EXPECT_TRUE(ParseDeliverOutput(output, "h:22").IsUnavailable()) << output;
+  }
+}
+
 TEST(PrintableTest, MakesRemoteTextSafeForConditions) {
   EXPECT_EQ(Printable("  line one\nline\ttwo\x1b[31m  ", 100), "line one line two [31m");
   // Invalid UTF-8 (a cut multi-byte character) becomes '?', valid UTF-8 stays.

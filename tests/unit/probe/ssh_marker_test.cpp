@@ -12,6 +12,7 @@
 #include "probe/prober.h"
 #include "testing/wait.h"
 #include "unit/probe/sshd_fixture.h"
+#include "unit/probe/sshd_test_base.h"
 
 namespace pygrid::probe {
 namespace {
@@ -37,34 +38,12 @@ size_t Count(const std::string& text, const std::string& needle) {
   return count;
 }
 
-class SshMarkerTest : public ::testing::Test {
+class SshMarkerTest : public testing::SshdSuite {
  protected:
-  // One sshd for the whole suite: starting it costs more than every probe together. The tests
-  // share its instance root, so each removes the markers it wrote.
-  static void SetUpTestSuite() {
-    client_ = new bootstrap::SshKeyPair(*bootstrap::GenerateEd25519KeyPair("operator"));
-    sshd_ = new testing::LocalSshd();
-    started_ = sshd_->Start(client_->public_key);
-  }
-  static void TearDownTestSuite() {
-    delete sshd_;
-    delete client_;
-  }
-
   void SetUp() override {
-    ASSERT_TRUE(started_) << sshd_->Log();
+    SshdSuite::SetUp();
+    if (HasFatalFailure()) return;
     prober_ = MakeProber({});
-  }
-
-  SshTarget Target() const {
-    SshTarget target;
-    target.host = "127.0.0.1";
-    target.port = sshd_->port();
-    target.user = sshd_->user();
-    target.private_key = client_->private_key;
-    target.pinned_host_key = sshd_->host_public_key();
-    target.timeout = std::chrono::seconds(15);
-    return target;
   }
 
   // Asserts that no line of any private key used in these tests is in `text`.
@@ -80,15 +59,8 @@ class SshMarkerTest : public ::testing::Test {
     return std::string(MarkerStateName(result->state)) + ": " + result->detail;
   }
 
-  static bootstrap::SshKeyPair* client_;
-  static testing::LocalSshd* sshd_;
-  static bool started_;
   ProberPtr prober_;
 };
-
-bootstrap::SshKeyPair* SshMarkerTest::client_ = nullptr;
-testing::LocalSshd* SshMarkerTest::sshd_ = nullptr;
-bool SshMarkerTest::started_ = false;
 
 TEST_F(SshMarkerTest, ReadyMarkerIsReady) {
   sshd_->WriteMarker("ready", "");

@@ -137,6 +137,9 @@ void LocalSshd::RemoveMarkers() const {
   std::error_code ignored;
   std::filesystem::remove(dir_.path() + "/root/var/lib/pygrid/ready", ignored);
   std::filesystem::remove(dir_.path() + "/root/var/lib/pygrid/failed", ignored);
+  std::filesystem::remove(dir_.path() + "/root/var/lib/pygrid/waiting", ignored);
+  std::filesystem::remove(dir_.path() + "/root/var/lib/pygrid/joined", ignored);
+  std::filesystem::remove_all(dir_.path() + "/root/var/lib/pygrid/in", ignored);
 }
 
 std::string LocalSshd::Log() const { return ReadFile(log_path_); }

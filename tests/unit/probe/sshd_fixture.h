@@ -39,8 +39,10 @@ class LocalSshd {
   const std::string& user() const { return user_; }
   // Writes <root>/var/lib/pygrid/<name> with `content`.
   void WriteMarker(const std::string& name, const std::string& content) const;
-  // Removes every marker (ready, failed).
+  // Removes every marker (ready, failed, waiting), the inbox and what it holds, and joined.
   void RemoveMarkers() const;
+  // The folder PYGRID_INSTANCE_ROOT names (the instance's "/").
+  std::string root() const { return dir_.path() + "/root"; }
   // sshd's own log (stderr, LogLevel VERBOSE), for failure messages and log assertions.
   std::string Log() const;
 
