@@ -31,9 +31,13 @@ DETACH=""
 
 mkdir -p "$STATE"
 
-# A newer re-join took over: what this run would mark is no longer current.
+# Another address was delivered, or a newer re-join took over: what this run would mark is no
+# longer current (the re-join the delivery starts writes the marker).
 superseded() {
-  [ -n "$MY_URL" ] && [ "$(cat "$STATE/joined" 2>/dev/null || true)" != "$MY_URL" ]
+  [ -n "$MY_URL" ] || return 1
+  [ "$(cat "$STATE/joined" 2>/dev/null || true)" = "$MY_URL" ] || return 0
+  [ -f "$DELIVERED" ] || return 1
+  [ "$(sed -n 's/^GATEWAY_URL=//p' "$DELIVERED" | head -n 1)" != "$MY_URL" ]
 }
 
 fail() {

@@ -29,7 +29,8 @@ const char kMarkerCommand[] =
 // with another address (the address its node joined is in /var/lib/pygrid/joined; or a marker
 // exists) is moved to the new one: `sudo -n pygrid-rejoin --detach` checks the file, removes
 // the markers and re-joins in the background. Under PYGRID_INSTANCE_ROOT (genesis-sim) there is
-// no sudo: the command removes the markers and the emulation re-joins when the file changes.
+// no sudo: the command removes the markers before the file changes, and the emulation re-joins
+// when it sees the change.
 const char kDeliverCommand[] =
     "r=\"${PYGRID_INSTANCE_ROOT:-}/var/lib/pygrid\"; d=\"$r/in\"; "
     "IFS= read -r u || [ -n \"$u\" ] || { echo 'error: no address on standard input'; exit 2; }; "
@@ -37,18 +38,21 @@ const char kDeliverCommand[] =
     "if [ ! -d \"$d\" ] || [ ! -w \"$d\" ]; then "
     "echo 'error: no inbox yet (pygrid-start has not started)'; exit 3; fi; "
     "exec 9<\"$d\"; flock -w 20 9 || { echo 'error: the inbox stayed locked'; exit 4; }; "
+    "j=$(cat \"$r/joined\" 2>/dev/null || true); m=; "
+    "if [ \"$j\" != \"$u\" ] && { [ -n \"$j\" ] || [ -f \"$r/ready\" ] || [ -f \"$r/failed\" ]; }; "
+    "then m=1; fi; "
+    "if [ -n \"$m\" ] && [ -n \"${PYGRID_INSTANCE_ROOT:-}\" ]; then rm -f \"$r/ready\" "
+    "\"$r/failed\"; fi; "
     "t=$(mktemp \"$d/.gateway.env.XXXXXX\") || { echo 'error: cannot write to the inbox'; exit 5; "
     "}; "
     "if ! { printf 'GATEWAY_URL=%s\\n' \"$u\" > \"$t\" && mv -f \"$t\" \"$d/gateway.env\"; }; then "
     "rm -f \"$t\"; echo 'error: cannot write to the inbox'; exit 5; fi; "
-    "j=$(cat \"$r/joined\" 2>/dev/null || true); "
-    "if [ \"$j\" = \"$u\" ] || { [ -z \"$j\" ] && [ ! -f \"$r/ready\" ] && [ ! -f \"$r/failed\" ]; "
-    "}; "
-    "then echo delivered; exit 0; fi; "
+    "if [ -z \"$m\" ]; then echo delivered; exit 0; fi; "
     "exec 9<&-; "
-    "if [ -n \"${PYGRID_INSTANCE_ROOT:-}\" ]; then rm -f \"$r/ready\" \"$r/failed\"; "
-    "elif ! e=$(sudo -n /usr/local/sbin/pygrid-rejoin --detach 2>&1); then "
-    "printf 'error: pygrid-rejoin did not start: %s\\n' \"$(printf '%s' \"$e\" | tr '\\n' ' ' | "
+    "if [ -z \"${PYGRID_INSTANCE_ROOT:-}\" ] && ! e=$(sudo -n /usr/local/sbin/pygrid-rejoin "
+    "--detach 2>&1); "
+    "then printf 'error: pygrid-rejoin did not start: %s\\n' \"$(printf '%s' \"$e\" | tr '\\n' ' ' "
+    "| "
     "head -c 300)\"; exit 6; fi; "
     "echo 'delivered; re-joining'";
 

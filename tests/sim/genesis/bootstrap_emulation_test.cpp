@@ -1,15 +1,22 @@
 // The end-to-end check of the emulation: user data rendered by the operator's own
 // bootstrap code, a gateway and two workers in genesis-sim, and the workers registered at the
-// gateway's /connected-nodes; with a deliberately wrong gateway address they are not.
+// gateway's /connected-nodes; with a deliberately wrong gateway address they are not. A
+// deferred worker registers only once the real prober delivered the address to the
+// emulator's sshd, and follows a re-delivered one to a replacement gateway.
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "api/defaults.h"
 #include "api/naming.h"
 #include "bootstrap/ssh_keys.h"
 #include "bootstrap/user_data.h"
+#include "probe/prober.h"
 #include "setup_model.h"
 #include "sim_http.h"
 #include "sim_process.h"
@@ -35,10 +42,20 @@ ClusterSpec Spec(Flavor flavor) {
   return spec;
 }
 
+const bootstrap::SshKeyPair& OperatorKey() {
+  static const bootstrap::SshKeyPair key = *bootstrap::GenerateEd25519KeyPair("operator");
+  return key;
+}
+const bootstrap::SshKeyPair& HostKey() {
+  static const bootstrap::SshKeyPair key = *bootstrap::GenerateEd25519KeyPair("host");
+  return key;
+}
+
+// `gateway_ip` empty for a worker: a deferred worker.
 std::string Render(const ClusterSpec& spec, InstanceRole role, int index,
                    const std::string& gateway_ip) {
-  static const bootstrap::SshKeyPair op = *bootstrap::GenerateEd25519KeyPair("operator");
-  static const bootstrap::SshKeyPair host = *bootstrap::GenerateEd25519KeyPair("host");
+  const bootstrap::SshKeyPair& op = OperatorKey();
+  const bootstrap::SshKeyPair& host = HostKey();
   bootstrap::InstanceUserDataInput input;
   input.role = role;
   input.index = index;
@@ -165,6 +182,134 @@ TEST_P(BootstrapEmulationTest, SetUpModelSeesWhatTheRenderedUserDataInstalls) {
   spec.gpu_driver = api::GpuDriver::kNone;
   EXPECT_EQ(items(Render(spec, InstanceRole::kWorker, 0, "127.0.2.1")),
             (std::vector<std::string>{kStepAptUpdate, kItemDocker, node_image}));
+}
+
+// Where the operator's SSH reaches an emulated instance: the emulator's sshd on its public
+// address, as the user running the test (the simulator's --ssh-user default).
+probe::SshTarget TargetOf(const json& instance, int ssh_port) {
+  probe::SshTarget target;
+  target.host = instance["public_ip"];
+  target.port = ssh_port;
+  const passwd* account = getpwuid(getuid());
+  target.user = account != nullptr ? account->pw_name : "";
+  target.private_key = OperatorKey().private_key;
+  target.pinned_host_key = HostKey().public_key;
+  target.timeout = std::chrono::seconds(10);
+  return target;
+}
+
+// The entry for instance `id` in a /_sim/ listing (`what`: instances or setup).
+json SimEntry(const SimProcess& sim, const std::string& what, const std::string& id) {
+  const json listing = sim.Control("GET", "/_sim/" + what);
+  if (listing.is_object() && listing["instances"].is_array()) {
+    for (const json& i : listing["instances"]) {
+      if (i["id"] == id) return i;
+    }
+  }
+  return nullptr;
+}
+
+json EmulationOf(const SimProcess& sim, const std::string& id) {
+  const json entry = SimEntry(sim, "instances", id);
+  return entry.is_object() ? entry["emulation"] : json(nullptr);
+}
+
+TEST_P(BootstrapEmulationTest, DeferredWorkerJoinsTheDeliveredGatewayAndFollowsAReplacement) {
+  if (access("/usr/sbin/sshd", X_OK) != 0) GTEST_SKIP() << "no /usr/sbin/sshd";
+  const int ssh_port = 20000 + static_cast<int>(getpid() % 20000);
+  SimProcess sim({"--boot-seconds", "0.2", "--ssh-port", std::to_string(ssh_port)});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  const ClusterSpec spec = Spec(GetParam());
+  const std::string gw_name = api::InstanceNameFor(kCluster, kUid, InstanceRole::kGateway, 0);
+  const std::string worker_name = api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 0);
+  // Created together: the worker knows nothing of the gateway.
+  const json worker = CreateActive(sim, worker_name, Render(spec, InstanceRole::kWorker, 0, ""));
+  const json gw = CreateActive(sim, gw_name, Render(spec, InstanceRole::kGateway, 0, ""));
+  const std::string worker_id = worker["id"];
+  const probe::SshTarget target = TargetOf(worker, ssh_port);
+  probe::ProberPtr prober = probe::MakeProber();
+
+  // Waiting, and saying so through the real marker command; not registered anywhere.
+  StatusOr<probe::MarkerProbe> marker = Status::Internal("not probed");
+  ASSERT_TRUE(Eventually([&] {
+    marker = prober->ProbeMarker(target);
+    return marker.ok() && marker->detail == probe::kWaitingForGatewayAddress;
+  })) << (marker.ok() ? marker->detail : marker.status().ToString())
+      << "\n"
+      << EmulationOf(sim, worker_id).dump();
+  EXPECT_EQ(marker->state, probe::MarkerState::kPending);
+  EXPECT_EQ(marker->delivered_gateway_url, "");
+  EXPECT_EQ(EmulationOf(sim, worker_id)["setup"], "waiting-for-address");
+  const json setup = SimEntry(sim, "setup", worker_id);
+  EXPECT_EQ(setup["phase"], "waiting-for-address") << setup.dump();
+  EXPECT_TRUE(EmulationOf(sim, worker_id)["services"].empty());
+  ASSERT_TRUE(
+      Eventually([&] { return Has(ConnectedNodes(gw, spec.pygrid.gateway_port), gw_name); }));
+  EXPECT_FALSE(Has(ConnectedNodes(gw, spec.pygrid.gateway_port), worker_name));
+
+  const std::string url = bootstrap::GatewayJoinURL(spec, gw["private_ip"]);
+  Status delivered = prober->DeliverGateway(target, url);
+  ASSERT_TRUE(delivered.ok()) << delivered.ToString();
+  json nodes;
+  EXPECT_TRUE(Eventually([&] {
+    nodes = ConnectedNodes(gw, spec.pygrid.gateway_port);
+    return Has(nodes, worker_name);
+  })) << nodes.dump()
+      << "\n"
+      << EmulationOf(sim, worker_id).dump();
+  ASSERT_TRUE(Eventually([&] {
+    marker = prober->ProbeMarker(target);
+    return marker.ok() && marker->state == probe::MarkerState::kReady;
+  })) << (marker.ok() ? marker->detail : marker.status().ToString());
+  EXPECT_EQ(marker->delivered_gateway_url, url);
+
+  // The gateway is replaced: the new one's address is delivered, the worker re-joins there.
+  ASSERT_EQ(Api(sim, "DELETE", "/instances/" + gw["id"].get<std::string>()).status, 204);
+  const json gw2 = CreateActive(sim, gw_name, Render(spec, InstanceRole::kGateway, 0, ""));
+  const std::string url2 = bootstrap::GatewayJoinURL(spec, gw2["private_ip"]);
+  ASSERT_TRUE(prober->DeliverGateway(target, url2).ok());
+  // Acknowledged only with the old marker gone: from now on "ready" means the new gateway.
+  marker = prober->ProbeMarker(target);
+  ASSERT_TRUE(marker.ok()) << marker.status().ToString();
+  EXPECT_EQ(marker->delivered_gateway_url, url2);
+  if (marker->state == probe::MarkerState::kReady) {
+    EXPECT_TRUE(Has(ConnectedNodes(gw2, spec.pygrid.gateway_port), worker_name));
+  }
+  EXPECT_TRUE(Eventually([&] {
+    nodes = ConnectedNodes(gw2, spec.pygrid.gateway_port);
+    return Has(nodes, worker_name);
+  })) << nodes.dump()
+      << "\n"
+      << EmulationOf(sim, worker_id).dump();
+  ASSERT_TRUE(Eventually([&] {
+    marker = prober->ProbeMarker(target);
+    return marker.ok() && marker->state == probe::MarkerState::kReady;
+  })) << (marker.ok() ? marker->detail : marker.status().ToString());
+  EXPECT_EQ(EmulationOf(sim, worker_id)["rejoins"], 1);
+}
+
+TEST_P(BootstrapEmulationTest, MalformedDeliveryFailsTheDeferredWorker) {
+  SimProcess sim({"--boot-seconds", "0.1", "--no-sshd"});
+  ASSERT_TRUE(sim.ok()) << sim.error();
+  const ClusterSpec spec = Spec(GetParam());
+  const json worker =
+      CreateActive(sim, api::InstanceNameFor(kCluster, kUid, InstanceRole::kWorker, 0),
+                   Render(spec, InstanceRole::kWorker, 0, ""));
+  const std::string root =
+      sim.state_dir() + "/instances/" + worker["id"].get<std::string>() + "/var/lib/pygrid";
+  ASSERT_TRUE(Eventually([&] { return std::filesystem::is_directory(root + "/in"); }));
+  // Written the way the delivery command writes: a temporary file renamed into place.
+  std::ofstream(root + "/in/.gateway.env.tmp") << "GATEWAY_URL=http://gateway:7000\n";
+  std::filesystem::rename(root + "/in/.gateway.env.tmp", root + "/in/gateway.env");
+  std::string reason;
+  ASSERT_TRUE(Eventually([&] {
+    std::ifstream in(root + "/failed");
+    return std::getline(in, reason) && !reason.empty();
+  }));
+  EXPECT_EQ(reason,
+            "the delivered gateway address in /var/lib/pygrid/in/gateway.env is malformed "
+            "(expected one line GATEWAY_URL=http://<IPv4>:<port>)");
+  EXPECT_FALSE(std::filesystem::exists(root + "/ready"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavors, BootstrapEmulationTest,

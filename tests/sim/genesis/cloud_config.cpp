@@ -99,6 +99,8 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
             if (eq != std::string::npos) out->start_conf[line.substr(0, eq)] = line.substr(eq + 1);
           }
           out->gpu_nvidia = out->start_conf["GPU"] == "nvidia";
+          out->worker = out->start_conf["ROLE"] == "worker";
+          out->deferred = out->worker && out->start_conf["GATEWAY_WAIT"] == "ssh";
         }
       }
     }
@@ -122,10 +124,16 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
       s.role = role->second;
       s.flavor = labels.count("dev.pygrid.flavor") ? labels["dev.pygrid.flavor"] : "";
       s.env = KeyValues(svc["environment"]);
+      const std::string gateway_url = out->start_conf["GATEWAY_URL"];
       for (auto& [k, v] : s.env) {
-        // Compose interpolation from /opt/pygrid/.env, written at boot from `hostname -I`.
+        // Compose interpolation from /opt/pygrid/.env, written at boot by pygrid-start: the
+        // private IP from `hostname -I`, the gateway URL from start.conf or the delivery.
         ReplaceAll(v, "${PYGRID_PRIVATE_IP}", private_ip);
         ReplaceAll(v, "$PYGRID_PRIVATE_IP", private_ip);
+        if (v == "${PYGRID_GATEWAY_URL}" || v == "$PYGRID_GATEWAY_URL") {
+          s.gateway_url_keys.push_back(k);
+          v = gateway_url;
+        }
       }
       s.host_port = HostPort(svc["ports"]);
       if (svc["restart"]) s.restart = svc["restart"].as<std::string>();

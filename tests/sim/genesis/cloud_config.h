@@ -14,11 +14,16 @@ namespace pygrid::sim::genesis {
 // One compose service labelled dev.pygrid.role (gateway|node).
 struct PyGridService {
   std::string name;
-  std::string role;                        // gateway | node
-  std::string flavor;                      // gateway-2020 | network-0.2
-  std::map<std::string, std::string> env;  // ${PYGRID_PRIVATE_IP} already substituted
-  int host_port = 0;                       // first "HOST:CONTAINER" mapping
-  std::string restart;                     // compose restart policy ("" = no)
+  std::string role;    // gateway | node
+  std::string flavor;  // gateway-2020 | network-0.2
+  // ${PYGRID_PRIVATE_IP} already substituted, ${PYGRID_GATEWAY_URL} by start.conf's GATEWAY_URL
+  // (empty for a deferred worker until the emulation has the delivered address).
+  std::map<std::string, std::string> env;
+  // The env keys whose value is ${PYGRID_GATEWAY_URL} (the node's join URL): what a delivered
+  // address or a re-join rewrites.
+  std::vector<std::string> gateway_url_keys;
+  int host_port = 0;    // first "HOST:CONTAINER" mapping
+  std::string restart;  // compose restart policy ("" = no)
 };
 
 struct UserData {
@@ -33,6 +38,11 @@ struct UserData {
   std::vector<std::string> packages;
   std::map<std::string, std::string> start_conf;  // ROLE, GPU, GATEWAY_URL, ...
   bool gpu_nvidia = false;
+  // ROLE=worker: pygrid-start pulls before it waits for the gateway, and the operator may
+  // deliver a (new) address into /var/lib/pygrid/in/gateway.env.
+  bool worker = false;
+  // ROLE=worker with GATEWAY_WAIT=ssh: no address yet; it waits for the delivered one.
+  bool deferred = false;
   std::vector<std::string> compose_images;
 };
 

@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "cloud_config.h"
@@ -116,6 +118,23 @@ bool WriteFile(const fs::path& path, const std::string& content, mode_t mode) {
   return f.good() && chmod(path.c_str(), mode) == 0;
 }
 
+// The delivered address file pygrid-start reads (cloud-init/README.md), relative to the root.
+constexpr char kDelivered[] = "var/lib/pygrid/in/gateway.env";
+constexpr char kMalformedDelivery[] =
+    "the delivered gateway address in /var/lib/pygrid/in/gateway.env is malformed (expected one "
+    "line GATEWAY_URL=http://<IPv4>:<port>)";
+// How often the emulation looks at the inbox (pygrid-start polls every POLL_SECONDS).
+constexpr double kInboxPollSeconds = 0.1;
+
+// pygrid-start's check of a delivered address: http://<dotted quad>:<port>, nothing else.
+bool IsDeliveredURL(const std::string& url) {
+  static const std::regex form(
+      "^http://((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
+      "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]):([1-9][0-9]{0,4})$");
+  std::smatch m;
+  return std::regex_match(url, m, form) && std::stoi(m[4].str()) <= 65535;
+}
+
 }  // namespace
 
 // One active instance: its stand-in servers, join threads and sshd.
@@ -139,28 +158,154 @@ class LoopbackEmulator::Running {
       SetError(error);
       return;
     }
+    if (user_data_.worker) {
+      // pygrid-start gives the login user (the simulator's user here, whom sshd admits) an inbox
+      // first thing, where the operator's delivery command writes the gateway address.
+      fs::create_directories(root_ / "var/lib/pygrid/in", ec);
+      chmod((root_ / "var/lib/pygrid/in").c_str(), 0700);
+      fs::remove(root_ / "var/lib/pygrid/joined", ec);
+    }
     // sshd answers while the user data still runs; the services start once the set-up the
     // simulator charged (scaled) is over, as `docker-compose up` comes last in pygrid-start.
     if (options_.start_sshd) StartSshd();
-    if (instance_.setup_seconds <= 0 && instance_.pull_seconds <= 0 && instance_.wait_url.empty()) {
+    if (instance_.setup_seconds <= 0 && instance_.pull_seconds <= 0 && instance_.wait_url.empty() &&
+        !user_data_.worker) {
       StartServices();
       return;
     }
     SetSetupPhase("installing");
-    setup_thread_ = std::thread([this] {
-      if (!Pause(instance_.setup_seconds)) return;
-      if (!instance_.wait_url.empty()) SetSetupPhase("waiting-for-gateway");
-      while (!instance_.wait_url.empty()) {
-        // curl -fsS --max-time 5 "$GATEWAY_URL/" in pygrid-start's wait_for.
-        const int status = SimHttpCall("GET", instance_.wait_url, "", 5000).status;
-        if (status >= 200 && status < 300) break;
-        if (!Pause(instance_.poll_seconds)) return;
+    setup_thread_ = std::thread([this] { RunStartScript(); });
+  }
+
+  // What pygrid-start does from the set-up on, then (a worker) what pygrid-rejoin does each
+  // time the operator delivers another address.
+  void RunStartScript() {
+    if (!Pause(instance_.setup_seconds)) return;
+    std::string gateway_url = user_data_.start_conf["GATEWAY_URL"];
+    std::string delivered_content;
+    if (user_data_.deferred) {
+      SetSetupPhase("waiting-for-address");
+      WriteFile(root_ / "var/lib/pygrid/waiting", "waiting for the gateway address", 0644);
+      for (;;) {
+        const bool present = ReadDelivered(&delivered_content, &gateway_url);
+        if (present && gateway_url.empty()) return Fail(kMalformedDelivery);
+        if (present) break;
+        if (!Pause(kInboxPollSeconds)) return;
       }
-      SetSetupPhase("pulling");
-      if (!Pause(instance_.pull_seconds)) return;
-      SetSetupPhase("done");
-      StartServices();
-    });
+      std::error_code ec;
+      fs::remove(root_ / "var/lib/pygrid/waiting", ec);
+      SetGatewayURL(gateway_url);
+    }
+    std::string wait_url = instance_.wait_url;
+    if (user_data_.deferred && instance_.poll_seconds > 0) wait_url = gateway_url + "/";
+    if (!wait_url.empty()) SetSetupPhase("waiting-for-gateway");
+    while (!wait_url.empty()) {
+      // curl -fsS --max-time 5 "$GATEWAY_URL/" in pygrid-start's wait_for.
+      const int status = SimHttpCall("GET", wait_url, "", 5000).status;
+      if (status >= 200 && status < 300) break;
+      if (!Pause(instance_.poll_seconds)) return;
+    }
+    SetSetupPhase("pulling");
+    if (!Pause(instance_.pull_seconds)) return;
+    SetSetupPhase("done");
+    if (user_data_.worker) {
+      std::lock_guard<std::mutex> lock(mu_);
+      joined_url_ = gateway_url;
+      WriteFile(root_ / "var/lib/pygrid/joined", gateway_url, 0644);
+    }
+    StartServices();
+    if (!user_data_.worker) return;
+    // A gateway replacement: the operator delivers the new address (and, on a real instance,
+    // runs pygrid-rejoin; its command leaves that to this emulation under
+    // PYGRID_INSTANCE_ROOT).
+    while (Pause(kInboxPollSeconds)) {
+      std::string content, url;
+      if (!ReadDelivered(&content, &url) || content == delivered_content) continue;
+      delivered_content = content;
+      if (url.empty()) {
+        Fail(kMalformedDelivery);
+      } else if (url != gateway_url) {
+        gateway_url = url;
+        Rejoin(url);
+      }
+    }
+  }
+
+  // Reads the delivered address file: false when there is none; otherwise its raw content and
+  // the URL, which is empty when the file is malformed.
+  bool ReadDelivered(std::string* content, std::string* url) {
+    std::ifstream in(root_ / kDelivered);
+    if (!in) return false;
+    std::ostringstream text;
+    text << in.rdbuf();
+    *content = text.str();
+    url->clear();
+    std::string line = *content;
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    const std::string key = "GATEWAY_URL=";
+    if (line.rfind(key, 0) == 0 && line.find('\n') == std::string::npos &&
+        IsDeliveredURL(line.substr(key.size()))) {
+      *url = line.substr(key.size());
+    }
+    return true;
+  }
+
+  // pygrid-start's fail(): the failed marker with the reason; nothing runs on.
+  void Fail(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::error_code ec;
+    fs::remove(root_ / "var/lib/pygrid/waiting", ec);
+    fs::remove(root_ / "var/lib/pygrid/ready", ec);
+    ready_ = false;
+    WriteFile(root_ / "var/lib/pygrid/failed", reason, 0644);
+    error_ = reason;
+  }
+
+  // .env's PYGRID_GATEWAY_URL: the value of every env key that interpolates it.
+  void SetGatewayURL(const std::string& url) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (PyGridService& svc : user_data_.services) {
+      for (const std::string& key : svc.gateway_url_keys) svc.env[key] = url;
+    }
+  }
+
+  // pygrid-rejoin: markers gone, `docker-compose up -d` recreates the node with the new URL
+  // (it joins once, at start-up), and the marker comes back once it serves.
+  void Rejoin(const std::string& url) {
+    std::vector<std::thread> old_threads;
+    std::vector<std::unique_ptr<SimHttpServer>> closing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      std::error_code ec;
+      fs::remove(root_ / "var/lib/pygrid/ready", ec);
+      fs::remove(root_ / "var/lib/pygrid/failed", ec);
+      ready_ = false;
+      joined_url_ = url;
+      WriteFile(root_ / "var/lib/pygrid/joined", url, 0644);
+      ++rejoins_;
+      for (auto& svc : services_) {
+        if (svc->spec.gateway_url_keys.empty()) continue;
+        ++svc->generation;
+        for (const std::string& key : svc->spec.gateway_url_keys) svc->spec.env[key] = url;
+        for (auto& server : svc->servers) closing.push_back(std::move(server));
+        svc->servers.clear();
+        svc->serving = false;
+        svc->state = "starting";
+        if (svc->thread.joinable()) old_threads.push_back(std::move(svc->thread));
+      }
+    }
+    cv_.notify_all();  // ends a node still retrying its join to the old gateway
+    for (std::thread& t : old_threads) t.join();
+    for (auto& server : closing) server->Stop();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    for (auto& svc : services_) {
+      if (svc->spec.gateway_url_keys.empty()) continue;
+      Service& node = *svc;
+      const int generation = node.generation;
+      node.thread = std::thread([this, &node, generation] { RunNode(node, generation); });
+    }
   }
 
   void SetSetupPhase(const char* phase) {
@@ -190,7 +335,7 @@ class LoopbackEmulator::Running {
         }
         s.serving = true;
       } else if (svc.role == "node") {
-        s.thread = std::thread([this, &s] { RunNode(s); });
+        s.thread = std::thread([this, &s] { RunNode(s, 0); });
       }
     }
     CheckReadyLocked();
@@ -217,6 +362,7 @@ class LoopbackEmulator::Running {
     }
     std::error_code ec;
     fs::remove(root_ / "var/lib/pygrid/ready", ec);  // its services are down now
+    fs::remove(root_ / "var/lib/pygrid/waiting", ec);
   }
 
   // The node containers die: their ports close; nothing restarts them (a container that
@@ -260,6 +406,7 @@ class LoopbackEmulator::Running {
     return {{"root", root_.string()},
             {"ready", ready_},
             {"setup", setup_phase_},
+            {"rejoins", rejoins_},
             {"error", error_},
             {"services", services},
             {"sshd", sshd_pid_ > 0 ? json{{"pid", sshd_pid_},
@@ -280,6 +427,7 @@ class LoopbackEmulator::Running {
     int join_attempts = 0;
     int join_status = 0;
     std::string error;
+    int generation = 0;  // bumped by a re-join: an older join loop ends
   };
 
   static std::string NodeId(const PyGridService& s) {
@@ -319,17 +467,23 @@ class LoopbackEmulator::Running {
 
   // The 0.2-era node: one join before the app starts; a failed join kills the process and
   // only a restart policy brings it back (pygrid.md §5).
-  void RunNode(Service& s) {
-    const bool old = s.spec.flavor == "gateway-2020";
+  // `generation`: the re-join this run belongs to (0: the first start).
+  void RunNode(Service& s, int generation) {
+    PyGridService spec;
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // a re-join rewrites the env
+      spec = s.spec;
+    }
+    const bool old = spec.flavor == "gateway-2020";
     auto env = [&](const char* k) {
-      auto it = s.spec.env.find(k);
-      return it == s.spec.env.end() ? std::string() : it->second;
+      auto it = spec.env.find(k);
+      return it == spec.env.end() ? std::string() : it->second;
     };
     const std::string network = old ? env("GRID_NETWORK_URL") : env("NETWORK");
     const std::string address = env("ADDRESS");
-    const std::string id = NodeId(s.spec);
-    const bool restarts = s.spec.restart == "always" || s.spec.restart == "unless-stopped" ||
-                          s.spec.restart.rfind("on-failure", 0) == 0;
+    const std::string id = NodeId(spec);
+    const bool restarts = spec.restart == "always" || spec.restart == "unless-stopped" ||
+                          spec.restart.rfind("on-failure", 0) == 0;
     if (!network.empty() && !address.empty()) {
       // os.path.join(network, "join")
       const std::string url = network + (network.back() == '/' ? "" : "/") + "join";
@@ -337,7 +491,7 @@ class LoopbackEmulator::Running {
       for (;;) {
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (stopped_) return;
+          if (stopped_ || s.generation != generation) return;
           s.join_url = url;
           ++s.join_attempts;
         }
@@ -352,13 +506,13 @@ class LoopbackEmulator::Running {
         }
         s.state = "restarting";
         if (cv_.wait_for(lock, std::chrono::duration<double>(options_.join_retry_seconds),
-                         [&] { return stopped_; })) {
+                         [&] { return stopped_ || s.generation != generation; })) {
           return;
         }
       }
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_) return;
+    if (stopped_ || s.generation != generation) return;
     if (Listen(s, [id](const SimRequest& r) { return NodeHandler(id, r); })) {
       s.serving = true;
       s.error.clear();
@@ -369,6 +523,12 @@ class LoopbackEmulator::Running {
   // The start script writes the marker only once every local service answers (contract).
   void CheckReadyLocked() {
     if (ready_ || stopped_ || services_.empty()) return;
+    // Like pygrid-start's superseded(): a worker whose inbox already holds another address
+    // marks nothing; the re-join it is about to get does.
+    std::string content, delivered;
+    if (user_data_.worker && ReadDelivered(&content, &delivered) && delivered != joined_url_) {
+      return;
+    }
     for (const auto& s : services_) {
       if (!s->serving) return;
     }
@@ -428,8 +588,11 @@ class LoopbackEmulator::Running {
   std::condition_variable cv_;
   bool stopped_ = false;
   bool ready_ = false;
-  // installing, waiting-for-gateway, pulling (the charged set-up, scaled), done
+  // installing, waiting-for-address (a deferred worker), waiting-for-gateway, pulling (the
+  // charged set-up, scaled), done
   std::string setup_phase_ = "done";
+  int rejoins_ = 0;         // re-joins after a re-delivered address
+  std::string joined_url_;  // what /var/lib/pygrid/joined says: the URL the node joins
   std::thread setup_thread_;
   std::string error_;
   std::vector<std::unique_ptr<Service>> services_;

@@ -115,14 +115,18 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
       inst.setup_scale = config_.time_scale;
       inst.setup_started = Steady::now();
       for (const SetupStep& step : inst.setup) {
-        const bool pull = step.item.rfind("image:", 0) == 0;  // by docker-compose up, last
+        // A gateway pulls in `docker-compose up`, last; a worker in `docker-compose pull`,
+        // before it waits for its gateway (or for the address: a deferred worker).
+        const bool pull = step.item.rfind("image:", 0) == 0 && !user_data.worker;
         (pull ? emulated.pull_seconds : emulated.setup_seconds) += step.seconds * inst.setup_scale;
       }
       // pygrid-start on a worker waits for `GATEWAY_URL/`, polling every 5 s, before
-      // `docker-compose up` (only with the model on: scale 0 keeps the old behaviour).
-      if (inst.setup_scale > 0 && user_data.start_conf["ROLE"] == "worker" &&
-          !user_data.start_conf["GATEWAY_URL"].empty()) {
-        emulated.wait_url = user_data.start_conf["GATEWAY_URL"] + "/";
+      // `docker-compose up` (only with the model on: scale 0 keeps the old behaviour); a
+      // deferred worker does so once the address is delivered.
+      if (inst.setup_scale > 0 && user_data.worker) {
+        if (!user_data.start_conf["GATEWAY_URL"].empty()) {
+          emulated.wait_url = user_data.start_conf["GATEWAY_URL"] + "/";
+        }
         emulated.poll_seconds = 5 * inst.setup_scale;
       }
     }

@@ -59,9 +59,11 @@ struct EmulatedInstance {
   std::string startup_script;
   std::string public_ip;
   std::string private_ip;
-  // Set-up model (scaled): wait setup_seconds; then, when wait_url is set (a worker's
-  // pygrid-start waits for its gateway before `docker-compose up`), poll it every
-  // poll_seconds until it answers 2xx; then wait pull_seconds; then start the services.
+  // Set-up model (scaled): wait setup_seconds (a worker's pulls included); then, when wait_url
+  // is set (a worker's pygrid-start waits for its gateway before `docker-compose up`), poll it
+  // every poll_seconds until it answers 2xx; then wait pull_seconds (a gateway's pulls); then
+  // start the services. A deferred worker (GATEWAY_WAIT=ssh) first waits for the delivered
+  // address (emulation.h), then polls that gateway every poll_seconds (when > 0).
   double setup_seconds = 0;
   std::string wait_url;
   double poll_seconds = 0;

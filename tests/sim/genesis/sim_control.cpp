@@ -64,7 +64,14 @@ SimResponse GenesisSim::HandleControl(const SimRequest& r, std::vector<Event>& e
     if (what == "setup" && r.method == "GET") {
       json list = json::array();
       const auto now = Steady::now();
-      for (const Instance& i : instances_) list.push_back(SetupJson(i, now));
+      for (const Instance& i : instances_) {
+        json j = SetupJson(i, now);
+        // Where the emulated start script is: installing, waiting-for-gateway,
+        // waiting-for-address, pulling, done (null when not running).
+        j["phase"] = emulator_ != nullptr ? emulator_->Describe(i.id).value("setup", json(nullptr))
+                                          : json(nullptr);
+        list.push_back(j);
+      }
       return ok(json{{"instances", list}});
     }
     if (what == "security-group-seconds" && r.method == "POST") {

@@ -211,9 +211,9 @@ TEST(GenesisSetupModelTest, ChargesSetUpBeforeServicesStartAndSnapshotsKeepWhatW
   EXPECT_EQ(setup["state"], "done");
 }
 
-// pygrid-start on a worker waits until its gateway answers before `docker-compose up`, so the
-// worker's pulls start only then.
-TEST(GenesisSetupModelTest, AWorkerPullsOnlyOnceItsGatewayAnswers) {
+// pygrid-start on a worker pulls its images (`docker-compose pull`), then waits until its
+// gateway answers before `docker-compose up`: the whole charged set-up is done while it waits.
+TEST(GenesisSetupModelTest, AWorkerPullsWhileItsGatewayIsNotUpYet) {
   std::atomic<bool> gateway_up{false};
   SimHttpServer gateway("127.0.0.1", 0, [&](const SimRequest& r) {
     return gateway_up && r.path == "/" ? SimResponse::Text(200, "text/html", "gateway")
@@ -248,6 +248,10 @@ TEST(GenesisSetupModelTest, AWorkerPullsOnlyOnceItsGatewayAnswers) {
   ASSERT_TRUE(Eventually([&] { return emulation()["setup"] == "waiting-for-gateway"; }))
       << emulation().dump();
   EXPECT_TRUE(emulation()["services"].empty());
+  const json setup = sim.Control("GET", "/_sim/setup")["instances"][0];
+  EXPECT_EQ(setup["state"], "done") << setup.dump();
+  EXPECT_EQ(setup["phase"], "waiting-for-gateway");
+  EXPECT_EQ(setup["contents"], json({"image:redis:latest"})) << setup.dump();
   gateway_up = true;
   ASSERT_TRUE(Eventually([&] { return emulation()["ready"] == true; })) << emulation().dump();
   EXPECT_EQ(emulation()["setup"], "done");
