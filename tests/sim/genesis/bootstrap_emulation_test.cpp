@@ -247,21 +247,26 @@ TEST_P(BootstrapEmulationTest, DeferredWorkerJoinsTheDeliveredGatewayAndFollowsA
       Eventually([&] { return Has(ConnectedNodes(gw, spec.pygrid.gateway_port), gw_name); }));
   EXPECT_FALSE(Has(ConnectedNodes(gw, spec.pygrid.gateway_port), worker_name));
 
+  // The worker is registered at `gateway` and its marker says ready, for the address at `url`.
+  auto expect_joined = [&](const json& gateway, const std::string& url) {
+    json nodes;
+    EXPECT_TRUE(Eventually([&] {
+      nodes = ConnectedNodes(gateway, spec.pygrid.gateway_port);
+      return Has(nodes, worker_name);
+    })) << nodes.dump()
+        << "\n"
+        << EmulationOf(sim, worker_id).dump();
+    EXPECT_TRUE(Eventually([&] {
+      marker = prober->ProbeMarker(target);
+      return marker.ok() && marker->state == probe::MarkerState::kReady;
+    })) << (marker.ok() ? marker->detail : marker.status().ToString());
+    EXPECT_EQ(marker.ok() ? marker->delivered_gateway_url : "", url);
+  };
+
   const std::string url = bootstrap::GatewayJoinURL(spec, gw["private_ip"]);
   Status delivered = prober->DeliverGateway(target, url);
   ASSERT_TRUE(delivered.ok()) << delivered.ToString();
-  json nodes;
-  EXPECT_TRUE(Eventually([&] {
-    nodes = ConnectedNodes(gw, spec.pygrid.gateway_port);
-    return Has(nodes, worker_name);
-  })) << nodes.dump()
-      << "\n"
-      << EmulationOf(sim, worker_id).dump();
-  ASSERT_TRUE(Eventually([&] {
-    marker = prober->ProbeMarker(target);
-    return marker.ok() && marker->state == probe::MarkerState::kReady;
-  })) << (marker.ok() ? marker->detail : marker.status().ToString());
-  EXPECT_EQ(marker->delivered_gateway_url, url);
+  expect_joined(gw, url);
 
   // The gateway is replaced: the new one's address is delivered, the worker re-joins there.
   ASSERT_EQ(Api(sim, "DELETE", "/instances/" + gw["id"].get<std::string>()).status, 204);
@@ -275,16 +280,7 @@ TEST_P(BootstrapEmulationTest, DeferredWorkerJoinsTheDeliveredGatewayAndFollowsA
   if (marker->state == probe::MarkerState::kReady) {
     EXPECT_TRUE(Has(ConnectedNodes(gw2, spec.pygrid.gateway_port), worker_name));
   }
-  EXPECT_TRUE(Eventually([&] {
-    nodes = ConnectedNodes(gw2, spec.pygrid.gateway_port);
-    return Has(nodes, worker_name);
-  })) << nodes.dump()
-      << "\n"
-      << EmulationOf(sim, worker_id).dump();
-  ASSERT_TRUE(Eventually([&] {
-    marker = prober->ProbeMarker(target);
-    return marker.ok() && marker->state == probe::MarkerState::kReady;
-  })) << (marker.ok() ? marker->detail : marker.status().ToString());
+  expect_joined(gw2, url2);
   EXPECT_EQ(EmulationOf(sim, worker_id)["rejoins"], 1);
 }
 
