@@ -1,8 +1,9 @@
 """The deferred path, executed: a worker rendered without its gateway's address (GATEWAY_WAIT=ssh)
 runs the real pygrid-start on a played instance (see start_script_test.py), prepares everything,
-waits for /var/lib/pygrid/in/gateway.env (written here as the operator's delivery command writes
-it), then joins; a malformed delivery fails with its reason; and pygrid-rejoin moves a started
-worker to a replaced gateway."""
+waits for /var/lib/pygrid/in/gateway.env, which the operator's real delivery command
+(probe::kDeliverCommand, run as the login user) writes, then joins; the real marker command reports
+the wait and the address; a malformed delivery fails with its reason; and a re-delivery asks for
+pygrid-rejoin, which moves the started worker to the replaced gateway."""
 
 import os
 import stat
@@ -35,10 +36,18 @@ class GatewayDelivery(StartScript):
     def render_deferred(self, flavor="gateway-2020"):
         return lib.render(self.workdir, role="worker", index=3, flavor=flavor)
 
-    def deliver(self, boot, url):
-        """As the delivery command does: a temporary file in the inbox, renamed over the old."""
-        boot.root.write(INBOX + "/.gateway.env.tmp", "GATEWAY_URL=%s\n" % url, 0o600)
-        os.replace(boot.root.at(INBOX + "/.gateway.env.tmp"), boot.root.at(DELIVERED))
+    def deliver(self, boot, url, ack="delivered"):
+        """Runs the operator's delivery command as the login user, the URL on its stdin."""
+        code, output = boot.as_login_user(lib.probe_command("deliver"), url + "\n")
+        self.assertEqual((code, output.splitlines()[-1:]), (0, [ack]), output)
+        self.assertEqual(boot.root.read(DELIVERED), "GATEWAY_URL=%s\n" % url)
+        self.assertEqual(os.listdir(boot.root.at(INBOX)), ["gateway.env"])  # no temp file left
+
+    def probed_marker(self, boot):
+        """What the operator's marker command prints on the instance, as the login user."""
+        code, output = boot.as_login_user(lib.probe_command("marker"))
+        self.assertEqual(code, 0, output)
+        return output
 
     def wait_for_waiting(self, boot):
         lib.wait_until(lambda: boot.root.exists(STATE + "/waiting") or not boot.running(), 10,
@@ -56,6 +65,7 @@ class GatewayDelivery(StartScript):
         boot.start()
         self.wait_for_waiting(boot)
         self.assertEqual(boot.root.read(STATE + "/waiting"), "waiting for the gateway address\n")
+        self.assertEqual(self.probed_marker(boot), "pending: waiting for the gateway address \n")
         # Prepared: firewall, Docker and the images; nothing asked of any gateway, nothing up.
         self.assertIn(["docker-compose", "pull"], boot.calls())
         self.assertNotIn(["docker-compose", "up", "-d"], boot.calls())
@@ -75,6 +85,8 @@ class GatewayDelivery(StartScript):
         self.assertEqual(self.marker(boot, "joined"), url + "\n")
         self.assertIn("gateway /connected-nodes 200", boot.requests())
         self.assertServicesStartedAfterFirewall(boot, url)
+        self.assertEqual(self.probed_marker(boot), "ready\ngateway: %s\n" % url)
+        self.assertNotIn("sudo", [c[0] for c in boot.calls()])  # the first address: no re-join
 
     def test_MalformedDeliveryFailsWithItsReason(self):
         user_data = self.render_deferred()
@@ -112,16 +124,23 @@ class GatewayDelivery(StartScript):
         boot = self.boot(user_data, worker_services(flavor, second_gateway=True))
         old = "http://%s:%d" % (GATEWAY_IP, PORTS[flavor][0])
         new = "http://%s:%d" % (GATEWAY_IP, PORTS[flavor][0] + 1)
-        self.deliver(boot, old)
         boot.open_service("gateway")
         boot.set_fake("compose-up", ["open node", "register " + node_id])
-        boot.run()
+        boot.start()
+        self.wait_for_waiting(boot)
+        self.deliver(boot, old)
         self.assertReady(boot)
 
-        # The gateway is replaced: the operator delivers the new address and runs pygrid-rejoin.
+        # The gateway is replaced: the operator's delivery asks for pygrid-rejoin (the fake sudo
+        # only records that; the test runs it on the instance).
         boot.set_fake("compose-up", [])
         boot.open_service("gateway2")
-        self.deliver(boot, new)
+        self.deliver(boot, old)  # the same address again: nothing to do
+        self.deliver(boot, new, ack="delivered; re-joining")
+        sudo = [c for c in boot.call_details() if c["argv"][0] == "sudo"]
+        self.assertEqual([(c["argv"], c["uid"]) for c in sudo],
+                         [(["sudo", "-n", "/usr/local/sbin/pygrid-rejoin", "--detach"],
+                           lib.LOGIN_UID)])
         boot.start("/usr/local/sbin/pygrid-rejoin")
         self.assertWaitingFor(boot, "gateway2 /connected-nodes 200")
         self.assertEqual(boot.root.read("/opt/pygrid/.env"),
@@ -134,6 +153,23 @@ class GatewayDelivery(StartScript):
         boot.register(node_id, "registered-2")
         self.assertReady(boot)
         self.assertIsNone(self.marker(boot, "waiting"))
+        self.assertEqual(self.probed_marker(boot), "ready\ngateway: %s\n" % new)
+
+    def test_ReJoinThatCannotStartIsAnError(self):
+        """The delivery command reports a refused sudo instead of acknowledging."""
+        user_data = self.render_deferred()
+        boot = self.boot(user_data)
+        boot.root.write(STATE + "/joined", "http://10.200.9.1:5000\n")
+        boot.root.write(STATE + "/ready", "2026-01-01T00:00:00Z\n")
+        os.makedirs(boot.root.at(INBOX))
+        os.chown(boot.root.at(INBOX), lib.LOGIN_UID, lib.LOGIN_UID)
+        boot.set_fake("fail", ["sudo"])
+        code, output = boot.as_login_user(lib.probe_command("deliver"),
+                                          "http://10.200.9.1:5001\n")
+        self.assertEqual(code, 6, output)
+        self.assertRegex(output.splitlines()[-1], "^error: pygrid-rejoin did not start: ")
+        # The address is in place: a retry finds the worker still on the old one and asks again.
+        self.assertEqual(boot.root.read(DELIVERED), "GATEWAY_URL=http://10.200.9.1:5001\n")
 
 
 def add_cases():

@@ -169,7 +169,19 @@ def temp_dir(test):
     return path
 
 
-FAKE_COMMANDS = ["apt-get", "curl", "gpg", "systemctl", "modprobe", "docker", "docker-compose"]
+FAKE_COMMANDS = ["apt-get", "curl", "gpg", "systemctl", "modprobe", "docker", "docker-compose",
+                 "sudo"]
+LOGIN_UID = 65534  # `nobody` plays the login user `ubuntu`, which the test machine lacks
+
+
+def probe_command(which):
+    """The operator's SSH command `which` (marker, deliver) as the operator sends it."""
+    path = os.environ.get("PYGRID_PROBE_COMMANDS", "")
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(
+            "PYGRID_PROBE_COMMANDS must name the built probe_commands binary (got %r); build it "
+            "with `cmake --build build/ci --target probe_commands`" % path)
+    return subprocess.run([path, which], capture_output=True, text=True, check=True).stdout
 
 
 class Boot:
@@ -191,6 +203,10 @@ class Boot:
                         conf + "".join(line + "\n" for line in conf_lines), 0o600)
         for d in ("bin", "installed", "standin"):
             os.makedirs(os.path.join(self.fakes, d))
+        # The login user's commands (as_login_user) reach the fakes and record their calls too.
+        os.chmod(self.fakes, 0o755)
+        open(self.fake("calls.jsonl"), "a").close()
+        os.chmod(self.fake("calls.jsonl"), 0o666)
         for command in FAKE_COMMANDS:
             os.symlink(os.path.join(HELPERS, "fake_command.py"),
                        os.path.join(self.fakes, "bin", command))
@@ -239,6 +255,17 @@ class Boot:
     def run(self, command="/usr/local/sbin/pygrid-start", timeout=30):
         self.start(command)
         return self.wait(timeout)
+
+    def as_login_user(self, script, stdin=""):
+        """Runs `script` (sh) as the login user over the instance's paths, as the operator's SSH
+        command runs (host network: it needs none); returns (exit code, stdout)."""
+        path = "%s:%s:%s" % (self.fake("bin"), self.fake("installed"), SYSTEM_PATH)
+        argv = self.root.with_paths() + [
+            "setpriv", "--reuid=%d" % LOGIN_UID, "--regid=%d" % LOGIN_UID, "--clear-groups",
+            "env", "-i", "PATH=" + path, "PYGRID_FAKES=" + self.fakes, "HOME=/", "sh", "-c",
+            script]
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
+        return result.returncode, result.stdout + result.stderr
 
     def output(self):
         with open(self.fake("output.log")) as f:

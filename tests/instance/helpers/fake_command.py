@@ -18,6 +18,9 @@ does to the test's state what the real command would do to the instance:
                       grid stand-in's state folder $PYGRID_FAKES/standin
   nvidia-ctk runtime configure --runtime=docker   adds the nvidia runtime to
                       /etc/docker/daemon.json, as NVIDIA documents the real one does
+  sudo                records who called it (`uid`) and succeeds without running anything: the
+                      test runs what the operator's delivery command asked for itself, on the
+                      played instance (sudo is not installed where these tests run)
   systemctl, modprobe, nvidia-smi, docker   succeed
 """
 
@@ -176,7 +179,10 @@ def main():
     name, args = os.path.basename(sys.argv[0]), sys.argv[1:]
     if name == "docker" and args[:1] == ["compose"]:
         name, args = "docker-compose", args[1:]
-    record(name, args, **(compose_snapshot() if name == "docker-compose" else {}))
+    extra = compose_snapshot() if name == "docker-compose" else {}
+    if name == "sudo":
+        extra = {"uid": os.getuid()}
+    record(name, args, **extra)
     if should_fail(name, args):
         print("fake %s: failing as the test asked" % name, file=sys.stderr)
         return 1
