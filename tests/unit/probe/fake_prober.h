@@ -4,14 +4,14 @@
 //   auto fake = std::make_unique<pygrid::probe::FakeProber>();
 //   fake->SetGateway("http://10.0.0.1:7000", GatewayProbe{true, {"c-0a1b2c3d-worker-0"}, ""});
 //   fake->SetMarker("10.0.0.1", MarkerProbe{MarkerState::kPending, "cloud-init status: running"});
-//   fake->SetDeliver("10.0.0.2", Status::Unavailable("no inbox yet"));  // DeliverGateway fails
+//   fake->SetDelivery("10.0.0.2", Status::Unavailable("no inbox yet"));  // DeliverGateway fails
 //   Reconciler reconciler(..., std::move(fake));
 //
 // Unset URLs (gateways and nodes) answer {answers=false, "no answer (fake)"}; unset hosts answer
 // kUnreachable, the state of an instance that is still booting. DeliverGateway succeeds unless
-// SetDeliver says otherwise; a successful delivery is what later markers of that host report
-// as delivered_gateway_url (unless the marker the test set names one itself). Thread-safe: the
-// reconciler may probe from several workers while the test changes answers.
+// SetDelivery says otherwise; what a marker reports as delivered is what the test set in it
+// (a delivery does not change the fake's markers). Thread-safe: the reconciler may probe from
+// several workers while the test changes answers.
 #pragma once
 
 #include <map>
@@ -42,18 +42,17 @@ class FakeProber : public Prober {
     nodes_.insert_or_assign(base_url, std::move(result));
   }
   // Answer `result` to every later DeliverGateway whose target.host is `host`.
-  void SetDeliver(const std::string& host, Status result) {
+  void SetDelivery(const std::string& host, Status result) {
     std::lock_guard<std::mutex> lock(mu_);
-    deliver_results_.insert_or_assign(host, std::move(result));
+    deliveries_.insert_or_assign(host, std::move(result));
   }
-  // Forgets every answer set so far and every delivered address (calls are still counted).
+  // Forgets every answer set so far (calls are still counted).
   void Clear() {
     std::lock_guard<std::mutex> lock(mu_);
     gateways_.clear();
     nodes_.clear();
     markers_.clear();
-    deliver_results_.clear();
-    delivered_.clear();
+    deliveries_.clear();
   }
 
   StatusOr<GatewayProbe> ProbeGateway(const std::string& base_url, api::Flavor flavor) override {
@@ -81,26 +80,16 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     marker_targets_.push_back(target);
     auto it = markers_.find(target.host);
-    if (it == markers_.end()) {
-      return MarkerProbe{MarkerState::kUnreachable,
-                         "no SSH connection to " + target.host + ": unreachable (fake)"};
-    }
-    StatusOr<MarkerProbe> result = it->second;
-    auto delivered = delivered_.find(target.host);
-    if (result.ok() && result->state != MarkerState::kUnreachable &&
-        result->delivered_gateway_url.empty() && delivered != delivered_.end()) {
-      result->delivered_gateway_url = delivered->second;
-    }
-    return result;
+    if (it != markers_.end()) return it->second;
+    return MarkerProbe{MarkerState::kUnreachable,
+                       "no SSH connection to " + target.host + ": unreachable (fake)"};
   }
 
   Status DeliverGateway(const SshTarget& target, const std::string& gateway_url) override {
     std::lock_guard<std::mutex> lock(mu_);
-    deliver_calls_.emplace_back(target.host, gateway_url);
-    auto it = deliver_results_.find(target.host);
-    Status result = it == deliver_results_.end() ? Status::Ok() : it->second;
-    if (result.ok()) delivered_[target.host] = gateway_url;
-    return result;
+    delivery_calls_.emplace_back(target.host, gateway_url);
+    auto it = deliveries_.find(target.host);
+    return it == deliveries_.end() ? Status::Ok() : it->second;
   }
 
   // Every ProbeGateway call so far, in order: (base_url, flavour).
@@ -119,9 +108,9 @@ class FakeProber : public Prober {
     return marker_targets_;
   }
   // Every DeliverGateway call so far, in order: (host, gateway URL).
-  std::vector<std::pair<std::string, std::string>> deliver_calls() const {
+  std::vector<std::pair<std::string, std::string>> delivery_calls() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return deliver_calls_;
+    return delivery_calls_;
   }
 
  private:
@@ -129,12 +118,11 @@ class FakeProber : public Prober {
   std::map<std::string, StatusOr<GatewayProbe>> gateways_;
   std::map<std::string, StatusOr<NodeProbe>> nodes_;
   std::map<std::string, StatusOr<MarkerProbe>> markers_;
-  std::map<std::string, Status> deliver_results_;
-  std::map<std::string, std::string> delivered_;  // host -> last URL delivered successfully
+  std::map<std::string, Status> deliveries_;
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls_;
   std::vector<std::string> node_calls_;
   std::vector<SshTarget> marker_targets_;
-  std::vector<std::pair<std::string, std::string>> deliver_calls_;
+  std::vector<std::pair<std::string, std::string>> delivery_calls_;
 };
 
 }  // namespace pygrid::probe

@@ -43,22 +43,22 @@ TEST(FakeProberTest, AnswersWhatWasSetAndDefaultsToNotThereYet) {
   EXPECT_EQ(fake.ProbeMarker(target)->state, MarkerState::kUnreachable);
 }
 
-TEST(FakeProberTest, DeliveriesSucceedUnlessSetAndShowInLaterMarkers) {
+TEST(FakeProberTest, DeliveriesSucceedUnlessSetAndAreRecorded) {
   FakeProber fake;
-  fake.SetMarker("10.0.0.2", MarkerProbe{MarkerState::kPending, kWaitingForGatewayAddress});
-  fake.SetDeliver("10.0.0.3", Status::Unavailable("no inbox yet"));
+  fake.SetDelivery("10.0.0.3", Status::Unavailable("no inbox yet"));
+  fake.SetMarker("10.0.0.2", MarkerProbe{MarkerState::kPending, kWaitingForGatewayAddress,
+                                         "http://10.0.0.1:7000"});
   SshTarget target;
   target.host = "10.0.0.2";
-  EXPECT_EQ(fake.ProbeMarker(target)->delivered_gateway_url, "");
   EXPECT_TRUE(fake.DeliverGateway(target, "http://10.0.0.1:7000").ok());
   EXPECT_EQ(fake.ProbeMarker(target)->delivered_gateway_url, "http://10.0.0.1:7000");
   target.host = "10.0.0.3";
   EXPECT_TRUE(fake.DeliverGateway(target, "http://10.0.0.1:7000").IsUnavailable());
-  fake.SetMarker("10.0.0.3", MarkerProbe{MarkerState::kPending, kWaitingForGatewayAddress});
-  EXPECT_EQ(fake.ProbeMarker(target)->delivered_gateway_url, "");
-  EXPECT_EQ(fake.deliver_calls(),
+  EXPECT_EQ(fake.delivery_calls(),
             (std::vector<std::pair<std::string, std::string>>{
                 {"10.0.0.2", "http://10.0.0.1:7000"}, {"10.0.0.3", "http://10.0.0.1:7000"}}));
+  fake.Clear();
+  EXPECT_TRUE(fake.DeliverGateway(target, "http://10.0.0.1:7000").ok());
 }
 
 }  // namespace
