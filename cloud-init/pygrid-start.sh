@@ -229,7 +229,8 @@ fi
 
 if [ "$ROLE" = worker ]; then
   lock_inbox
-  [ "$MODE" = start ] && [ "$GATEWAY_WAIT" != ssh ] || read_delivered
+  # A delivered address is the operator's newest word: it wins over start.conf's.
+  [ "$MODE" = start ] && [ "$GATEWAY_WAIT" != ssh ] && [ ! -e "$DELIVERED" ] || read_delivered
   join_with "$GATEWAY_URL"
   unlock_inbox
   # A PyGrid node joins its gateway once, at start-up, and never retries (shared reference

@@ -155,6 +155,47 @@ class GatewayDelivery(StartScript):
         self.assertIsNone(self.marker(boot, "waiting"))
         self.assertEqual(self.probed_marker(boot), "ready\ngateway: %s\n" % new)
 
+    def test_AddressDeliveredBeforeTheJoinWinsOverStartConf(self):
+        """A worker rendered with an address whose gateway was replaced before its node started
+        joins the delivered address: the operator's newest word."""
+        user_data = self.render(instance="worker")
+        new = "http://%s:%d" % (GATEWAY_IP, PORTS["gateway-2020"][0] + 1)
+        boot = self.boot(user_data, worker_services("gateway-2020", second_gateway=True))
+        boot.root.write(DELIVERED, "GATEWAY_URL=%s\n" % new, 0o600)
+        boot.open_service("gateway2")
+        boot.set_fake("compose-up", ["open node"])
+        boot.start()
+        self.assertWaitingFor(boot, "gateway2 /connected-nodes 200")
+        boot.register(user_data.start_conf()["NODE_ID"], "registered-2")
+        self.assertReady(boot)
+        self.assertEqual(self.marker(boot, "joined"), new + "\n")
+        self.assertNotIn("gateway / 503", boot.requests())  # the old one was never asked
+
+    def test_StartWaitingForAReplacedGatewayLeavesTheMarkerToTheReJoin(self):
+        """The node waits for its gateway when that gateway is replaced: the delivery asks for
+        a re-join, and the first start, giving up on the old gateway, writes no failed marker
+        over the re-join's work."""
+        user_data = self.render_deferred()
+        node_id = user_data.start_conf()["NODE_ID"]
+        old = "http://%s:%d" % (GATEWAY_IP, PORTS["gateway-2020"][0])
+        new = "http://%s:%d" % (GATEWAY_IP, PORTS["gateway-2020"][0] + 1)
+        boot = self.boot(user_data, worker_services("gateway-2020", second_gateway=True),
+                         ["WAIT_SECONDS=2", "POLL_SECONDS=0.05", "LOGIN_USER=nobody"])
+        boot.start()
+        self.wait_for_waiting(boot)
+        self.deliver(boot, old)
+        self.assertWaitingFor(boot, "gateway / 503")  # the old gateway is gone
+        self.deliver(boot, new, ack="delivered; re-joining")
+        self.assertNotEqual(boot.wait(), 0)
+        self.assertIsNone(self.marker(boot, "failed"), boot.output())
+        self.assertIn("superseded", boot.output())
+        boot.open_service("gateway2")
+        boot.set_fake("compose-up", ["open node"])
+        boot.start("/usr/local/sbin/pygrid-rejoin")
+        self.assertWaitingFor(boot, "gateway2 /connected-nodes 200")
+        boot.register(node_id, "registered-2")
+        self.assertReady(boot)
+
     def test_ReJoinThatCannotStartIsAnError(self):
         """The delivery command reports a refused sudo instead of acknowledging."""
         user_data = self.render_deferred()

@@ -195,9 +195,13 @@ class LoopbackEmulator::Running {
       std::error_code ec;
       fs::remove(root_ / "var/lib/pygrid/waiting", ec);
       SetGatewayURL(gateway_url);
+    } else if (user_data_.worker && ReadDelivered(&delivered_content, &gateway_url)) {
+      // Delivered before the node started: the operator's newest word wins over start.conf.
+      if (gateway_url.empty()) return Fail(kMalformedDelivery);
+      SetGatewayURL(gateway_url);
     }
     std::string wait_url = instance_.wait_url;
-    if (user_data_.deferred && instance_.poll_seconds > 0) wait_url = gateway_url + "/";
+    if (user_data_.worker && instance_.poll_seconds > 0) wait_url = gateway_url + "/";
     if (!wait_url.empty()) SetSetupPhase("waiting-for-gateway");
     while (!wait_url.empty()) {
       // curl -fsS --max-time 5 "$GATEWAY_URL/" in pygrid-start's wait_for.
