@@ -4,14 +4,12 @@
 //   auto fake = std::make_unique<pygrid::probe::FakeProber>();
 //   fake->SetGateway("http://10.0.0.1:7000", GatewayProbe{true, {"c-0a1b2c3d-worker-0"}, ""});
 //   fake->SetMarker("10.0.0.1", MarkerProbe{MarkerState::kPending, "cloud-init status: running"});
-//   fake->SetDelivery("10.0.0.2", Status::Unavailable("no inbox yet"));  // DeliverGateway fails
 //   Reconciler reconciler(..., std::move(fake));
 //
 // Unset URLs (gateways and nodes) answer {answers=false, "no answer (fake)"}; unset hosts answer
-// kUnreachable, the state of an instance that is still booting. DeliverGateway succeeds unless
-// SetDelivery says otherwise; what a marker reports as delivered is what the test set in it
-// (a delivery does not change the fake's markers). Thread-safe: the reconciler may probe from
-// several workers while the test changes answers.
+// kUnreachable, the state of an instance that is still booting; deliveries of the gateway
+// address succeed unless set otherwise. Thread-safe: the reconciler may
+// probe from several workers while the test changes answers.
 #pragma once
 
 #include <map>
@@ -41,7 +39,8 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     nodes_.insert_or_assign(base_url, std::move(result));
   }
-  // Answer `result` to every later DeliverGateway whose target.host is `host`.
+  // Answer `result` to every later DeliverGateway whose target.host is `host` (unset hosts
+  // accept every delivery).
   void SetDelivery(const std::string& host, Status result) {
     std::lock_guard<std::mutex> lock(mu_);
     deliveries_.insert_or_assign(host, std::move(result));
@@ -89,9 +88,14 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     delivery_calls_.emplace_back(target.host, gateway_url);
     auto it = deliveries_.find(target.host);
-    return it == deliveries_.end() ? Status::Ok() : it->second;
+    return it != deliveries_.end() ? it->second : Status::Ok();
   }
 
+  // Every DeliverGateway call so far, in order: (target host, gateway URL).
+  std::vector<std::pair<std::string, std::string>> delivery_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivery_calls_;
+  }
   // Every ProbeGateway call so far, in order: (base_url, flavour).
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -107,11 +111,6 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     return marker_targets_;
   }
-  // Every DeliverGateway call so far, in order: (host, gateway URL).
-  std::vector<std::pair<std::string, std::string>> delivery_calls() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return delivery_calls_;
-  }
 
  private:
   mutable std::mutex mu_;
@@ -119,10 +118,10 @@ class FakeProber : public Prober {
   std::map<std::string, StatusOr<NodeProbe>> nodes_;
   std::map<std::string, StatusOr<MarkerProbe>> markers_;
   std::map<std::string, Status> deliveries_;
+  std::vector<std::pair<std::string, std::string>> delivery_calls_;
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls_;
   std::vector<std::string> node_calls_;
   std::vector<SshTarget> marker_targets_;
-  std::vector<std::pair<std::string, std::string>> delivery_calls_;
 };
 
 }  // namespace pygrid::probe
