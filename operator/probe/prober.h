@@ -116,6 +116,12 @@ class Prober {
   // connecting); the command not finishing in time → Timeout; unrecognised command output →
   // Unavailable. No message contains the private key.
   virtual StatusOr<MarkerProbe> ProbeMarker(const SshTarget& target) = 0;
+
+  // Writes `gateway_url` into the worker's inbox at `target` (TEMPORARY lead stub; the
+  // instance-side branch replaces it).
+  virtual Status DeliverGateway(const SshTarget& target, const std::string& gateway_url) {
+    return Status::Unavailable("not implemented");
+  }
 };
 
 using ProberPtr = std::unique_ptr<Prober>;

@@ -7,7 +7,8 @@
 //   Reconciler reconciler(..., std::move(fake));
 //
 // Unset URLs (gateways and nodes) answer {answers=false, "no answer (fake)"}; unset hosts answer
-// kUnreachable, the state of an instance that is still booting. Thread-safe: the reconciler may
+// kUnreachable, the state of an instance that is still booting; deliveries of the gateway
+// address succeed unless set otherwise. Thread-safe: the reconciler may
 // probe from several workers while the test changes answers.
 #pragma once
 
@@ -38,12 +39,19 @@ class FakeProber : public Prober {
     std::lock_guard<std::mutex> lock(mu_);
     nodes_.insert_or_assign(base_url, std::move(result));
   }
+  // Answer `result` to every later DeliverGateway whose target.host is `host` (unset hosts
+  // accept every delivery).
+  void SetDelivery(const std::string& host, Status result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    deliveries_.insert_or_assign(host, std::move(result));
+  }
   // Forgets every answer set so far (calls are still counted).
   void Clear() {
     std::lock_guard<std::mutex> lock(mu_);
     gateways_.clear();
     nodes_.clear();
     markers_.clear();
+    deliveries_.clear();
   }
 
   StatusOr<GatewayProbe> ProbeGateway(const std::string& base_url, api::Flavor flavor) override {
@@ -76,6 +84,18 @@ class FakeProber : public Prober {
                        "no SSH connection to " + target.host + ": unreachable (fake)"};
   }
 
+  Status DeliverGateway(const SshTarget& target, const std::string& gateway_url) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivery_calls_.emplace_back(target.host, gateway_url);
+    auto it = deliveries_.find(target.host);
+    return it != deliveries_.end() ? it->second : Status::Ok();
+  }
+
+  // Every DeliverGateway call so far, in order: (target host, gateway URL).
+  std::vector<std::pair<std::string, std::string>> delivery_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivery_calls_;
+  }
   // Every ProbeGateway call so far, in order: (base_url, flavour).
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -97,6 +117,8 @@ class FakeProber : public Prober {
   std::map<std::string, StatusOr<GatewayProbe>> gateways_;
   std::map<std::string, StatusOr<NodeProbe>> nodes_;
   std::map<std::string, StatusOr<MarkerProbe>> markers_;
+  std::map<std::string, Status> deliveries_;
+  std::vector<std::pair<std::string, std::string>> delivery_calls_;
   std::vector<std::pair<std::string, api::Flavor>> gateway_calls_;
   std::vector<std::string> node_calls_;
   std::vector<SshTarget> marker_targets_;
