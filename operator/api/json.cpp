@@ -181,6 +181,7 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
   r.Integer("desiredWorkers", status.desired_workers);
   r.Integer("observedGeneration", status.observed_generation);
   r.String("securityGroupID", status.security_group_id);
+  r.String("gatewayAddressDelivery", status.gateway_address_delivery);
   const json& gateway_json = r.Object("gateway");
   if (gateway_json.is_object()) {
     GatewayStatus gateway;
@@ -339,6 +340,7 @@ json StatusToJson(const ClusterStatus& status) {
       std::to_string(status.ready_workers) + "/" + std::to_string(status.desired_workers);
   out["observedGeneration"] = status.observed_generation;
   PutIfNotEmpty(out, "securityGroupID", status.security_group_id);
+  PutIfNotEmpty(out, "gatewayAddressDelivery", status.gateway_address_delivery);
   if (status.gateway) {
     const GatewayStatus& g = *status.gateway;
     json gateway = {{"ready", g.ready}};

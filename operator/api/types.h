@@ -189,6 +189,9 @@ struct WorkerStatus {
   }
 };
 
+inline constexpr char kGatewayAddressBySsh[] = "SSH";
+inline constexpr char kGatewayAddressByUserData[] = "UserData";
+
 struct ClusterStatus {
   std::optional<Phase> phase;
   std::string endpoint;
@@ -198,12 +201,18 @@ struct ClusterStatus {
   int desired_workers = 0;
   int64_t observed_generation = 0;
   std::string security_group_id;
+  // How workers learn the gateway's private address: kGatewayAddressBySsh (created with the
+  // gateway, the address delivered over SSH once it is known) or kGatewayAddressByUserData
+  // (created once the gateway runs, the address in their user data: the fallback when SSH
+  // cannot reach them). "" until the first delivery or fallback (SSH is tried first).
+  std::string gateway_address_delivery;
   std::vector<Condition> conditions;
   bool operator==(const ClusterStatus& o) const {
     return phase == o.phase && endpoint == o.endpoint && gateway == o.gateway &&
            workers == o.workers && ready_workers == o.ready_workers &&
            desired_workers == o.desired_workers && observed_generation == o.observed_generation &&
-           security_group_id == o.security_group_id && conditions == o.conditions;
+           security_group_id == o.security_group_id &&
+           gateway_address_delivery == o.gateway_address_delivery && conditions == o.conditions;
   }
   bool operator!=(const ClusterStatus& o) const { return !(*this == o); }
 };

@@ -222,6 +222,8 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   reconciler_options.ssh_port = options.ssh_port;
   reconciler_options.ssh_user = options.ssh_user;
   reconciler_options.operator_namespace = options.operator_namespace;
+  reconciler_options.address_delivery_grace =
+      std::chrono::duration_cast<std::chrono::seconds>(options.address_delivery_grace);
   Reconciler reconciler(std::move(deps), reconciler_options);
   kube::Controller controller(std::move(controller_options),
                               [&](const std::string& key) { return reconciler.Reconcile(key); });

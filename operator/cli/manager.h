@@ -49,7 +49,10 @@ struct ManagerOptions {
   std::string templates_dir;                         // "" = the built-in templates
   std::string orphan_instances = "report";           // report | delete
   std::chrono::milliseconds orphan_grace_period{3600000};
-  std::string pod_name;                              // $POD_NAME, for events
+  // How long SSH may fail to reach a worker waiting for its gateway's address before its grid
+  // falls back to workers configured by user data.
+  std::chrono::milliseconds address_delivery_grace{300000};
+  std::string pod_name;  // $POD_NAME, for events
 };
 
 // True when an update of a PyGridCluster needs a reconcile: its spec generation, deletion

@@ -46,7 +46,7 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   ParsedFlags parsed;
   cli::ManagerOptions& m = parsed.manager;
   std::string poll = "10s", resync = "1m", lease = "15s", renew = "10s", retry = "2s";
-  std::string orphan_grace = "1h";
+  std::string orphan_grace = "1h", delivery_grace = "5m";
   std::string genesis_timeout = "30s";
   po::options_description flags("pygrid-operator flags (each also read from PYGRID_<FLAG>)");
   flags.add_options()("help,h", "show this help")(
@@ -93,6 +93,9 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
       "ssh-port", po::value(&m.ssh_port)->default_value(m.ssh_port), "SSH port of the instances")(
       "ssh-user", po::value(&m.ssh_user)->default_value(m.ssh_user),
       "SSH login user of the instances")(
+      "address-delivery-grace", po::value(&delivery_grace)->default_value(delivery_grace),
+      "how long SSH may fail to reach a worker waiting for its gateway's address before the "
+      "grid falls back to workers whose user data carries it (created once the gateway runs)")(
       "ssh-key-secret", po::value(&m.ssh_key_secret)->default_value(m.ssh_key_secret),
       "Secret (in the operator's namespace) holding the operator's SSH key; created if missing")(
       "operator-namespace", po::value(&m.operator_namespace)->default_value(m.operator_namespace),
@@ -132,7 +135,8 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
         {&renew, &m.renew_deadline},
         {&retry, &m.retry_period},
         {&genesis_timeout, &m.genesis_request_timeout},
-        {&orphan_grace, &m.orphan_grace_period}}) {
+        {&orphan_grace, &m.orphan_grace_period},
+        {&delivery_grace, &m.address_delivery_grace}}) {
     StatusOr<std::chrono::milliseconds> duration = ParseDuration(*text);
     if (!duration.ok()) return duration.status();
     *target = *duration;

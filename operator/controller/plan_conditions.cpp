@@ -85,6 +85,7 @@ bool PlanSuspended(const Observations& seen, const Inventory& inventory, Plan& p
   plan.actions.erase(std::remove_if(plan.actions.begin(), plan.actions.end(),
                                     [](const Action& a) {
                                       return a.kind == ActionKind::kCreateInstance ||
+                                             a.kind == ActionKind::kDeliverGateway ||
                                              a.kind == ActionKind::kDeleteInstance ||
                                              a.kind == ActionKind::kStartInstance;
                                     }),

@@ -1,5 +1,7 @@
 // The worker part of the planner: fill the lowest free indexes, delete the highest first,
-// replace failed and lost workers, and let every worker go with a replaced gateway.
+// replace failed and lost workers, deliver the gateway's address to workers that wait for it
+// (or, on the UserData path, let every worker go with a replaced gateway).
+#include "api/conditions.h"
 #include "api/defaults.h"
 #include "api/naming.h"
 #include "controller/internal/plan_parts.h"
@@ -26,6 +28,32 @@ void Observe(api::WorkerStatus& worker, const cloud::Instance& instance) {
   worker.state = InstanceStateName(StateOf(instance));
 }
 
+// How long SSH has had to reach `worker`: since the later of its and its gateway's creation.
+bool DeliveryOverdue(const Observations& seen, const cloud::Instance& worker,
+                     const cloud::Instance& gateway) {
+  std::optional<std::chrono::system_clock::time_point> since = api::ParseTime(worker.created_at);
+  std::optional<std::chrono::system_clock::time_point> gateway_since =
+      api::ParseTime(gateway.created_at);
+  if (!since || !gateway_since) return false;
+  return seen.now - std::max(*since, *gateway_since) >= seen.address_delivery_grace;
+}
+
+Action DeliverAction(const cloud::Instance& instance, const std::string& gateway_ip,
+                     bool redelivery) {
+  Action action;
+  action.kind = ActionKind::kDeliverGateway;
+  action.role = api::InstanceRole::kWorker;
+  action.name = instance.name;
+  action.id = instance.id;
+  action.gateway_ip = gateway_ip;
+  if (redelivery) {
+    action.reason = "GatewayAddressRedelivered";
+    action.message = "gave worker " + instance.name + " the new gateway address " + gateway_ip +
+                     " over SSH; its node joins there";
+  }
+  return action;
+}
+
 }  // namespace
 
 WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
@@ -35,6 +63,14 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   const api::ClusterStatus& previous = cluster.status;
   const bool gateway_ready = plan.status.gateway && plan.status.gateway->ready;
   const std::string spec_hash = SpecHashFor(api::InstanceRole::kWorker, cluster.spec);
+  // Workers wait for the address over SSH unless the grid fell back to user data.
+  const bool by_ssh = previous.gateway_address_delivery != api::kGatewayAddressByUserData;
+  // The address workers join: known once the gateway runs and is not going away.
+  const std::string gateway_ip =
+      gateway.running && !gateway.replaced ? gateway.instance->private_ip.value_or("") : "";
+  const std::string gateway_url =
+      gateway_ip.empty() ? "" : GatewayJoinUrl(cluster.spec, gateway_ip);
+  std::set<std::string> holds_address;  // workers whose inbox already holds gateway_url
   WorkersPlan result;
   std::vector<const cloud::Instance*> out_of_date;  // healthy so far, built from another spec
   struct Remedy {
@@ -52,16 +88,22 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
   for (const auto& [index, instance] : inventory.workers) {
     const InstanceState state = StateOf(instance);
     if (state == InstanceState::kDeleting) continue;
-    // A worker joins the gateway address its user data names, once (pygrid.md §5). One whose
-    // recorded gateway is not the current one joined a gateway that is gone (its delete may
-    // have failed, the operator crashed, or its create landed late). Without a record: workers
-    // are created only after their gateway runs, so one older than the gateway is stale.
+    // A node joins the gateway address it was given, once (pygrid.md §5): from its user data,
+    // or delivered over SSH, which can also give it a new one (it then re-joins). On the
+    // UserData path a worker whose recorded gateway is not the current one joined a gateway
+    // that is gone (its delete may have failed, the operator crashed, or its create landed
+    // late). Without a record (status lost) one older than the gateway joined an older one.
     const api::WorkerStatus* recorded = PreviousWorker(previous, instance.name);
-    const bool joined_old_gateway =
-        gateway.running && ((recorded != nullptr && !recorded->gateway_ip.empty())
-                                ? recorded->gateway_ip != gateway.instance->private_ip.value_or("")
-                                : instance.created_at < gateway.instance->created_at);
-    if (gateway.replaced || joined_old_gateway) {
+    const bool needs_address =
+        !gateway_ip.empty() && recorded != nullptr && recorded->gateway_ip != gateway_ip;
+    auto delivered = seen.probes.delivered_gateway.find(instance.name);
+    if (needs_address && delivered != seen.probes.delivered_gateway.end() &&
+        delivered->second == gateway_url)
+      holds_address.insert(instance.name);  // delivered before a crash or a lost status write
+    const bool joined_old_gateway = (recorded == nullptr && gateway.running &&
+                                     instance.created_at < gateway.instance->created_at) ||
+                                    (!by_ssh && needs_address);
+    if ((gateway.replaced && !by_ssh) || joined_old_gateway) {
       plan.actions.push_back(DeleteAction(
           instance, "GatewayReplaced",
           "worker " + instance.name +
@@ -89,9 +131,30 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     } else if (recorded != nullptr && BuiltFromOlderSpec(recorded->spec_hash, spec_hash)) {
       out_of_date.push_back(&instance);
     }
+    if (!by_ssh || !needs_address || holds_address.count(instance.name) || acted_on(instance) ||
+        !IsRunning(instance))
+      continue;
+    if (DeliveryOverdue(seen, instance, *gateway.instance)) {
+      // SSH does not reach it (allowedSourceCIDRs without the operator's address, a firewall):
+      // this grid's workers get the address in their user data from now on.
+      plan.status.gateway_address_delivery = api::kGatewayAddressByUserData;
+      plan.actions.push_back(DeleteAction(
+          instance, "GatewayAddressUndeliverable",
+          "could not give worker " + instance.name + " the gateway address over SSH within " +
+              std::to_string(seen.address_delivery_grace.count()) + " s (" +
+              MarkerDetail(seen, instance.name) +
+              "); replacing it with a worker whose user data carries the address, and creating "
+              "this grid's workers only once the gateway runs from now on",
+          true));
+    } else {
+      plan.actions.push_back(DeliverAction(instance, gateway_ip, !recorded->gateway_ip.empty()));
+    }
   }
 
-  const bool can_create = gateway.running && !gateway.replaced;
+  // On the SSH path workers are created with their gateway and wait for its address.
+  const bool can_create =
+      (gateway.running && !gateway.replaced) ||
+      (by_ssh && plan.status.gateway_address_delivery != api::kGatewayAddressByUserData);
   for (int index = 0; index < replicas; ++index) {
     const std::string name = api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid,
                                                   api::InstanceRole::kWorker, index);
@@ -114,12 +177,14 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
       worker.state.clear();
       if (can_create) {
         plan.actions.push_back(CreateAction(api::InstanceRole::kWorker, index, name, lost));
+        plan.actions.back().gateway_ip = gateway_ip;
       }
       result.waiting.push_back(name + (can_create ? " (creating)" : " (waiting for the gateway)"));
     } else {
       const cloud::Instance& instance = observed->second;
       const bool same_instance = worker.instance_id == instance.id;
       Observe(worker, instance);
+      if (holds_address.count(name)) worker.gateway_ip = gateway_ip;
       // As for the gateway: the record stays for the landing window.
       ClearLandedRecord(seen, instance, worker.create_requested_at);
       worker.registered =

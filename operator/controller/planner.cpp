@@ -396,6 +396,10 @@ Plan PlanRound(const Observations& seen) {
   return plan;
 }
 
+std::string GatewayJoinUrl(const api::ClusterSpec& spec, const std::string& gateway_ip) {
+  return "http://" + gateway_ip + ":" + std::to_string(spec.pygrid.gateway_port);
+}
+
 void RecordIdentity(api::ClusterStatus& status, const std::string& name,
                     const InstanceIdentity& identity) {
   if (status.gateway && status.gateway->name == name) {
@@ -454,12 +458,25 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     }
   };
   bool group_gone = false;
+  int first_deliveries = 0;  // to workers that had no address yet
   const Status* failure = nullptr;
   std::string failed_during;
   for (size_t i = 0; i < plan.actions.size() && i < report.outcomes.size(); ++i) {
     const Action& action = plan.actions[i];
     const ActionOutcome& outcome = report.outcomes[i];
     if (!outcome.ran) continue;
+    if (action.kind == ActionKind::kDeliverGateway) {
+      // Not a round failure: a worker whose sshd is not up yet is tried again next round, and
+      // the planner falls back to user data when SSH never reaches it.
+      if (!outcome.result.ok()) continue;
+      for (api::WorkerStatus& worker : status.workers) {
+        if (worker.name != action.name) continue;
+        if (worker.gateway_ip.empty()) ++first_deliveries;
+        worker.gateway_ip = action.gateway_ip;
+      }
+      if (!action.reason.empty()) done.events.push_back({false, action.reason, action.message});
+      continue;
+    }
     if (action.kind == ActionKind::kCreateInstance && outcome.group_gone) {
       // Not a failure: the group went meanwhile (the last other grid using it was deleted).
       refused(action.name);
@@ -542,6 +559,14 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     if (action.kind != ActionKind::kCreateInstance && !action.reason.empty()) {
       done.events.push_back({action.warning, action.reason, action.message});
     }
+  }
+  if (first_deliveries > 0 && status.gateway_address_delivery.empty()) {
+    status.gateway_address_delivery = api::kGatewayAddressBySsh;
+    done.events.push_back(
+        {false, "GatewayAddressDelivered",
+         "gave " + std::to_string(first_deliveries) +
+             (first_deliveries == 1 ? " worker" : " workers") +
+             " the gateway address over SSH: workers boot with their gateway (one boot)"});
   }
   if (group_gone) {
     status.security_group_id.clear();  // the next round ensures the group again

@@ -18,15 +18,23 @@
 //    itself when the Secret changes; the phase is not Failed.
 //  - No create is ever planned from an instance list that was not read completely this round.
 //  - Instances are matched to the cluster by name (<cluster>-<uid8>-gateway|worker-<i>).
-//    Gateway first; workers once the gateway runs with a private IP (they join it there).
+//  - Ready in one boot: workers are created in the same round as their gateway. A worker
+//    created before the gateway has a private IP prepares everything and waits; the operator
+//    delivers the address over SSH (kDeliverGateway) once the gateway has one, and again to
+//    every worker after a gateway replacement. What was delivered is on the instance (the
+//    marker probe reads it), so a restarted operator neither guesses nor sends twice. When SSH
+//    cannot reach a worker within Observations::address_delivery_grace, it is replaced by one
+//    whose user data carries the address, and the grid falls back to that path for good
+//    (status.gatewayAddressDelivery=UserData): workers wait for a running gateway, and a
+//    replaced gateway takes its workers with it.
 //  - Scale up fills the lowest free indexes; scale down deletes the highest first.
 //  - `error` instances are deleted and created again; stopped ones (shutoff) are started; an
 //    instance the status recorded that
 //    the cloud no longer lists was deleted out of band and is created again (InstanceLost).
 //  - A retryable cloud failure shows in CloudReachable=False at once and turns Ready False
 //    (CloudUnavailable) once it has lasted kCloudOutageGrace; it clears on the next success.
-//  - Workers join the gateway once (pygrid.md §5): when the gateway is lost or fails, every
-//    worker is deleted too and recreated after the new gateway is up.
+//  - Workers join the gateway once (pygrid.md §5): on the UserData path, when the gateway is
+//    lost or fails, every worker is deleted too and recreated after the new gateway is up.
 //  - A create whose answer was lost may still land: no second create for that name within
 //    kCreateLandingWindow of the first (status createRequestedAt), and no finalizer removal.
 //  - An instance that presents another SSH host key than status pins was made with another
@@ -77,6 +85,11 @@ struct CredentialsObservation {
   bool ok() const { return reason.empty(); }
 };
 
+// Default of Observations::address_delivery_grace: a real instance's sshd answers a minute or
+// two after the create; five minutes leaves room for a slow region without keeping a grid
+// whose firewall shuts the operator out waiting long.
+inline constexpr std::chrono::seconds kDefaultAddressDeliveryGrace{300};
+
 // What the cloud showed this round.
 struct CloudObservation {
   // True when the account's instance list was read completely this round (not from a list
@@ -112,6 +125,9 @@ struct ProbeObservation {
   // Instances whose SSH host key is not the one status pins: another create's identity (two
   // creates raced for the name). They can never register under the recorded node id.
   std::set<std::string> identity_mismatch;
+  // The gateway URL each probed worker holds in its inbox (the marker probe reads it), by
+  // instance name; absent when not probed or nothing was delivered.
+  std::map<std::string, std::string> delivered_gateway;
 };
 
 // Everything one round observed.
@@ -127,6 +143,10 @@ struct Observations {
   CloudObservation cloud;
   ProbeObservation probes;
   std::chrono::system_clock::time_point now{};
+  // How long SSH may fail to reach a running worker that waits for the gateway's address
+  // (counted from the later of its and its gateway's creation) before the grid falls back to
+  // workers configured by user data.
+  std::chrono::seconds address_delivery_grace{kDefaultAddressDeliveryGrace};
 };
 
 enum class ActionKind {
@@ -136,6 +156,7 @@ enum class ActionKind {
   kStartInstance,        // an instance stopped out of band (or on resume) is started again
   kStopInstance,         // spec.suspend: running instances are stopped (the API's stop action)
   kCreateInstance,       // after the intent (identity) is recorded in status
+  kDeliverGateway,       // write the gateway's address into a worker's inbox over SSH
   kDeleteSecurityGroup,  // a group the operator made, once no instance and no other grid uses it
   kDropCredentials,      // the copy goes with the finalizer
   kRemoveFinalizer,      // last, and only if every earlier action succeeded
@@ -144,9 +165,12 @@ enum class ActionKind {
 struct Action {
   ActionKind kind = ActionKind::kCreateInstance;
   api::InstanceRole role = api::InstanceRole::kGateway;
-  int index = 0;         // worker index
-  std::string name;      // the instance name
-  std::string id;        // the instance (or security group) to delete
+  int index = 0;     // worker index
+  std::string name;  // the instance name
+  std::string id;    // the instance (or security group) to delete
+  // Workers: the gateway private IP a create's user data names ("" for a worker that waits for
+  // delivery), or the one kDeliverGateway delivers.
+  std::string gateway_ip;
   std::string reason;    // CamelCase event reason, "" for no event
   std::string message;   // event message
   bool warning = false;  // event type
@@ -227,7 +251,7 @@ struct InstanceIdentity {
   std::string ssh_host_key;  // public key the instance will present
   std::string node_id;       // "" when the instance runs no node
   std::string requested_at;  // RFC 3339: when the create is sent
-  std::string gateway_ip;    // workers: the gateway private IP their user data joins
+  std::string gateway_ip;    // workers: the gateway private IP their user data joins ("" waits)
   std::string spec_hash;     // SpecHashFor(role, spec) of the spec it is built from
 };
 
@@ -235,6 +259,10 @@ struct InstanceIdentity {
 // flavour, PyGrid images and ports, allowed CIDRs, SSH keys; the gateway also the co-located
 // worker setting). An instance whose recorded hash differs is out of date.
 std::string SpecHashFor(api::InstanceRole role, const api::ClusterSpec& spec);
+
+// The URL a worker's node joins: http://<gateway private IP>:<gatewayPort> (what user data and
+// SSH delivery give a worker, and what the marker probe reads back from its inbox).
+std::string GatewayJoinUrl(const api::ClusterSpec& spec, const std::string& gateway_ip);
 
 // Ready's reason while creates are held until Genesis Cloud has applied the grid's security
 // group (the standalone `up --detach` waits through it).

@@ -91,6 +91,8 @@ class Reconciler::Round {
   // The shared-group names other grids of this account that are not being deleted need.
   std::set<std::string> GroupsNeededElsewhere(const std::string& uid);
   void ObserveProbes(Observations& seen);
+  // Writes action.gateway_ip's join URL into the worker's inbox over SSH (pinned host key).
+  Status DeliverGateway(const Observations& seen, const Action& action);
   ActReport Act(const Observations& seen, Plan& plan);
   ActionOutcome Create(const api::ClusterSpec& spec, const Action& action,
                        const api::ClusterStatus& status, const std::string& image,
@@ -268,6 +270,7 @@ std::optional<json> Reconciler::Round::LoadObject() {
 Observations Reconciler::Round::Observe() {
   Observations seen;
   seen.now = deps_.clock->WallNow();
+  seen.address_delivery_grace = options_.address_delivery_grace;
   ParseObject(object_, seen);
   seen.has_finalizer = HasFinalizer(object_);
   seen.being_deleted = !seen.cluster.metadata.deletion_timestamp.empty();
@@ -492,6 +495,8 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
   for (MarkerJob& job : jobs) {
     if (job.result.ok()) {
       seen.probes.markers[job.name] = *job.result;
+      if (!job.result->delivered_gateway_url.empty())
+        seen.probes.delivered_gateway[job.name] = job.result->delivered_gateway_url;
     } else if (job.result.status().remote_code() == probe::kHostKeyMismatch) {
       seen.probes.markers[job.name] = {probe::MarkerState::kFailed,
                                        "SSH host key does not match the pinned key"};
@@ -528,10 +533,16 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     }
   }
 
-  // Deletes and starts, in parallel.
+  // Deletes, starts and address deliveries, in parallel.
   std::vector<std::function<void()>> changes;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const ActionKind kind = plan.actions[i].kind;
+    if (kind == ActionKind::kDeliverGateway) {
+      changes.push_back([this, &seen, &plan, &report, i] {
+        report.outcomes[i].result = DeliverGateway(seen, plan.actions[i]);
+      });
+      continue;
+    }
     if (kind != ActionKind::kDeleteInstance && kind != ActionKind::kStartInstance &&
         kind != ActionKind::kStopInstance)
       continue;
@@ -600,7 +611,9 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
 
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const ActionKind kind = plan.actions[i].kind;
-    if (kind == ActionKind::kAddFinalizer || kind == ActionKind::kStoreCredentials) continue;
+    if (kind == ActionKind::kAddFinalizer || kind == ActionKind::kStoreCredentials ||
+        kind == ActionKind::kDeliverGateway)
+      continue;
     if (kind == ActionKind::kDeleteSecurityGroup || kind == ActionKind::kDropCredentials ||
         kind == ActionKind::kRemoveFinalizer)
       continue;
@@ -678,9 +691,7 @@ Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan)
     identity.ssh_host_key = host_key->public_key;
     identity.requested_at = api::FormatTime(deps_.clock->WallNow());
     identity.spec_hash = SpecHashFor(action.role, spec);
-    if (action.role == api::InstanceRole::kWorker && plan.status.gateway) {
-      identity.gateway_ip = plan.status.gateway->private_ip;
-    }
+    if (action.role == api::InstanceRole::kWorker) identity.gateway_ip = action.gateway_ip;
     if (runs_node) identity.node_id = action.name + "-" + deps_.identities->NodeIdSuffix();
     RecordIdentity(plan.status, action.name, identity);
     host_keys_[action.name] = std::move(*host_key);
@@ -698,7 +709,7 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   input.index = action.index;
   input.hostname = action.name;
   if (action.role == api::InstanceRole::kWorker) {
-    input.gateway_private_ip = status.gateway ? status.gateway->private_ip : "";
+    input.gateway_private_ip = action.gateway_ip;  // "": it waits for delivery over SSH
     for (const api::WorkerStatus& worker : status.workers) {
       if (worker.name == action.name) input.node_id = worker.node_id;
     }
@@ -745,6 +756,36 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   Log().Info("created instance", {{"instance", action.name}, {"id", created->id}});
   outcome.created = *created;
   return outcome;
+}
+
+Status Reconciler::Round::DeliverGateway(const Observations& seen, const Action& action) {
+  std::string host, pinned;
+  for (const cloud::Instance& instance : seen.cloud.instances) {
+    if (instance.id == action.id) host = instance.public_ip.value_or("");
+  }
+  for (const api::WorkerStatus& worker : seen.cluster.status.workers) {
+    if (worker.name == action.name) pinned = worker.ssh_host_key;
+  }
+  if (host.empty() || pinned.empty()) {
+    return Status::Unavailable("worker " + action.name + " has no address or pinned host key yet");
+  }
+  probe::SshTarget target;
+  target.host = host;
+  target.port = options_.ssh_port;
+  target.user = options_.ssh_user;
+  target.private_key = deps_.operator_key.private_key;
+  target.pinned_host_key = pinned;
+  target.timeout = options_.ssh_timeout;
+  Status delivered =
+      deps_.prober->DeliverGateway(target, GatewayJoinUrl(seen.cluster.spec, action.gateway_ip));
+  if (delivered.ok()) {
+    Log().Info("delivered the gateway address",
+               {{"instance", action.name}, {"gateway", action.gateway_ip}});
+  } else {
+    Log().Info("could not deliver the gateway address yet",
+               {{"instance", action.name}, {"error", delivered.message()}});
+  }
+  return delivered;
 }
 
 Status Reconciler::Round::StoreCredentials(const Observations& seen) {

@@ -71,6 +71,9 @@ struct ReconcilerOptions {
   int status_write_attempts = 1;
   // Where the operator keeps its copies of clusters' credentials (its own namespace).
   std::string operator_namespace = "pygrid-system";
+  // How long SSH may fail to reach a worker waiting for its gateway's address before the grid
+  // falls back to workers configured by user data (Observations::address_delivery_grace).
+  std::chrono::seconds address_delivery_grace = kDefaultAddressDeliveryGrace;
 };
 
 // Where events go: (object, warning?, reason, message). Production wires kube::EventRecorder.

@@ -35,6 +35,9 @@ std::string Name(InstanceRole role, int index = 0) {
   return api::InstanceNameFor("mnist", kUid, role, index);
 }
 
+// The private IP of every active gateway Instance() makes.
+constexpr char kGatewayPrivateIp[] = "127.0.2.1";
+
 cloud::Instance Instance(InstanceRole role, int index, const std::string& state,
                          const std::string& created_at = "2026-01-01T00:00:00.000Z") {
   cloud::Instance instance;
@@ -45,8 +48,8 @@ cloud::Instance Instance(InstanceRole role, int index, const std::string& state,
   if (state == "active") {
     instance.public_ip =
         role == InstanceRole::kGateway ? "127.0.1.1" : "127.0.1." + std::to_string(10 + index);
-    instance.private_ip =
-        role == InstanceRole::kGateway ? "127.0.2.1" : "127.0.2." + std::to_string(10 + index);
+    instance.private_ip = role == InstanceRole::kGateway ? kGatewayPrivateIp
+                                                         : "127.0.2." + std::to_string(10 + index);
   }
   return instance;
 }
@@ -67,6 +70,7 @@ void Record(api::PyGridCluster& cluster, const cloud::Instance& instance, int in
     status.instance_id = instance.id;
     status.node_id = instance.name + "-n0";
     status.state = instance.status;
+    status.gateway_ip = kGatewayPrivateIp;  // created with it, or given it over SSH
     cluster.status.workers.push_back(status);
   }
 }
@@ -151,6 +155,9 @@ std::vector<std::string> Describe(const std::vector<Action>& actions) {
       case ActionKind::kDeleteInstance:
         out.push_back("delete " + action.name + reason);
         break;
+      case ActionKind::kDeliverGateway:
+        out.push_back("deliver " + action.gateway_ip + " to " + action.name);
+        break;
       default:
         out.push_back("finalizer or group");
         break;
@@ -193,9 +200,19 @@ struct ReadyGrid : ActiveGrid {
   }
 };
 
-TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
+// A grid that fell back to workers configured by user data (SSH did not reach its workers).
+api::PyGridCluster OnUserDataPath(api::PyGridCluster cluster) {
+  cluster.status.gateway_address_delivery = api::kGatewayAddressByUserData;
+  return cluster;
+}
+
+TEST(PlannerTest, NewClusterCreatesTheGatewayAndEveryWorkerInOneRound) {
   TablePlan plan = PlanCluster(Cluster(3), {});
-  EXPECT_EQ(Describe(plan.actions), Strings{"create gateway"});
+  EXPECT_EQ(Describe(plan.actions),
+            (Strings{"create gateway", "create worker-0", "create worker-1", "create worker-2"}));
+  for (const Action& action : plan.actions) {
+    EXPECT_EQ(action.gateway_ip, "") << action.name << " waits for the address over SSH";
+  }
   EXPECT_FALSE(plan.ready);
   EXPECT_EQ(plan.status.phase, api::Phase::kPending);
   EXPECT_EQ(plan.status.desired_workers, 3);
@@ -205,8 +222,14 @@ TEST(PlannerTest, NewClusterCreatesOnlyTheGatewayFirst) {
   EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->status, "False");
 }
 
-TEST(PlannerTest, BootingGatewayHoldsBackWorkers) {
-  api::PyGridCluster cluster = Cluster(2);
+TEST(PlannerTest, OnTheUserDataPathANewClusterCreatesOnlyTheGatewayFirst) {
+  TablePlan plan = PlanCluster(OnUserDataPath(Cluster(3)), {});
+  EXPECT_EQ(Describe(plan.actions), Strings{"create gateway"});
+  EXPECT_EQ(plan.status.gateway_address_delivery, api::kGatewayAddressByUserData);
+}
+
+TEST(PlannerTest, OnTheUserDataPathABootingGatewayHoldsBackWorkers) {
+  api::PyGridCluster cluster = OnUserDataPath(Cluster(2));
   Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "creating")};
   TablePlan plan = PlanCluster(cluster, seen);
@@ -222,6 +245,9 @@ TEST(PlannerTest, ActiveGatewayCreatesAllWorkersInOneRound) {
   TablePlan plan = PlanCluster(Cluster(3), seen);
   EXPECT_EQ(Describe(plan.actions),
             (Strings{"create worker-0", "create worker-1", "create worker-2"}));
+  for (const Action& action : plan.actions) {
+    EXPECT_EQ(action.gateway_ip, kGatewayPrivateIp) << "known: it goes into the user data";
+  }
   EXPECT_EQ(plan.status.endpoint, "http://127.0.1.1:5000");
   EXPECT_EQ(plan.status.gateway->private_ip, "127.0.2.1");
 }
@@ -327,8 +353,101 @@ TEST(PlannerTest, InstanceDeletedOutOfBandIsRecreatedAsLost) {
   EXPECT_EQ(plan.status.workers[1].instance_id, "");
 }
 
-TEST(PlannerTest, LostGatewayTakesTheWorkersWithIt) {
+// Workers created with their gateway, before it had an address.
+ActiveGrid WaitingForTheAddress(int replicas) {
+  ActiveGrid grid(replicas);
+  for (api::WorkerStatus& worker : grid.cluster.status.workers) worker.gateway_ip.clear();
+  return grid;
+}
+
+TEST(PlannerTest, WorkersWaitingForTheAddressGetItOverSshOnceTheGatewayHasOne) {
+  ActiveGrid grid = WaitingForTheAddress(2);
+  TablePlan plan = PlanCluster(grid.cluster, grid.seen);
+  EXPECT_EQ(Describe(plan.actions),
+            (Strings{"deliver 127.0.2.1 to " + Name(InstanceRole::kWorker, 0),
+                     "deliver 127.0.2.1 to " + Name(InstanceRole::kWorker, 1)}));
+  EXPECT_EQ(plan.actions[0].id, grid.seen.instances[1].id);
+  EXPECT_EQ(plan.actions[0].reason, "") << "a first delivery is no event of its own";
+
+  // Not before the gateway has its private IP, and not to a worker still being created.
+  grid.seen.instances[0] = Instance(InstanceRole::kGateway, 0, "creating");
+  EXPECT_TRUE(PlanCluster(grid.cluster, grid.seen).actions.empty());
+  grid.seen.instances[0] = Instance(InstanceRole::kGateway, 0, "active");
+  grid.seen.instances[2] = Instance(InstanceRole::kWorker, 1, "creating");
+  EXPECT_EQ(Describe(PlanCluster(grid.cluster, grid.seen).actions),
+            Strings{"deliver 127.0.2.1 to " + Name(InstanceRole::kWorker, 0)});
+
+  // Nothing while suspended.
+  grid.cluster.spec.suspend = true;
+  for (const Action& action : PlanCluster(grid.cluster, grid.seen).actions) {
+    EXPECT_NE(action.kind, ActionKind::kDeliverGateway);
+  }
+}
+
+TEST(PlannerTest, AnAddressTheWorkerAlreadyHoldsIsRecordedNotSentAgain) {
+  // The operator crashed (or its status write was lost) after a delivery: the marker probe
+  // reads the address from the worker's inbox.
+  ActiveGrid grid = WaitingForTheAddress(2);
+  Observations seen = Observe(grid.cluster, grid.seen);
+  seen.probes.delivered_gateway[Name(InstanceRole::kWorker, 0)] = "http://127.0.2.1:5000";
+  seen.probes.delivered_gateway[Name(InstanceRole::kWorker, 1)] = "http://10.9.9.9:5000";
+  Plan plan = PlanRound(seen);
+  EXPECT_EQ(Describe(plan.actions),
+            Strings{"deliver 127.0.2.1 to " + Name(InstanceRole::kWorker, 1)});
+  EXPECT_EQ(plan.status.workers[0].gateway_ip, kGatewayPrivateIp);
+  EXPECT_EQ(plan.status.workers[1].gateway_ip, "");
+}
+
+TEST(PlannerTest, AReplacedGatewayKeepsItsWorkersAndGivesThemTheNewAddress) {
   api::PyGridCluster cluster = Cluster(2);
+  cluster.status.gateway_address_delivery = api::kGatewayAddressBySsh;
+  Seen seen;
+  seen.instances = {Instance(InstanceRole::kWorker, 0, "active"),
+                    Instance(InstanceRole::kWorker, 1, "active")};
+  cloud::Instance old_gateway = Instance(InstanceRole::kGateway, 0, "active");
+  Record(cluster, old_gateway, 0, true);
+  for (const cloud::Instance& worker : seen.instances) Record(cluster, worker, 0, false);
+  cluster.status.workers[1].index = 1;
+  EXPECT_EQ(Describe(PlanCluster(cluster, seen).actions), Strings{"create gateway InstanceLost"});
+
+  cloud::Instance new_gateway = Instance(InstanceRole::kGateway, 0, "active");
+  new_gateway.id = "id-new-gateway";
+  new_gateway.private_ip = "127.0.2.99";
+  seen.instances.push_back(new_gateway);
+  TablePlan plan = PlanCluster(cluster, seen);
+  EXPECT_EQ(Describe(plan.actions),
+            (Strings{"deliver 127.0.2.99 to " + Name(InstanceRole::kWorker, 0),
+                     "deliver 127.0.2.99 to " + Name(InstanceRole::kWorker, 1)}));
+  EXPECT_EQ(plan.actions[0].reason, "GatewayAddressRedelivered");
+}
+
+TEST(PlannerTest, SshThatNeverReachesAWaitingWorkerFallsBackToUserData) {
+  ActiveGrid grid = WaitingForTheAddress(2);
+  Observations seen = Observe(grid.cluster, grid.seen);
+  seen.now = *api::ParseTime("2026-01-01T00:04:59Z");  // both created at 00:00:00
+  seen.probes.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kUnreachable,
+                                                         "connection timed out"};
+  EXPECT_EQ(PlanRound(seen).actions.size(), 2u) << "still within the grace: deliveries";
+  seen.now = *api::ParseTime("2026-01-01T00:05:00Z");
+  Plan plan = PlanRound(seen);
+  EXPECT_EQ(Describe(plan.actions),
+            (Strings{"delete " + Name(InstanceRole::kWorker, 0) + " GatewayAddressUndeliverable",
+                     "delete " + Name(InstanceRole::kWorker, 1) + " GatewayAddressUndeliverable"}));
+  EXPECT_TRUE(plan.actions[0].warning);
+  EXPECT_NE(plan.actions[0].message.find("connection timed out"), std::string::npos);
+  EXPECT_EQ(plan.status.gateway_address_delivery, api::kGatewayAddressByUserData);
+
+  // From then on: replacements carry the address in their user data.
+  grid.cluster.status = plan.status;
+  for (api::WorkerStatus& worker : grid.cluster.status.workers) worker.state = "deleting";
+  grid.seen.instances.resize(1);  // the workers are gone
+  TablePlan next = PlanCluster(grid.cluster, grid.seen);
+  EXPECT_EQ(Describe(next.actions), (Strings{"create worker-0", "create worker-1"}));
+  EXPECT_EQ(next.actions[0].gateway_ip, kGatewayPrivateIp);
+}
+
+TEST(PlannerTest, OnTheUserDataPathALostGatewayTakesTheWorkersWithIt) {
+  api::PyGridCluster cluster = OnUserDataPath(Cluster(2));
   Seen seen;
   seen.instances = {Instance(InstanceRole::kWorker, 0, "active"),
                     Instance(InstanceRole::kWorker, 1, "active")};
@@ -342,8 +461,8 @@ TEST(PlannerTest, LostGatewayTakesTheWorkersWithIt) {
   EXPECT_EQ(plan.actions[2].reason, "GatewayReplaced");
 }
 
-TEST(PlannerTest, FailedGatewayIsReplacedWithItsWorkers) {
-  api::PyGridCluster cluster = Cluster(1);
+TEST(PlannerTest, OnTheUserDataPathAFailedGatewayIsReplacedWithItsWorkers) {
+  api::PyGridCluster cluster = OnUserDataPath(Cluster(1));
   Seen seen;
   seen.instances = {Instance(InstanceRole::kGateway, 0, "error"),
                     Instance(InstanceRole::kWorker, 0, "active")};
@@ -408,7 +527,8 @@ TEST(PlannerTest, InstancesOfOtherClustersAreIgnored) {
   cloud::Instance similar = Instance(InstanceRole::kWorker, 0, "active");
   similar.name = Name(InstanceRole::kWorker, 0) + "-backup";
   seen.instances = {foreign, similar};
-  EXPECT_EQ(Describe(PlanCluster(Cluster(1), seen).actions), Strings{"create gateway"});
+  EXPECT_EQ(Describe(PlanCluster(Cluster(1), seen).actions),
+            (Strings{"create gateway", "create worker-0"}));
 }
 
 TEST(PlannerTest, DeletingInstancesAreWaitedFor) {

@@ -29,7 +29,7 @@ class ReconcilerTest : public ::testing::Test {
   }
 };
 
-TEST_F(ReconcilerTest, NewClusterBecomesReadyWithGatewayFirst) {
+TEST_F(ReconcilerTest, NewClusterBootsGatewayAndWorkersTogetherAndDeliversTheAddress) {
   op.ApplyCluster(ClusterObject("mnist", 2));
   op.Step();
   ASSERT_EQ(op.cloud.groups().size(), 1u);
@@ -37,13 +37,19 @@ TEST_F(ReconcilerTest, NewClusterBecomesReadyWithGatewayFirst) {
   EXPECT_TRUE(op.Instances(kKey).empty()) << "nothing before the group is applied";
   EXPECT_EQ(op.last_result().after(), seconds(10)) << "looked at again after a poll interval";
   StepToFirstCreate();
-  ASSERT_EQ(op.Instances(kKey).size(), 1u) << "the gateway alone in the first create";
+  ASSERT_EQ(op.Instances(kKey).size(), 3u) << "the gateway and both workers in one round";
   EXPECT_EQ(op.cloud.creates_into_unready_groups(), 0);
-  EXPECT_NE(op.Instances(kKey)[0]->instance.name.find("-gateway"), std::string::npos);
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    if (sim->instance.name.find("-worker-") == std::string::npos) continue;
+    EXPECT_NE(sim->user_data.find("\n      GATEWAY_WAIT=ssh"), std::string::npos)
+        << sim->instance.name << " waits for the address";
+  }
   op.RunFor(minutes(3));
   std::string why;
   EXPECT_TRUE(op.Converged(kKey, &why)) << why;
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceCreated"));
+  EXPECT_TRUE(op.HasEvent(kKey, "GatewayAddressDelivered"));
+  EXPECT_EQ(op.cloud.deliveries(), 2) << "once per worker";
   EXPECT_EQ(std::count_if(op.events.begin(), op.events.end(),
                           [](const RecordedEvent& e) { return e.reason == "GridReady"; }),
             1)
@@ -52,6 +58,8 @@ TEST_F(ReconcilerTest, NewClusterBecomesReadyWithGatewayFirst) {
   EXPECT_EQ(status["phase"], "Ready");
   EXPECT_EQ(status["gateway"]["state"], "active");
   EXPECT_FALSE(status["gateway"]["sshHostKey"].get<std::string>().empty());
+  EXPECT_EQ(status["gatewayAddressDelivery"], "SSH");
+  EXPECT_EQ(status["workers"][0]["gatewayIP"], status["gateway"]["privateIP"]);
 }
 
 TEST_F(ReconcilerTest, InvalidSpecIsAConditionAndNoRetryLoop) {
@@ -127,7 +135,9 @@ TEST_F(ReconcilerTest, QuotaIsAConditionRetriedSlowly) {
   EXPECT_EQ(reason, "QuotaExceeded");
   EXPECT_TRUE(op.HasEvent(kKey, "QuotaExceeded"));
   EXPECT_EQ(op.last_result().after(), seconds(60));
-  EXPECT_TRUE(op.Instances(kKey).empty());
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    EXPECT_EQ(sim->instance.name.find("-gateway"), std::string::npos) << "the refused create";
+  }
   op.RunFor(minutes(4));
   EXPECT_TRUE(op.Converged(kKey));
 }
@@ -137,7 +147,7 @@ TEST_F(ReconcilerTest, AmbiguousCreateIsAdoptedByName) {
   op.ApplyCluster(ClusterObject("mnist", 1));
   StepToFirstCreate();
   EXPECT_TRUE(op.HasEvent(kKey, "InstanceAdopted"));
-  ASSERT_EQ(op.Instances(kKey).size(), 1u);
+  ASSERT_EQ(op.Instances(kKey).size(), 2u) << "the gateway (adopted) and the worker";
   const json status = (*op.Cluster(kKey))["status"];
   EXPECT_EQ(status["gateway"]["instanceID"], op.Instances(kKey)[0]->instance.id);
   op.RunFor(minutes(3));
@@ -203,16 +213,53 @@ TEST_F(ReconcilerTest, NodeImageChangeRollsWorkersOneAtATime) {
   EXPECT_EQ((*op.Cluster(kKey))["status"]["gateway"]["instanceID"], gateway);
 }
 
-TEST_F(ReconcilerTest, GatewayChangeRecreatesTheGrid) {
-  op.ApplyCluster(ClusterObject("mnist", 1));
+TEST_F(ReconcilerTest, GatewayChangeKeepsTheWorkersAndGivesThemTheNewAddress) {
+  op.ApplyCluster(ClusterObject("mnist", 2));
   op.RunFor(minutes(3));
   ASSERT_TRUE(op.Converged(kKey));
+  std::map<std::string, std::string> old_ids;
+  for (const SimInstance* sim : op.Instances(kKey)) old_ids[sim->instance.name] = sim->instance.id;
+  op.EditCluster(kKey, [](json& c) { c["spec"]["gateway"]["instanceType"] = "vcpu-8_memory-32g"; });
+  op.RunFor(minutes(4));
+  std::string why;
+  EXPECT_TRUE(op.Converged(kKey, &why)) << why;
+  EXPECT_TRUE(op.HasEvent(kKey, "SpecChanged"));
+  EXPECT_TRUE(op.HasEvent(kKey, "GatewayAddressRedelivered"));
+  const json status = (*op.Cluster(kKey))["status"];
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    const bool gateway = sim->instance.name.find("-gateway") != std::string::npos;
+    EXPECT_EQ(old_ids[sim->instance.name] == sim->instance.id, !gateway)
+        << sim->instance.name << ": only the gateway is replaced";
+    if (!gateway) {
+      EXPECT_EQ(sim->gateway_ip, status["gateway"]["privateIP"]);
+    }
+  }
+}
+
+TEST_F(ReconcilerTest, WorkersSshCannotReachFallBackToUserDataAndGoWithAReplacedGateway) {
+  op.ApplyCluster(ClusterObject("mnist", 2));
+  op.Step();
+  op.cloud.BlockSsh(op.PrefixOf(kKey));  // allowedSourceCIDRs without the operator's address
+  op.RunFor(minutes(4));
+  EXPECT_FALSE(op.Converged(kKey)) << "the first workers wait for an address SSH cannot bring";
+  EXPECT_EQ(op.cloud.deliveries(), 0);
+  op.RunFor(minutes(4));
+  std::string why;
+  EXPECT_TRUE(op.Converged(kKey, &why)) << why;
+  EXPECT_TRUE(op.HasEvent(kKey, "GatewayAddressUndeliverable"));
+  EXPECT_EQ((*op.Cluster(kKey))["status"]["gatewayAddressDelivery"], "UserData");
+  for (const SimInstance* sim : op.Instances(kKey)) {
+    if (sim->instance.name.find("-worker-") == std::string::npos) continue;
+    // start.conf's lines (the rendered YAML indents them by six).
+    EXPECT_NE(sim->user_data.find("\n      GATEWAY_URL=http://"), std::string::npos)
+        << sim->instance.name << " has the address in its user data";
+  }
+
   std::set<std::string> old_ids;
   for (const SimInstance* sim : op.Instances(kKey)) old_ids.insert(sim->instance.id);
   op.EditCluster(kKey, [](json& c) { c["spec"]["gateway"]["instanceType"] = "vcpu-8_memory-32g"; });
   op.RunFor(minutes(4));
-  EXPECT_TRUE(op.Converged(kKey));
-  EXPECT_TRUE(op.HasEvent(kKey, "SpecChanged"));
+  EXPECT_TRUE(op.Converged(kKey, &why)) << why;
   for (const SimInstance* sim : op.Instances(kKey)) {
     EXPECT_EQ(old_ids.count(sim->instance.id), 0u) << sim->instance.name << " was not replaced";
   }

@@ -121,6 +121,7 @@ void SimCloud::Advance() {
           std::to_string(next_ip_ / 250 % 250) + "." + std::to_string(next_ip_ % 250 + 1);
       sim.instance.public_ip = "198.18." + host;
       sim.instance.private_ip = "198.19." + host;
+      private_ips_[sim.instance.name].insert(*sim.instance.private_ip);
     }
   }
   instances_.erase(
@@ -451,9 +452,48 @@ StatusOr<probe::NodeProbe> SimProber::ProbeNode(const std::string& base_url, api
   return probe::NodeProbe{true, "node " + base_url + " answers"};
 }
 
+bool SimCloud::SshBlocked(const std::string& name) const {
+  for (const std::string& prefix : ssh_blocked_) {
+    if (name.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+Status SimCloud::DeliverGateway(const std::string& host, const std::string& pinned,
+                                const std::string& url) {
+  Advance();
+  for (SimInstance& sim : instances_) {
+    if (sim.deleting || sim.instance.status != "active" || sim.instance.public_ip != host) continue;
+    if (SshBlocked(sim.instance.name)) break;
+    if (sim.host_key != pinned) {
+      return Status::Forbidden("the server's host key is not the pinned one")
+          .WithRemoteCode(probe::kHostKeyMismatch);
+    }
+    sim.delivered_url = url;
+    sim.gateway_ip = HostOf(url);
+    ++deliveries_;
+    // The list the round planned from may be a poll old: the gateway may have failed or gone
+    // since (the next round replaces it and delivers again). Never another grid's address.
+    const std::string& name = sim.instance.name;
+    const std::string gateway = name.substr(0, name.find("-worker-")) + "-gateway";
+    if (!private_ips_[gateway].count(sim.gateway_ip)) ++wrong_deliveries_;
+    MaybeCrash();  // the file is written: a crash now must not lose track of it
+    return Status::Ok();
+  }
+  return Status::Unavailable("no SSH connection to " + host + ": connection timed out");
+}
+
+Status SimProber::DeliverGateway(const probe::SshTarget& target, const std::string& gateway_url) {
+  return cloud_.DeliverGateway(target.host, target.pinned_host_key, gateway_url);
+}
+
 StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& target) {
   for (const SimInstance& sim : cloud_.all()) {
     if (sim.deleting || sim.instance.public_ip != target.host) continue;
+    if (cloud_.SshBlocked(sim.instance.name)) {
+      return probe::MarkerProbe{probe::MarkerState::kUnreachable,
+                                "no SSH connection to " + target.host + ": connection timed out"};
+    }
     if (sim.host_key != target.pinned_host_key) {
       return Status::Forbidden("the server's host key is not the pinned one")
           .WithRemoteCode(probe::kHostKeyMismatch);
@@ -461,6 +501,12 @@ StatusOr<probe::MarkerProbe> SimProber::ProbeMarker(const probe::SshTarget& targ
     if (sim.broken == SimInstance::Broken::kFailedMarker) {
       return probe::MarkerProbe{probe::MarkerState::kFailed, "service node did not answer"};
     }
+  }
+  for (const SimInstance& sim : cloud_.all()) {
+    if (sim.deleting || sim.instance.public_ip != target.host || sim.delivered_url.empty())
+      continue;
+    return probe::MarkerProbe{probe::MarkerState::kPending, "cloud-init status: running",
+                              sim.delivered_url};
   }
   return probe::MarkerProbe{probe::MarkerState::kPending, "cloud-init status: running"};
 }

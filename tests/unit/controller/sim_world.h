@@ -42,8 +42,9 @@ struct SimInstance {
   Clock::TimePoint started_at{};  // starting: when the start was asked for
   Clock::TimePoint stopped_at{};  // stopping: when the stop was asked for
   bool deleting = false;
-  std::string node_id;     // from its user data ("" when it runs no node)
-  std::string gateway_ip;  // workers: the gateway private IP of their user data
+  std::string node_id;        // from its user data ("" when it runs no node)
+  std::string gateway_ip;     // workers: the gateway private IP their node joins ("" waits)
+  std::string delivered_url;  // what SSH delivery wrote into its inbox ("" when nothing)
   std::string user_data;
   std::string host_key;             // the public SSH host key its user data installs
   Clock::TimePoint active_since{};  // when it last became active (created or started again)
@@ -86,6 +87,18 @@ class SimCloud final : public cloud::CloudProvider {
   bool DeleteOutOfBand(const std::string& id);
   bool FailOutOfBand(const std::string& id);  // state error
   bool StopOutOfBand(const std::string& id);  // state shutoff (someone stopped it)
+  // SSH from the operator to instances whose name starts with `prefix` is blocked (a firewall
+  // without the operator's address): deliveries and marker probes cannot connect.
+  void BlockSsh(const std::string& prefix) { ssh_blocked_.insert(prefix); }
+  bool SshBlocked(const std::string& name) const;
+  // What DeliverGateway does on a real instance: writes `url` into the inbox of the live,
+  // active instance at `host` whose host key is `pinned`, and its node (re-)joins there. Counts
+  // as an operator call for crash injection (a crash right after it took effect).
+  Status DeliverGateway(const std::string& host, const std::string& pinned, const std::string& url);
+  // Deliveries that took effect, and those whose address was never a private IP of the
+  // worker's grid's gateway.
+  int deliveries() const { return deliveries_; }
+  int wrong_deliveries() const { return wrong_deliveries_; }
   // Its services will never answer (the instance itself stays active).
   bool BreakStartUp(const std::string& id, SimInstance::Broken how);
   // Applies the state changes due by now (they are otherwise applied at the next call), so an
@@ -170,21 +183,22 @@ class SimCloud final : public cloud::CloudProvider {
   std::map<std::string, Clock::TimePoint> group_ready_at_;  // group id -> when `created`
   std::vector<std::string> creates_sent_;
   std::map<std::string, int> deletes_sent_;
+  std::set<std::string> ssh_blocked_;
+  int deliveries_ = 0;
+  int wrong_deliveries_ = 0;
+  std::map<std::string, std::set<std::string>> private_ips_;  // by name: every one it had
 };
 
 class SimProber final : public probe::Prober {
  public:
-  SimProber(const SimCloud& cloud, const Clock& clock) : cloud_(cloud), clock_(clock) {}
+  SimProber(SimCloud& cloud, const Clock& clock) : cloud_(cloud), clock_(clock) {}
   Clock::Duration app_time = std::chrono::seconds(10);
   StatusOr<probe::GatewayProbe> ProbeGateway(const std::string& base_url,
                                              api::Flavor flavor) override;
   StatusOr<probe::NodeProbe> ProbeNode(const std::string& base_url, api::Flavor flavor,
                                        const std::string& node_id) override;
   StatusOr<probe::MarkerProbe> ProbeMarker(const probe::SshTarget& target) override;
-  // Placeholder until the simulation models deferred workers (the lead replaces it).
-  Status DeliverGateway(const probe::SshTarget&, const std::string&) override {
-    return Status::Ok();
-  }
+  Status DeliverGateway(const probe::SshTarget& target, const std::string& gateway_url) override;
 
  private:
   // The live, active instance at `host`, or nullptr.
@@ -192,7 +206,7 @@ class SimProber final : public probe::Prober {
   // True once `sim`'s services have had app_time since it last became active.
   bool AppUp(const SimInstance& sim) const;
 
-  const SimCloud& cloud_;
+  SimCloud& cloud_;
   const Clock& clock_;
 };
 

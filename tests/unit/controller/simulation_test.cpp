@@ -57,6 +57,7 @@ enum class Kind {
   kRefusedWatches,
   kEditImage,
   kBreakStartUp,
+  kBlockSsh,
 };
 
 const char* KindName(Kind kind) {
@@ -66,7 +67,7 @@ const char* KindName(Kind kind) {
                                        "restore-secret", "delete-cluster",  "status-conflict",
                                        "wait",           "oob-stop",        "delete-namespace",
                                        "outage",         "malformed-token", "refused-watches",
-                                       "edit-image",     "break-start-up"};
+                                       "edit-image",     "break-start-up",  "block-ssh"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -96,7 +97,7 @@ std::vector<Event> Generate(uint64_t seed, int steps) {
       {Kind::kRestoreSecret, 2}, {Kind::kDeleteCluster, 1},   {Kind::kStatusConflict, 2},
       {Kind::kWait, 5},          {Kind::kOutOfBandStop, 2},   {Kind::kDeleteNamespace, 1},
       {Kind::kOutage, 2},        {Kind::kMalformedToken, 1},  {Kind::kRefusedWatches, 1},
-      {Kind::kEditImage, 2},     {Kind::kBreakStartUp, 2}};
+      {Kind::kEditImage, 2},     {Kind::kBreakStartUp, 2},    {Kind::kBlockSsh, 1}};
   int total = 0;
   for (const auto& [kind, weight] : weights) total += weight;
   for (int i = 0; i < steps; ++i) {
@@ -269,6 +270,11 @@ class Simulation {
           c["spec"]["workers"]["maxUnavailable"] = batches[event.a % 3];
         });
         break;
+      case Kind::kBlockSsh:
+        // From now on a firewall keeps the operator's SSH out of this grid's instances: the
+        // gateway address cannot be delivered, so the grid must fall back to user data.
+        if (!op_.PrefixOf(key).empty()) op_.cloud.BlockSsh(op_.PrefixOf(key));
+        break;
       case Kind::kRefusedWatches:
         // Every watch refused for up to two minutes: edits meanwhile arrive by the relist.
         op_.RefuseWatches(true);
@@ -346,6 +352,8 @@ class Simulation {
 
   std::string CheckInvariants(bool converged = false) {
     if (!round_violation_.empty()) return round_violation_;
+    if (op_.cloud.wrong_deliveries() > 0)
+      return "a worker was given an address that is not its running gateway's";
     // Never two live instances with one name.
     std::map<std::string, int> names;
     for (const SimInstance* sim : op_.cloud.Live("")) {
