@@ -253,7 +253,9 @@ void HoldCreatesForGroup(const Observations& seen, Plan& plan) {
                      [](const Action& a) { return a.kind == ActionKind::kCreateInstance; }),
       actions.end());
   if (actions.size() == before) return;
-  plan.next.kind = NextStep::Kind::kPoll;
+  // A group is applied within seconds; the account's group list is re-read at most every half
+  // poll interval meanwhile, so looking sooner costs no API call.
+  plan.next.kind = NextStep::Kind::kSoon;
   // Say what is waited for where the conditions would say a create is under way.
   const std::string message = "waiting until Genesis Cloud has applied security group " +
                               seen.cloud.security_group_id + " before creating instances";
@@ -458,6 +460,7 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     }
   };
   bool group_gone = false;
+  int deliveries = 0;
   int first_deliveries = 0;  // to workers that had no address yet
   const Status* failure = nullptr;
   std::string failed_during;
@@ -469,6 +472,7 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       // Not a round failure: a worker whose sshd is not up yet is tried again next round, and
       // the planner falls back to user data when SSH never reaches it.
       if (!outcome.result.ok()) continue;
+      ++deliveries;
       for (api::WorkerStatus& worker : status.workers) {
         if (worker.name != action.name) continue;
         if (worker.gateway_ip.empty()) ++first_deliveries;
@@ -560,6 +564,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       done.events.push_back({action.warning, action.reason, action.message});
     }
   }
+  // The nodes join within moments of a delivery: see them registered without a whole poll.
+  if (deliveries > 0 && done.next.kind == NextStep::Kind::kPoll)
+    done.next.kind = NextStep::Kind::kSoon;
   if (first_deliveries > 0 && status.gateway_address_delivery.empty()) {
     status.gateway_address_delivery = api::kGatewayAddressBySsh;
     done.events.push_back(

@@ -188,6 +188,9 @@ struct NextStep {
   enum class Kind {
     kWaitForChange,  // only a change of the object or its Secret brings it back
     kPoll,           // converging: look again at the poll interval
+    kSoon,           // something completes within moments (a delivered gateway address: the
+                     // node joins; a security group being applied): a quarter of the poll
+                     // interval
     kSettled,        // ready and idle: look again at the poll interval (the account's list is
                      // shared and probes are cached, so a lost instance shows within a poll)
     kSteady,         // stalled on something outside (credentials, quota): the resync interval

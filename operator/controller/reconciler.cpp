@@ -858,6 +858,8 @@ ReconcileResult Reconciler::Round::Next(const NextStep& next) {
     case NextStep::Kind::kPoll:
     case NextStep::Kind::kSettled:
       return ReconcileResult::RequeueAfter(options_.poll_interval);
+    case NextStep::Kind::kSoon:
+      return ReconcileResult::RequeueAfter(options_.poll_interval / 4);
     case NextStep::Kind::kSteady:
       if (!next.error.ok()) Log().Error("reconcile stalled", next.error);
       return ReconcileResult::RequeueAfter(options_.resync_interval);

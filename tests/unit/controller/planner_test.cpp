@@ -384,6 +384,29 @@ TEST(PlannerTest, WorkersWaitingForTheAddressGetItOverSshOnceTheGatewayHasOne) {
   }
 }
 
+TEST(PlannerTest, ADeliveryIsRecordedOnlyWhenItSucceededAndLooksAgainSoon) {
+  ActiveGrid grid = WaitingForTheAddress(2);
+  Observations seen = Observe(grid.cluster, grid.seen);
+  Plan plan = PlanRound(seen);
+  ASSERT_EQ(plan.actions.size(), 2u);
+  ActReport report;
+  report.outcomes.resize(2);
+  report.outcomes[1].result = Status::Unavailable("no inbox yet (pygrid-start has not started)");
+  Conclusion done = Conclude(seen, plan, report);
+  EXPECT_EQ(done.status.workers[0].gateway_ip, kGatewayPrivateIp);
+  EXPECT_EQ(done.status.workers[1].gateway_ip, "") << "tried again next round";
+  EXPECT_EQ(done.status.gateway_address_delivery, api::kGatewayAddressBySsh);
+  EXPECT_EQ(done.next.kind, NextStep::Kind::kSoon) << "the node joins within moments";
+  ASSERT_EQ(done.events.size(), 1u) << "a failed delivery is no failure of the round";
+  EXPECT_EQ(done.events[0].reason, "GatewayAddressDelivered");
+
+  report.outcomes[0].result = Status::Unavailable("connection refused");
+  done = Conclude(seen, plan, report);
+  EXPECT_EQ(done.status.gateway_address_delivery, "");
+  EXPECT_EQ(done.next.kind, NextStep::Kind::kPoll);
+  EXPECT_TRUE(done.events.empty());
+}
+
 TEST(PlannerTest, AnAddressTheWorkerAlreadyHoldsIsRecordedNotSentAgain) {
   // The operator crashed (or its status write was lost) after a delivery: the marker probe
   // reads the address from the worker's inbox.
@@ -649,7 +672,7 @@ TEST(PlannerTest, NoCreateIntoAGroupTheCloudIsStillApplying) {
   Plan plan = PlanRound(seen);
   for (const Action& action : plan.actions)
     EXPECT_NE(action.kind, ActionKind::kCreateInstance) << Describe({action})[0];
-  EXPECT_EQ(plan.next.kind, NextStep::Kind::kPoll);
+  EXPECT_EQ(plan.next.kind, NextStep::Kind::kSoon) << "applied within seconds";
   const api::Condition* ready = api::FindCondition(plan.status.conditions, "Ready");
   EXPECT_EQ(ready->reason, "SecurityGroupPending") << "says what it waits for";
   EXPECT_NE(ready->message.find("sg-shared"), std::string::npos) << ready->message;

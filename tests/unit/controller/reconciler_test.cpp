@@ -13,6 +13,7 @@ namespace pygrid::controller::testing {
 namespace {
 
 using nlohmann::json;
+using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
@@ -35,7 +36,7 @@ TEST_F(ReconcilerTest, NewClusterBootsGatewayAndWorkersTogetherAndDeliversTheAdd
   ASSERT_EQ(op.cloud.groups().size(), 1u);
   EXPECT_EQ(op.cloud.groups()[0].status, "creating") << "asked for, not waited for";
   EXPECT_TRUE(op.Instances(kKey).empty()) << "nothing before the group is applied";
-  EXPECT_EQ(op.last_result().after(), seconds(10)) << "looked at again after a poll interval";
+  EXPECT_EQ(op.last_result().after(), milliseconds(2500)) << "looked at again soon";
   StepToFirstCreate();
   ASSERT_EQ(op.Instances(kKey).size(), 3u) << "the gateway and both workers in one round";
   EXPECT_EQ(op.cloud.creates_into_unready_groups(), 0);
