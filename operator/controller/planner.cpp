@@ -461,6 +461,7 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
   };
   bool group_gone = false;
   int deliveries = 0;
+  int progressed = 0;        // cloud actions (creates, deletes, starts, stops) that took effect
   int first_deliveries = 0;  // to workers that had no address yet
   const Status* failure = nullptr;
   std::string failed_during;
@@ -532,6 +533,9 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
       }
       continue;
     }
+    if (action.kind == ActionKind::kCreateInstance || action.kind == ActionKind::kDeleteInstance ||
+        action.kind == ActionKind::kStartInstance || action.kind == ActionKind::kStopInstance)
+      ++progressed;
     switch (action.kind) {
       case ActionKind::kCreateInstance: {
         if (!outcome.created) break;
@@ -584,6 +588,12 @@ Conclusion Conclude(const Observations& seen, const Plan& plan, const ActReport&
     done.next = {NextStep::Kind::kBackoff, {}, *failure};  // Kubernetes, not the cloud
   } else if (failure != nullptr) {
     ApplyCloudFailure(seen, failed_during, *failure, status, done.events, done.next);
+    // Some of the round's cloud actions took effect: the grid moves, so the rest is retried at
+    // the poll interval. Backoff is for a grid that is stuck: under scattered failures (one
+    // call in a few) it would otherwise grow with every round that had one, to minutes, while
+    // most calls succeed.
+    if (progressed > 0 && done.next.kind == NextStep::Kind::kBackoff)
+      done.next.kind = NextStep::Kind::kPoll;
   }
   return done;
 }

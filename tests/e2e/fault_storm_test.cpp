@@ -35,9 +35,12 @@ TEST(FaultStormTest, ConvergesWithinTheRateBudgetAndHonoursRetryAfter) {
   grid.StartOperator();
   ASSERT_EQ(grid.Apply(ClusterYaml("storm", 5)).exit_code, 0);
 
-  // The storm follows the operator's own request count: one in three API requests fails with a
-  // 5xx (more than the 20 % the issue asks for), and every 10 requests two in a row get 429
-  // with Retry-After: 1.
+  // The storm follows the operator's own request count: one in three API reads fails with a
+  // 5xx (more than the 20 % the issue asks for), and every 10 requests two in a row, creates
+  // included, get 429 with Retry-After: 1. Creates get no 5xx here: an answered 5xx may still
+  // have created the instance, so its name waits out the two-minute landing window by design
+  // (CrashSafetyTest covers lost and late creates); with the gateway and five workers created
+  // at once, a create failing twice in a row would outlast this test's budget.
   auto api_requests = [&] {
     const std::vector<json> requests = grid.Requests();
     size_t count = 0;
@@ -53,8 +56,10 @@ TEST(FaultStormTest, ConvergesWithinTheRateBudgetAndHonoursRetryAfter) {
       if (seen >= last_fault + 3) {
         last_fault = seen;
         const int status = n % 3 == 0 ? 500 : n % 3 == 1 ? 502 : 503;
-        grid.SimPost("/_sim/faults",
-                     {{"method", ""}, {"path", "^/compute/v1/"}, {"status", status}, {"count", 1}});
+        grid.SimPost("/_sim/faults", {{"method", "GET"},
+                                      {"path", "^/compute/v1/"},
+                                      {"status", status},
+                                      {"count", 1}});
       }
       if (seen >= last_burst + 10) {
         last_burst = seen;

@@ -683,6 +683,29 @@ TEST(PlannerTest, NoCreateIntoAGroupTheCloudIsStillApplying) {
   EXPECT_EQ(api::FindCondition(plan.status.conditions, "Ready")->reason, "GatewayCreating");
 }
 
+TEST(PlannerTest, ARoundThatFailedPartlyButMovedTheGridPollsInsteadOfBackingOff) {
+  Observations seen = Observe(Cluster(2), {});
+  Plan plan = PlanRound(seen);
+  ASSERT_EQ(plan.actions.size(), 3u);  // the gateway and two workers
+  ActReport report;
+  report.outcomes.resize(3);
+  for (size_t i = 0; i < 3; ++i) {
+    report.outcomes[i].result = Status::Unavailable("503").WithHttpStatus(503);
+  }
+  Conclusion stuck = Conclude(seen, plan, report);
+  EXPECT_EQ(stuck.next.kind, NextStep::Kind::kBackoff) << "nothing moved: back off";
+  EXPECT_EQ(api::FindCondition(stuck.status.conditions, "CloudReachable")->status, "False");
+
+  report.outcomes[1].result = Status::Ok();
+  report.outcomes[1].created = cloud::Instance{};
+  report.outcomes[1].created->id = "i-1";
+  report.outcomes[1].created->status = "enqueued";
+  Conclusion moved = Conclude(seen, plan, report);
+  EXPECT_EQ(moved.next.kind, NextStep::Kind::kPoll) << "a worker was created: retry at a poll";
+  EXPECT_EQ(api::FindCondition(moved.status.conditions, "CloudReachable")->status, "False")
+      << "the failure still shows";
+}
+
 TEST(PlannerTest, CreateRefusedForAGoneGroupIsNotAFailure) {
   api::PyGridCluster cluster = Cluster(0);
   Observations seen = Observe(cluster, {});
