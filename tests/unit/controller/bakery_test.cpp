@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "api/defaults.h"
+#include "observability/metrics.h"
 #include "unit/cloud/fake_cloud_provider.h"
 #include "unit/controller/sim_world.h"
 
@@ -31,12 +32,20 @@ struct Process {
       : clouds([&cloud](const std::string&) { return testing::Forward(cloud); }, clock,
                {std::chrono::seconds(0), std::chrono::minutes(10), std::chrono::minutes(10)}),
         bakery(
-            clouds, clock, [&wishes] { return wishes; }, Options()) {}
+            clouds, clock, [&wishes] { return wishes; }, Options(), &metrics) {}
   static BakeryOptions Options() {
     BakeryOptions options;
     options.jitter_seed = 7;
     return options;
   }
+  // The exposition line of `series` (e.g. `pygrid_bakes_total{result="failed"}`), "" if none.
+  std::string Metric(const std::string& series) const {
+    const std::string text = metrics.Serialize();
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return "";
+    return text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  }
+  observability::Metrics metrics;
   CloudAccounts clouds;
   Bakery bakery;
 };
@@ -120,6 +129,11 @@ TEST_F(BakeryTest, SnapshotOfTheShutOffBuilderThenBuilderDeletedOnceAvailable) {
   EXPECT_FALSE(Prepared());
   cloud.SetSnapshotStatus(snapshot.id, "available");
   EXPECT_FALSE(bakery().Tick()) << "nothing in progress any more";
+  EXPECT_EQ(process->Metric("pygrid_bakes_total{result=\"succeeded\"}"),
+            "pygrid_bakes_total{result=\"succeeded\"} 1");
+  const std::string images =
+      "pygrid_prepared_images{account=\"" + CloudAccounts::AccountLabel(kToken) + "\"}";
+  EXPECT_EQ(process->Metric(images), images + " 1");
   EXPECT_TRUE(Builders().empty()) << "the builder is deleted";
   EXPECT_EQ(Prepared(), snapshot.id);
   StatusOr<api::ImageStatus> image = ImageForCreates(process->clouds, &bakery(), kToken, spec);
@@ -164,6 +178,8 @@ TEST_F(BakeryTest, AFailedBuilderIsDeletedAndRetriedWithBackoffNotAtOnce) {
   cloud.SetStatus(Builders()[0].id, "error");
   bakery().Tick();
   EXPECT_TRUE(Builders().empty()) << "a failed builder is not left behind";
+  EXPECT_EQ(process->Metric("pygrid_bakes_total{result=\"failed\"}"),
+            "pygrid_bakes_total{result=\"failed\"} 1");
   for (int i = 0; i < 5; ++i) bakery().Tick();
   clock.Advance(std::chrono::seconds(59));
   bakery().Tick();
