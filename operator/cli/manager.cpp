@@ -384,7 +384,9 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
     auto next_bake = std::chrono::steady_clock::now() + options.poll_interval;
     while (!sweeper_stop.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (std::chrono::steady_clock::now() >= next_bake && (!elector || elector->IsLeader())) {
+      const bool nudged = bakery.TakeNudge();  // a new grid's first create: bake at once
+      if ((nudged || std::chrono::steady_clock::now() >= next_bake) &&
+          (!elector || elector->IsLeader())) {
         // Every poll interval while a bake runs, else once per resync interval.
         const bool baking = bakery.Tick();
         next_bake = std::chrono::steady_clock::now() +

@@ -99,10 +99,13 @@ Bakery::Bakery(CloudAccounts& clouds, const Clock& clock, Wishes wishes, BakeryO
       rng_(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}()) {}
 
 std::optional<std::string> Bakery::Prepared(const std::string& token, const BakeKey& key) const {
+  const std::string name = BakeName(key);
   std::lock_guard<std::mutex> lock(mu_);
+  auto wished = wished_.find(token);
+  if (wished == wished_.end() || wished->second.count(name) == 0) nudged_ = true;
   auto account = available_.find(token);
   if (account == available_.end()) return std::nullopt;
-  auto it = account->second.find(BakeName(key));
+  auto it = account->second.find(name);
   if (it == account->second.end()) return std::nullopt;
   return it->second;
 }
@@ -181,8 +184,11 @@ bool Bakery::TickAccount(const std::string& token, const std::vector<const BakeW
     }
   }
   if (metrics_ != nullptr) metrics_->SetPreparedImages(account, count);
+  std::set<std::string> wished;
+  for (const auto& [name, wish] : wanted) wished.insert(name);
   std::lock_guard<std::mutex> lock(mu_);
   available_[token] = std::move(available);
+  wished_[token] = std::move(wished);
   return busy;
 }
 

@@ -27,6 +27,7 @@
 // Thread-safety: Tick() from one thread at a time; Prepared() from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +120,10 @@ class Bakery final : public PreparedImages {
   // As the last Tick saw it; nullopt while there is none (not started, running or failed).
   std::optional<std::string> Prepared(const std::string& token, const BakeKey& key) const override;
 
+  // True once since a Prepared() call asked for a key the last Tick did not know as wished (a
+  // new grid's first create): the caller ticks at once instead of after its idle interval.
+  bool TakeNudge() { return nudged_.exchange(false); }
+
   // One pass over every account that has a wish or that the operator holds a token for: takes
   // each wished bake one step further, deletes builders nobody needs and sweeps snapshots past
   // their retention. True while a bake is in progress (then tick again soon).
@@ -151,6 +157,8 @@ class Bakery final : public PreparedImages {
   std::map<std::string, std::chrono::system_clock::time_point> unwanted_since_;
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> available_;  // token -> name -> id
+  std::map<std::string, std::set<std::string>> wished_;  // token -> names wished at the last Tick
+  mutable std::atomic<bool> nudged_{false};
 };
 
 // The image the creates of `spec` (defaulted) boot from now: spec.preparedImage "none": the

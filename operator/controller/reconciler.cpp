@@ -586,13 +586,14 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     StatusOr<api::ImageStatus> image = ImageForCreates(*deps_.clouds, deps_.bakery, token_, spec);
     Status ready = image.status();
     if (ready.ok()) {
-      if (image->baked && !(plan.status.image && plan.status.image->baked) && deps_.events) {
+      const bool switched = image->baked && !(plan.status.image && plan.status.image->baked);
+      plan.status.image = *image;
+      ready = RecordIntent(spec, plan);
+      if (ready.ok() && switched && deps_.events) {
         deps_.events(object_, false, "PreparedImage",
                      "New instances boot from the baked image " + image->id +
                          " (driver, Docker and PyGrid images installed)");
       }
-      plan.status.image = *image;
-      ready = RecordIntent(spec, plan);
     }
     std::vector<std::string> ssh_keys;
     if (ready.ok()) {

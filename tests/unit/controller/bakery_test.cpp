@@ -165,6 +165,16 @@ TEST_F(BakeryTest, RestartAdoptsTheBuilderInProgressInsteadOfStartingAnother) {
   EXPECT_EQ(cloud.Calls("CreateInstance"), 1);
 }
 
+TEST_F(BakeryTest, AskingForAKeyNoPassHasSeenWishedNudgesOnce) {
+  EXPECT_FALSE(bakery().TakeNudge());
+  EXPECT_FALSE(Prepared());
+  EXPECT_TRUE(bakery().TakeNudge()) << "a new grid's first create: tick now";
+  EXPECT_FALSE(bakery().TakeNudge());
+  bakery().Tick();
+  EXPECT_FALSE(Prepared());
+  EXPECT_FALSE(bakery().TakeNudge()) << "known and baking: no tick beyond the usual ones";
+}
+
 TEST_F(BakeryTest, AnAmbiguousBuilderCreateIsLookedUpNotRepeated) {
   cloud.LoseNextCreate();
   bakery().Tick();
