@@ -339,13 +339,19 @@ struct ScaleRun {
   GridTimes today, baked;
 };
 
-ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
-  Grid grid({o.boot * scale, /*sshd=*/true});
+// The model at time scale `scale` in `grid` (booting in B x scale), and the operator with its
+// default poll interval (10 s) times scale.
+void StartModelled(Grid& grid, double scale) {
   grid.InstallCrdAndSecret();
   grid.SimPost("/_sim/time-scale", {{"scale", scale}});
   grid.SimPost("/_sim/snapshot-seconds", {{"seconds", 0.1}});
   const int poll_ms = std::max(10, static_cast<int>(10000 * scale));
   grid.StartOperator({"--poll-interval=" + std::to_string(poll_ms) + "ms", "--log-level=info"});
+}
+
+ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
+  Grid grid({o.boot * scale, /*sshd=*/true});
+  StartModelled(grid, scale);
   ScaleRun run;
   run.today = TimeGrid(grid, scale, "today", workers, "");
   // Bake: snapshot today's gateway (driver, Docker, toolkit, both PyGrid images), delete that
@@ -445,11 +451,7 @@ bool BakeDone(const Grid& grid) {
 
 OperatorBakeTimes RunOperatorBake(const ModelledOptions& o, double scale, int workers) {
   Grid grid({o.boot * scale, /*sshd=*/true});
-  grid.InstallCrdAndSecret();
-  grid.SimPost("/_sim/time-scale", {{"scale", scale}});
-  grid.SimPost("/_sim/snapshot-seconds", {{"seconds", 0.1}});
-  const int poll_ms = std::max(10, static_cast<int>(10000 * scale));
-  grid.StartOperator({"--poll-interval=" + std::to_string(poll_ms) + "ms", "--log-level=info"});
+  StartModelled(grid, scale);
   OperatorBakeTimes t;
   const auto timeout = std::chrono::seconds(static_cast<int>(60 + 3000 * scale));
   const auto start = Clock::now();
