@@ -23,6 +23,7 @@ void ApplyDefaults(ClusterSpec& spec) {
   if (spec.credentials_secret_ref.key.empty()) spec.credentials_secret_ref.key = kDefaultSecretKey;
   if (spec.region.empty()) spec.region = kDefaultRegion;
   if (spec.image.empty()) spec.image = kDefaultImage;
+  if (spec.prepared_image.empty()) spec.prepared_image = kPreparedImageAuto;
   if (spec.gateway.instance_type.empty()) spec.gateway.instance_type = kDefaultInstanceType;
   if (spec.workers.instance_type.empty()) spec.workers.instance_type = kDefaultInstanceType;
   if (spec.gateway.startup_timeout.empty()) spec.gateway.startup_timeout = kDefaultStartupTimeout;

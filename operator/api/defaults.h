@@ -17,6 +17,9 @@ namespace pygrid::api {
 
 inline constexpr char kDefaultRegion[] = "ARC-IS-HAF-1";
 inline constexpr char kDefaultImage[] = "Ubuntu 22.04";
+// spec.preparedImage: bake a prepared snapshot of spec.image (the default), or never.
+inline constexpr char kPreparedImageAuto[] = "auto";
+inline constexpr char kPreparedImageNone[] = "none";
 inline constexpr char kDefaultInstanceType[] = "vcpu-4_memory-12g_disk-80g_nvidia1080ti-1";
 inline constexpr char kDefaultSecretKey[] = "token";
 

@@ -133,6 +133,7 @@ void ReadSpec(const json& object, const std::string& path, ClusterSpec& spec,
   }
   r.String("region", spec.region);
   r.String("image", spec.image);
+  r.String("preparedImage", spec.prepared_image);
   r.StringList("sshKeyNames", spec.ssh_key_names);
   {
     FieldReader gateway(r.Object("gateway"), r.Path("gateway"), causes);
@@ -182,6 +183,15 @@ void ReadStatus(const json& object, const std::string& path, ClusterStatus& stat
   r.Integer("observedGeneration", status.observed_generation);
   r.String("securityGroupID", status.security_group_id);
   r.String("gatewayAddressDelivery", status.gateway_address_delivery);
+  const json& image_json = r.Object("image");
+  if (image_json.is_object()) {
+    ImageStatus image;
+    FieldReader i(image_json, r.Path("image"), causes);
+    i.String("id", image.id);
+    i.Bool("prepared", image.prepared);
+    i.Bool("baked", image.baked);
+    status.image = image;
+  }
   const json& gateway_json = r.Object("gateway");
   if (gateway_json.is_object()) {
     GatewayStatus gateway;
@@ -303,6 +313,7 @@ json SpecToJson(const ClusterSpec& spec) {
   out["credentialsSecretRef"] = ref;
   PutIfNotEmpty(out, "region", spec.region);
   PutIfNotEmpty(out, "image", spec.image);
+  PutIfNotEmpty(out, "preparedImage", spec.prepared_image);
   if (!spec.ssh_key_names.empty()) out["sshKeyNames"] = spec.ssh_key_names;
   json gateway = {{"colocatedWorker", spec.gateway.colocated_worker}};
   PutIfNotEmpty(gateway, "instanceType", spec.gateway.instance_type);
@@ -341,6 +352,11 @@ json StatusToJson(const ClusterStatus& status) {
   out["observedGeneration"] = status.observed_generation;
   PutIfNotEmpty(out, "securityGroupID", status.security_group_id);
   PutIfNotEmpty(out, "gatewayAddressDelivery", status.gateway_address_delivery);
+  if (status.image) {
+    out["image"] = {{"id", status.image->id},
+                    {"prepared", status.image->prepared},
+                    {"baked", status.image->baked}};
+  }
   if (status.gateway) {
     const GatewayStatus& g = *status.gateway;
     json gateway = {{"ready", g.ready}};

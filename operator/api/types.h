@@ -102,6 +102,10 @@ struct ClusterSpec {
   SecretKeyRef credentials_secret_ref;
   std::string region;
   std::string image;
+  // What instances boot from instead of `image`: "auto" (a snapshot of `image` the operator
+  // bakes with the driver, Docker and the PyGrid images installed), "none" (always `image`,
+  // installing at every boot), or the id or name of the user's own prepared image.
+  std::string prepared_image;
   std::vector<std::string> ssh_key_names;
   GatewaySpec gateway;
   WorkersSpec workers;
@@ -113,10 +117,11 @@ struct ClusterSpec {
   DeletionPolicy deletion_policy = DeletionPolicy::kDelete;
   bool operator==(const ClusterSpec& o) const {
     return credentials_secret_ref == o.credentials_secret_ref && region == o.region &&
-           image == o.image && ssh_key_names == o.ssh_key_names && gateway == o.gateway &&
-           workers == o.workers && pygrid == o.pygrid && gpu_driver == o.gpu_driver &&
-           network == o.network && suspend == o.suspend &&
-           provisioning_timeout == o.provisioning_timeout && deletion_policy == o.deletion_policy;
+           image == o.image && prepared_image == o.prepared_image &&
+           ssh_key_names == o.ssh_key_names && gateway == o.gateway && workers == o.workers &&
+           pygrid == o.pygrid && gpu_driver == o.gpu_driver && network == o.network &&
+           suspend == o.suspend && provisioning_timeout == o.provisioning_timeout &&
+           deletion_policy == o.deletion_policy;
   }
 };
 
@@ -192,6 +197,16 @@ struct WorkerStatus {
 inline constexpr char kGatewayAddressBySsh[] = "SSH";
 inline constexpr char kGatewayAddressByUserData[] = "UserData";
 
+// The image this grid's creates boot from now.
+struct ImageStatus {
+  std::string id;
+  bool prepared = false;  // holds the driver, Docker and the images (a bake or the user's own)
+  bool baked = false;     // the operator's own bake
+  bool operator==(const ImageStatus& o) const {
+    return id == o.id && prepared == o.prepared && baked == o.baked;
+  }
+};
+
 struct ClusterStatus {
   std::optional<Phase> phase;
   std::string endpoint;
@@ -206,13 +221,15 @@ struct ClusterStatus {
   // (created once the gateway runs, the address in their user data: the fallback when SSH
   // cannot reach them). "" until the first delivery or fallback (SSH is tried first).
   std::string gateway_address_delivery;
+  std::optional<ImageStatus> image;
   std::vector<Condition> conditions;
   bool operator==(const ClusterStatus& o) const {
     return phase == o.phase && endpoint == o.endpoint && gateway == o.gateway &&
            workers == o.workers && ready_workers == o.ready_workers &&
            desired_workers == o.desired_workers && observed_generation == o.observed_generation &&
            security_group_id == o.security_group_id &&
-           gateway_address_delivery == o.gateway_address_delivery && conditions == o.conditions;
+           gateway_address_delivery == o.gateway_address_delivery && image == o.image &&
+           conditions == o.conditions;
   }
   bool operator!=(const ClusterStatus& o) const { return !(*this == o); }
 };

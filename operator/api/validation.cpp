@@ -103,6 +103,8 @@ std::vector<FieldCause> ValidateSpec(const ClusterSpec& spec) {
              "a Genesis Cloud region such as ARC-IS-HAF-1");
   check.Text("spec.image", spec.image, 1, 128, ImagePattern(),
              "an image name, slug or id (letters, digits, space and ._:+/-)");
+  check.Text("spec.preparedImage", spec.prepared_image, 1, 128, ImagePattern(),
+             "auto (bake one), none (never), or the name or id of your own prepared image");
   if (spec.ssh_key_names.size() > 10) {
     check.Fail("spec.sshKeyNames", "must have at most 10 items", "FieldValueTooMany");
   }

@@ -212,6 +212,10 @@ StatusOr<std::string> RenderUserData(const ClusterSpec& spec, const InstanceUser
   Status substituted =
       internal::SubstitutePlaceholders(*user_data, values, templates.files(), &Unchanged);
   if (!substituted.ok()) return substituted;
+  if (input.prepared_image) {
+    user_data->remove("package_update");
+    user_data->remove("packages");
+  }
   YAML::Node keys = (*user_data)["users"][0]["ssh_authorized_keys"];
   keys.push_back(input.operator_public_key);
   for (const std::string& key : input.extra_authorized_keys) keys.push_back(key);

@@ -47,6 +47,9 @@ struct InstanceUserDataInput {
   std::vector<std::string> extra_authorized_keys;
   std::string host_private_key;  // the instance's ed25519 host key (a secret)
   std::string host_public_key;
+  // The boot image already holds what the packages module would install (a baked snapshot or
+  // the user's own prepared image): no package_update/packages, so no apt run at boot.
+  bool prepared_image = false;
 };
 
 // True for a worker rendered without the gateway's address (see gateway_private_ip).

@@ -198,8 +198,21 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   secret_informer_options.ns = options.watch_namespace;
   kube::Informer secrets(kube, secret_informer_options);
 
+  // Prepared images: baked off the reconciles' path, by the sweeper thread below (leader only).
+  controller::BakeryOptions bakery_options;
+  bakery_options.retention = options.prepared_image_retention;
+  bakery_options.bake_timeout = options.bake_timeout;
+  controller::Bakery bakery(
+      clouds, RealClock::Instance(),
+      [&] {
+        return controller::WishesOf(
+            clusters.List(), [&](const std::string& key) { return secrets.Get(key); }, clouds);
+      },
+      bakery_options, &metrics, custom_templates ? &*custom_templates : nullptr);
+
   ReconcilerDeps deps;
   deps.kube = &kube;
+  deps.bakery = &bakery;
   deps.get_cluster = [&](const std::string& key) { return clusters.Get(key); };
   deps.get_secret = [&](const std::string& key) { return secrets.Get(key); };
   deps.list_clusters = [&] { return clusters.List(); };
@@ -368,8 +381,17 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   std::atomic<bool> sweeper_stop{false};
   std::thread sweeper([&] {
     auto next = std::chrono::steady_clock::now() + options.resync_interval;
+    auto next_bake = std::chrono::steady_clock::now() + options.poll_interval;
     while (!sweeper_stop.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const bool nudged = bakery.TakeNudge();  // a new grid's first create: bake at once
+      if ((nudged || std::chrono::steady_clock::now() >= next_bake) &&
+          (!elector || elector->IsLeader())) {
+        // Every poll interval while a bake runs, else once per resync interval.
+        const bool baking = bakery.Tick();
+        next_bake = std::chrono::steady_clock::now() +
+                    (baking ? options.poll_interval : options.resync_interval);
+      }
       if (std::chrono::steady_clock::now() < next) continue;
       next = std::chrono::steady_clock::now() + options.resync_interval;
       if (elector && !elector->IsLeader()) continue;

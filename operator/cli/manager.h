@@ -53,6 +53,10 @@ struct ManagerOptions {
   // falls back to workers configured by user data.
   std::chrono::milliseconds address_delivery_grace{300000};
   std::string pod_name;  // $POD_NAME, for events
+  // Prepared images (spec.preparedImage auto): a baked snapshot no grid wants is deleted after
+  // this long; a builder that has not finished after bake_timeout is a failed bake.
+  std::chrono::milliseconds prepared_image_retention{7LL * 24 * 3600 * 1000};
+  std::chrono::milliseconds bake_timeout{3600000};
 };
 
 // True when an update of a PyGridCluster needs a reconcile: its spec generation, deletion

@@ -47,6 +47,7 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   cli::ManagerOptions& m = parsed.manager;
   std::string poll = "10s", resync = "1m", lease = "15s", renew = "10s", retry = "2s";
   std::string orphan_grace = "1h", delivery_grace = "5m";
+  std::string retention = "168h", bake_timeout = "1h";
   std::string genesis_timeout = "30s";
   po::options_description flags("pygrid-operator flags (each also read from PYGRID_<FLAG>)");
   flags.add_options()("help,h", "show this help")(
@@ -105,6 +106,10 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
       "only after --orphan-grace-period)")(
       "orphan-grace-period", po::value(&orphan_grace)->default_value(orphan_grace),
       "how long an instance must stay orphaned before --orphan-instances=delete deletes it")(
+      "prepared-image-retention", po::value(&retention)->default_value(retention),
+      "delete a baked prepared image (spec.preparedImage auto) no grid has wanted for this long")(
+      "bake-timeout", po::value(&bake_timeout)->default_value(bake_timeout),
+      "a bake whose builder has not finished this long after its creation failed (retried)")(
       "templates-dir", po::value(&m.templates_dir),
       "cloud-init templates folder (default: built in)")(
       "log-format", po::value(&parsed.log_format)->default_value(parsed.log_format),
@@ -136,7 +141,9 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
         {&retry, &m.retry_period},
         {&genesis_timeout, &m.genesis_request_timeout},
         {&orphan_grace, &m.orphan_grace_period},
-        {&delivery_grace, &m.address_delivery_grace}}) {
+        {&delivery_grace, &m.address_delivery_grace},
+        {&retention, &m.prepared_image_retention},
+        {&bake_timeout, &m.bake_timeout}}) {
     StatusOr<std::chrono::milliseconds> duration = ParseDuration(*text);
     if (!duration.ok()) return duration.status();
     *target = *duration;

@@ -1,8 +1,8 @@
 // Provides pygrid::cloud::CloudProvider: everything the operator needs from a GPU cloud (list,
 // get, create, delete, start/stop instances; look up images and SSH keys; list, create, update
-// and delete security groups), with plain domain structs and pygrid::Status errors. Nothing here
-// knows about Kubernetes or about a particular cloud; cloud/genesis/ implements it for Genesis
-// Cloud.
+// and delete security groups; snapshot instances and list, get and delete snapshots), with plain
+// domain structs and pygrid::Status errors. Nothing here knows about Kubernetes or about a
+// particular cloud; cloud/genesis/ implements it for Genesis Cloud.
 //
 //   std::unique_ptr<CloudProvider> cloud = genesis::MakeGenesisClient(options);
 //   StatusOr<Instance> created = cloud->CreateInstance(request);
@@ -91,6 +91,18 @@ struct SecurityGroup {
   std::string status;
   std::vector<SecurityRule> rules;
   std::string created_at;
+};
+
+// A snapshot of an instance's disk (SPEC23 compute.v1.Snapshot). `status` is the provider's raw
+// string: snapshotting, then available (or error). Regional: only instances in `region` can
+// boot from it, by giving its id as CreateInstanceRequest::image.
+struct Snapshot {
+  std::string id;
+  std::string name;
+  std::string resource_id;  // the instance it was taken of
+  std::string region;
+  std::string status;
+  std::string created_at;  // RFC 3339 as sent by the cloud
 };
 
 // What to create. `name` must be unique within the account: it is the idempotency key the
@@ -189,6 +201,18 @@ class CloudProvider {
   // Deletes a security group by id; NotFound when it is already gone. The API may refuse a
   // group that instances still use (Conflict).
   virtual Status DeleteSecurityGroup(const std::string& id) = 0;
+
+  // Asks for a snapshot named `name` of instance `instance_id` (active or shut off) and returns
+  // it as first reported (status snapshotting). Like a create it is never retried after an
+  // ambiguous failure: the caller looks the name up (ListSnapshots) before asking again.
+  virtual StatusOr<Snapshot> CreateSnapshot(const std::string& instance_id,
+                                            const std::string& name) = 0;
+  // All snapshots of the account (every page).
+  virtual StatusOr<std::vector<Snapshot>> ListSnapshots() = 0;
+  // One snapshot; NotFound once it is gone.
+  virtual StatusOr<Snapshot> GetSnapshot(const std::string& id) = 0;
+  // Deletes a snapshot; NotFound when it is already gone.
+  virtual Status DeleteSnapshot(const std::string& id) = 0;
 };
 
 using CloudProviderPtr = std::unique_ptr<CloudProvider>;

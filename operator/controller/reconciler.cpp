@@ -95,7 +95,7 @@ class Reconciler::Round {
   Status DeliverGateway(const Observations& seen, const Action& action);
   ActReport Act(const Observations& seen, Plan& plan);
   ActionOutcome Create(const api::ClusterSpec& spec, const Action& action,
-                       const api::ClusterStatus& status, const std::string& image,
+                       const api::ClusterStatus& status, const api::ImageStatus& image,
                        const std::vector<std::string>& ssh_keys);
   Status RecordIntent(const api::ClusterSpec& spec, Plan& plan);
   // Writes the answered creates into the account's cached list and marks creates refused
@@ -581,14 +581,21 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
     if (plan.actions[i].kind == ActionKind::kCreateInstance) creates.push_back(i);
   }
   if (!creates.empty()) {
-    Status ready = RecordIntent(spec, plan);
-    std::string image;
-    std::vector<std::string> ssh_keys;
+    // The image first: the intent records it (status.image), and a baked one never changes
+    // the spec hash (SpecHashFor ignores it), so nothing running is replaced for it.
+    StatusOr<api::ImageStatus> image = ImageForCreates(*deps_.clouds, deps_.bakery, token_, spec);
+    Status ready = image.status();
     if (ready.ok()) {
-      StatusOr<std::string> found = deps_.clouds->ImageId(token_, spec.image);
-      ready = found.status();
-      if (found.ok()) image = *found;
+      const bool switched = image->baked && !(plan.status.image && plan.status.image->baked);
+      plan.status.image = *image;
+      ready = RecordIntent(spec, plan);
+      if (ready.ok() && switched && deps_.events) {
+        deps_.events(object_, false, "PreparedImage",
+                     "New instances boot from the baked image " + image->id +
+                         " (driver, Docker and PyGrid images installed)");
+      }
     }
+    std::vector<std::string> ssh_keys;
     if (ready.ok()) {
       StatusOr<std::vector<std::string>> keys = deps_.clouds->SshKeyIds(token_, spec.ssh_key_names);
       ready = keys.status();
@@ -600,7 +607,7 @@ ActReport Reconciler::Round::Act(const Observations& seen, Plan& plan) {
       std::vector<std::function<void()>> posts;
       for (size_t i : creates) {
         posts.push_back([this, &spec, &plan, &report, &image, &ssh_keys, i] {
-          report.outcomes[i] = Create(spec, plan.actions[i], plan.status, image, ssh_keys);
+          report.outcomes[i] = Create(spec, plan.actions[i], plan.status, *image, ssh_keys);
         });
       }
       deps_.executor->RunAll(std::move(posts));
@@ -700,7 +707,8 @@ Status Reconciler::Round::RecordIntent(const api::ClusterSpec& spec, Plan& plan)
 }
 
 ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Action& action,
-                                        const api::ClusterStatus& status, const std::string& image,
+                                        const api::ClusterStatus& status,
+                                        const api::ImageStatus& image,
                                         const std::vector<std::string>& ssh_keys) {
   ActionOutcome outcome;
   const bootstrap::SshKeyPair& host_key = host_keys_.at(action.name);
@@ -724,6 +732,7 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   input.operator_public_key = deps_.operator_key.public_key;
   input.host_private_key = host_key.private_key;
   input.host_public_key = host_key.public_key;
+  input.prepared_image = image.prepared;
   StatusOr<std::string> user_data = bootstrap::RenderUserData(spec, input, *deps_.templates);
   if (!user_data.ok()) {
     outcome.result = user_data.status();
@@ -734,7 +743,7 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   request.hostname = action.name;
   request.type = action.role == api::InstanceRole::kGateway ? spec.gateway.instance_type
                                                             : spec.workers.instance_type;
-  request.image = image;
+  request.image = image.id;
   request.ssh_key_ids = ssh_keys;
   request.security_group_ids = {status.security_group_id};
   request.startup_script = std::move(*user_data);

@@ -34,6 +34,7 @@
 #include "bootstrap/ssh_keys.h"
 #include "bootstrap/templates.h"
 #include "bootstrap/user_data.h"
+#include "controller/bakery.h"
 #include "controller/cloud_accounts.h"
 #include "controller/planner.h"
 #include "core/clock.h"
@@ -108,6 +109,8 @@ struct ReconcilerDeps {
   // that reference a group keep it.
   std::function<std::vector<nlohmann::json>()> list_clusters;
   CloudAccounts* clouds = nullptr;
+  // Prepared images for spec.preparedImage "auto" (null: never baked; creates use spec.image).
+  const PreparedImages* bakery = nullptr;
   probe::Prober* prober = nullptr;
   EventSink events;
   observability::Metrics* metrics = nullptr;

@@ -72,6 +72,14 @@ void Metrics::SetOrphanInstances(const std::string& account, int count) {
   impl_->orphans.Add({{"account", account}}).Set(count);
 }
 
+void Metrics::IncBakes(const std::string& result) {
+  impl_->bakes.Add({{"result", result}}).Increment();
+}
+
+void Metrics::SetPreparedImages(const std::string& account, int count) {
+  impl_->prepared_images.Add({{"account", account}}).Set(count);
+}
+
 void Metrics::SetInstanceCounts(const InstanceCounts& counts) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   for (auto it = impl_->instance_series.begin(); it != impl_->instance_series.end();) {

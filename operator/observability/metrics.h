@@ -182,6 +182,10 @@ class Metrics {
   void ForgetCluster(const std::string& cluster_namespace, const std::string& name);
   // Observes create -> first Ready once per cluster uid (later calls for that uid ignored).
   void ObserveClusterProvisioned(const std::string& uid, double seconds);
+  // pygrid_bakes_total{result} += 1 (result: succeeded | failed).
+  void IncBakes(const std::string& result);
+  // pygrid_prepared_images{account} = count.
+  void SetPreparedImages(const std::string& account, int count);
   // pygrid_orphan_instances{account} = count.
   void SetOrphanInstances(const std::string& account, int count);
   // Replaces pygrid_instances with `counts`; pairs absent from `counts` are removed.

@@ -8,7 +8,8 @@
 //     (calls / 10 req/s), and the operator's peak RSS and CPU.
 //  3. (--modelled on|only) Modelled real-world time to Ready with genesis-sim's set-up time
 //     model (issue 14): the 2020 script's model beside today's operator and the operator on a
-//     baked image, for a first grid and a scale-up by one worker (see ModelledTable).
+//     baked image, for a first grid and a scale-up by one worker (see ModelledTable); then the
+//     operator baking its own image beside a first grid, and a scale-up after it.
 //
 //   build/ci/bin/operator_bench [--boot-seconds 5] [--workers 1,8,32] [--clusters 300]
 //                               [--mass-boot-seconds 4]
@@ -232,14 +233,17 @@ struct ModelledOptions {
 
 constexpr char kGpuType[] = "vcpu-4_memory-12g_disk-80g_nvidia1080ti-1";
 
-std::string GpuClusterYaml(const std::string& name, int replicas, const std::string& image) {
+// spec.preparedImage `prepared`: none for "today" and for a snapshot set by hand as spec.image;
+// auto where the operator bakes its own.
+std::string GpuClusterYaml(const std::string& name, int replicas, const std::string& image,
+                           const std::string& prepared = "none") {
   return std::string("apiVersion: distributor.pygrid.dev/v1alpha1\n") +
          "kind: PyGridCluster\n"
          "metadata: {name: " +
          name +
          ", namespace: default}\nspec:\n  credentialsSecretRef: {name: genesis-credentials}\n" +
-         (image.empty() ? "" : "  image: \"" + image + "\"\n") +
-         "  gpu: {driver: nvidia}\n  gateway: {instanceType: " + kGpuType +
+         (image.empty() ? "" : "  image: \"" + image + "\"\n") + "  preparedImage: " + prepared +
+         "\n" + "  gpu: {driver: nvidia}\n  gateway: {instanceType: " + kGpuType +
          ", colocatedWorker: true}\n  workers: {replicas: " + std::to_string(replicas) +
          ", instanceType: " + kGpuType + "}\n  network: {allowedSourceCIDRs: [127.0.0.0/8]}\n";
 }
@@ -335,13 +339,19 @@ struct ScaleRun {
   GridTimes today, baked;
 };
 
-ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
-  Grid grid({o.boot * scale, /*sshd=*/true});
+// The model at time scale `scale` in `grid` (booting in B x scale), and the operator with its
+// default poll interval (10 s) times scale.
+void StartModelled(Grid& grid, double scale) {
   grid.InstallCrdAndSecret();
   grid.SimPost("/_sim/time-scale", {{"scale", scale}});
   grid.SimPost("/_sim/snapshot-seconds", {{"seconds", 0.1}});
   const int poll_ms = std::max(10, static_cast<int>(10000 * scale));
   grid.StartOperator({"--poll-interval=" + std::to_string(poll_ms) + "ms", "--log-level=info"});
+}
+
+ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
+  Grid grid({o.boot * scale, /*sshd=*/true});
+  StartModelled(grid, scale);
   ScaleRun run;
   run.today = TimeGrid(grid, scale, "today", workers, "");
   // Bake: snapshot today's gateway (driver, Docker, toolkit, both PyGrid images), delete that
@@ -411,6 +421,93 @@ std::string Modelled(double at_s, double at_4s, double scale, double floor) {
   return text;
 }
 
+// ---- 3b. The operator bakes its own prepared image (spec.preparedImage auto) --------------
+//
+// A fresh account: the first grid is created while the bake runs beside it (it boots from the
+// base image), then, once the bake is done (snapshot available, builder gone), a scale-up by
+// one worker boots from the baked snapshot. Same s / 4 s method as above.
+
+struct OperatorBakeTimes {
+  double first = -1, bake_done = -1, scale_up = -1;  // wall seconds
+  GridTimes first_grid;                              // its gateway's and worker 0's set-up
+  SetupSplit builder, scale_up_worker;               // modelled set-ups
+};
+
+bool BakeDone(const Grid& grid) {
+  bool builder = false;
+  for (const json& i : grid.Instances()) {
+    const std::string name = i.value("name", "");
+    builder |= name.rfind("pygrid-base-", 0) == 0 && name.find("-builder") != std::string::npos;
+  }
+  const json list = GenesisApi(grid, "GET", "/snapshots");
+  if (builder || !list.is_object()) return false;
+  for (const json& snap : list.value("snapshots", json::array())) {
+    if (snap.value("name", "").rfind("pygrid-base-", 0) == 0 &&
+        snap.value("status", "") == "available")
+      return true;
+  }
+  return false;
+}
+
+OperatorBakeTimes RunOperatorBake(const ModelledOptions& o, double scale, int workers) {
+  Grid grid({o.boot * scale, /*sshd=*/true});
+  StartModelled(grid, scale);
+  OperatorBakeTimes t;
+  const auto timeout = std::chrono::seconds(static_cast<int>(60 + 3000 * scale));
+  const auto start = Clock::now();
+  grid.Apply(GpuClusterYaml("auto", workers, "", "auto"));
+  // Both clocks at once: the grid's Ready and the bake's end, whichever comes first.
+  Grid::WaitUntil(
+      [&] {
+        const double now = std::chrono::duration<double>(Clock::now() - start).count();
+        if (t.first < 0 && WaitReadyWorkers(grid, "auto", workers, std::chrono::seconds(0))) {
+          t.first = now;
+        }
+        if (t.builder.before_compose == 0)
+          t.builder = ModelledSetup(grid, "pygrid-base", "-builder");
+        if (t.bake_done < 0 && BakeDone(grid)) t.bake_done = now;
+        return t.first >= 0 && t.bake_done >= 0;
+      },
+      timeout);
+  t.first_grid.gateway = ModelledSetup(grid, "auto", "-gateway");
+  t.first_grid.worker = ModelledSetup(grid, "auto", "-worker-0");
+  const auto scaled = Clock::now();
+  grid.Apply(GpuClusterYaml("auto", workers + 1, "", "auto"));
+  if (WaitReadyWorkers(grid, "auto", workers + 1, timeout)) {
+    t.scale_up = std::chrono::duration<double>(Clock::now() - scaled).count();
+  }
+  t.scale_up_worker = ModelledSetup(grid, "auto", "-worker-" + std::to_string(workers));
+  std::fprintf(stderr,
+               "  (scale %g, N=%d, operator bakes: wall seconds first %.2f, bake done %.2f, "
+               "+1 worker %.2f)\n",
+               scale, workers, t.first, t.bake_done, t.scale_up);
+  return t;
+}
+
+void OperatorBakesTable(const ModelledOptions& o) {
+  std::printf(
+      "== the operator bakes its own prepared image (spec.preparedImage auto, a fresh account): "
+      "first grid while the bake runs, then +1 worker after it\n");
+  std::printf("%-3s | %-34s | %-34s | %-34s\n", "N", "first grid (base image)",
+              "bake done (from the grid's create)", "+1 worker (baked image)");
+  for (int n : o.workers) {
+    const OperatorBakeTimes a = RunOperatorBake(o, o.scale, n);
+    const OperatorBakeTimes b = RunOperatorBake(o, 4 * o.scale, n);
+    // The builder's steps are a co-located gateway's (both images): its own when it was seen.
+    const SetupSplit& steps = a.builder.before_compose > 0 ? a.builder : a.first_grid.gateway;
+    const double builder = o.boot + steps.before_compose + steps.pulls;
+    const double worker = o.boot + a.scale_up_worker.before_compose + a.scale_up_worker.pulls;
+    std::printf("%-3d | %-34s | %-34s | %-34s\n", n,
+                Modelled(a.first, b.first, o.scale, FloorFirst(o, a.first_grid)).c_str(),
+                Modelled(a.bake_done, b.bake_done, o.scale, builder).c_str(),
+                Modelled(a.scale_up, b.scale_up, o.scale, worker).c_str());
+    std::fflush(stdout);
+  }
+  std::printf(
+      "   floors: bake = B + the builder's modelled set-up (its snapshot time is the simulator's "
+      "0.1 s); +1 worker = B + its modelled set-up on the baked image\n");
+}
+
 void ModelledTable(const ModelledOptions& o) {
   std::printf(
       "== modelled real-world time to Ready: boot B = %.0f s, genesis-sim set-up model, GPU "
@@ -442,6 +539,7 @@ void ModelledTable(const ModelledOptions& o) {
       "   2020 script on an account without its snapshot: first grid %+.0f s plus the snapshot's "
       "own time (undocumented), once\n",
       build);
+  OperatorBakesTable(o);
 }
 
 }  // namespace

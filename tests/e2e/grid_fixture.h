@@ -108,7 +108,8 @@ class Grid {
 // The cluster's .status, or an empty object before the operator wrote one.
 nlohmann::json StatusOf(const nlohmann::json& cluster);
 
-// A PyGridCluster manifest for the e2e tests.
+// A PyGridCluster manifest for the e2e tests; spec.preparedImage is none unless `extra_spec`
+// sets it (the bake's own tests do).
 std::string ClusterYaml(const std::string& name, int replicas, const std::string& extra_spec = "");
 
 }  // namespace pygrid::e2e

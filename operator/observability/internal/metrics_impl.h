@@ -188,6 +188,20 @@ struct Metrics::Impl {
                 "by account (a label derived from the token's hash).")
           .Register(*registry);
 
+  Family<Counter>& bakes = prometheus::BuildCounter()
+                               .Name("pygrid_bakes_total")
+                               .Help(
+                                   "Prepared-image bakes the operator finished, by result "
+                                   "(succeeded, failed).")
+                               .Register(*registry);
+  Family<Gauge>& prepared_images =
+      prometheus::BuildGauge()
+          .Name("pygrid_prepared_images")
+          .Help(
+              "Snapshots the operator baked that exist now, by account (a label derived from "
+              "the token's hash).")
+          .Register(*registry);
+
   Family<Counter>& genesis_requests =
       prometheus::BuildCounter()
           .Name("genesis_api_requests_total")

@@ -77,6 +77,9 @@ bool ParseUserData(const std::string& text, const std::string& private_ip, UserD
         }
       }
     }
+    if (YAML::Node power = root["power_state"]; power.IsMap() && power["mode"].IsScalar()) {
+      out->power_off = power["mode"].as<std::string>() == "poweroff";
+    }
     if (root["package_update"]) out->package_update = root["package_update"].as<bool>(false);
     if (YAML::Node packages = root["packages"]; packages.IsSequence()) {
       for (const auto& p : packages) {

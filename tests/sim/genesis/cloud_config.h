@@ -44,6 +44,10 @@ struct UserData {
   // ROLE=worker with GATEWAY_WAIT=ssh: no address yet; it waits for the delivered one.
   bool deferred = false;
   std::vector<std::string> compose_images;
+  // cloud-init's power_state module with mode poweroff (the operator's bake builder): the
+  // instance shuts itself off once its user data has run. Its `condition` is taken as met (the
+  // simulated set-up never fails).
+  bool power_off = false;
 };
 
 // Parses `text`; false with `error` set when it is not a #cloud-config YAML document or the

@@ -120,6 +120,14 @@ void GenesisSim::SetStatus(Instance& inst, const std::string& status, std::vecto
         const bool pull = step.item.rfind("image:", 0) == 0 && !user_data.worker;
         (pull ? emulated.pull_seconds : emulated.setup_seconds) += step.seconds * inst.setup_scale;
       }
+      // power_state poweroff (cc_power_state_change) runs after the final modules: once the
+      // set-up is done the instance shuts itself off, which the API shows as `shutoff`.
+      if (user_data.power_off) {
+        inst.next_status = "shutoff";
+        inst.next_at = inst.setup_started +
+                       std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(
+                           TotalSeconds(inst.setup) * inst.setup_scale));
+      }
       // pygrid-start on a worker waits for `GATEWAY_URL/`, polling every 5 s, before
       // `docker-compose up` (only with the model on: scale 0 keeps the old behaviour); a
       // deferred worker does so once the address is delivered.

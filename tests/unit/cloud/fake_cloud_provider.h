@@ -207,6 +207,70 @@ class FakeCloudProvider : public CloudProvider {
     return Status::Ok();
   }
 
+  // Snapshots: created `snapshotting` (of an active or shut-off instance, as genesis-sim), then
+  // whatever SetSnapshotStatus says; created_at is the instance's unless AddSnapshot sets it.
+  void AddSnapshot(Snapshot snapshot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshots_.push_back(std::move(snapshot));
+  }
+  bool SetSnapshotStatus(const std::string& id, const std::string& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Snapshot& s : snapshots_) {
+      if (s.id != id) continue;
+      s.status = status;
+      return true;
+    }
+    return false;
+  }
+  std::vector<Snapshot> snapshots() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return snapshots_;
+  }
+  StatusOr<Snapshot> CreateSnapshot(const std::string& instance_id,
+                                    const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("CreateSnapshot"); !s.ok()) return s;
+    for (const Instance& i : instances_) {
+      if (i.id != instance_id) continue;
+      if (i.status != "active" && i.status != "shutoff") {
+        return Status::Conflict("cannot snapshot an instance in status " + i.status)
+            .WithHttpStatus(409);
+      }
+      Snapshot s{"snap-" + std::to_string(++next_id_),
+                 name,
+                 i.id,
+                 i.region,
+                 "snapshotting",
+                 "2026-01-01T00:00:00.000Z"};
+      snapshots_.push_back(s);
+      return s;
+    }
+    return Status::NotFound("instance " + instance_id + " not found").WithHttpStatus(404);
+  }
+  StatusOr<std::vector<Snapshot>> ListSnapshots() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("ListSnapshots"); !s.ok()) return s;
+    return snapshots_;
+  }
+  StatusOr<Snapshot> GetSnapshot(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("GetSnapshot"); !s.ok()) return s;
+    for (const Snapshot& s : snapshots_) {
+      if (s.id == id) return s;
+    }
+    return Status::NotFound("snapshot " + id + " not found").WithHttpStatus(404);
+  }
+  Status DeleteSnapshot(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto s = Begin("DeleteSnapshot"); !s.ok()) return s;
+    const size_t before = snapshots_.size();
+    snapshots_.erase(std::remove_if(snapshots_.begin(), snapshots_.end(),
+                                    [&](const Snapshot& s) { return s.id == id; }),
+                     snapshots_.end());
+    if (snapshots_.size() == before) return Status::NotFound("snapshot not found");
+    return Status::Ok();
+  }
+
  private:
   // Counts the call and pops a scripted failure, if any (mu_ held).
   Status Begin(const std::string& operation) {
@@ -236,6 +300,7 @@ class FakeCloudProvider : public CloudProvider {
   std::vector<Image> images_;
   std::vector<SshKey> keys_;
   std::vector<SecurityGroup> groups_;
+  std::vector<Snapshot> snapshots_;
   CreateInstanceRequest last_create_;
   bool lose_next_create_ = false;
   int next_id_ = 0;

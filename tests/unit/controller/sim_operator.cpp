@@ -61,6 +61,7 @@ void SimOperator::StartProcess(Process& process) {
     return all.ok() ? all->items : std::vector<json>{};
   };
   deps.clouds = process.clouds.get();
+  deps.bakery = prepared_images;  // null (baking off) unless a table sets one
   deps.prober = &prober;
   deps.events = [this](const json& object, bool warning, const std::string& reason,
                        const std::string& message) {

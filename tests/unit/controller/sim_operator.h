@@ -49,6 +49,9 @@ class SimOperator {
   SimCloud cloud{clock};
   SimProber prober{cloud, clock};
   std::vector<RecordedEvent> events;
+  // Prepared images the reconcilers of processes started from now on see (null: baking off, as
+  // in the simulation, whose SimCloud has no snapshots).
+  const PreparedImages* prepared_images = nullptr;
 
   // Kubernetes side.
   void ApplySecret(const std::string& ns, const std::string& name, const std::string& token);

@@ -406,6 +406,28 @@ StatusOr<std::vector<cloud::SecurityGroup>> SimCloud::ListSecurityGroups() {
   return groups_;
 }
 
+// Snapshots (bake helper's block): baking is off in the simulation, see sim_world.h.
+StatusOr<cloud::Snapshot> SimCloud::CreateSnapshot(const std::string& instance_id,
+                                                   const std::string& name) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  return Status::Invalid("the simulation does not bake (" + name + " of " + instance_id + ")");
+}
+
+StatusOr<std::vector<cloud::Snapshot>> SimCloud::ListSnapshots() {
+  if (Status s = Begin(false); !s.ok()) return s;
+  return std::vector<cloud::Snapshot>{};
+}
+
+StatusOr<cloud::Snapshot> SimCloud::GetSnapshot(const std::string& id) {
+  if (Status s = Begin(false); !s.ok()) return s;
+  return Status::NotFound("snapshot " + id + " not found");
+}
+
+Status SimCloud::DeleteSnapshot(const std::string& id) {
+  if (Status s = Begin(true); !s.ok()) return s;
+  return Status::NotFound("snapshot " + id + " not found");
+}
+
 const SimInstance* SimProber::ActiveAt(const std::string& host) const {
   const SimInstance* found = nullptr;
   for (const SimInstance& sim : cloud_.all()) {
@@ -566,6 +588,15 @@ class ForwardingCloud final : public cloud::CloudProvider {
   StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override {
     return t_.ListSecurityGroups();
   }
+  StatusOr<cloud::Snapshot> CreateSnapshot(const std::string& instance_id,
+                                           const std::string& name) override {
+    return t_.CreateSnapshot(instance_id, name);
+  }
+  StatusOr<std::vector<cloud::Snapshot>> ListSnapshots() override { return t_.ListSnapshots(); }
+  StatusOr<cloud::Snapshot> GetSnapshot(const std::string& id) override {
+    return t_.GetSnapshot(id);
+  }
+  Status DeleteSnapshot(const std::string& id) override { return t_.DeleteSnapshot(id); }
 
  private:
   cloud::CloudProvider& t_;

@@ -152,6 +152,14 @@ class SimCloud final : public cloud::CloudProvider {
   Status DeleteSecurityGroup(const std::string& id) override;
   StatusOr<std::vector<cloud::SecurityGroup>> ListSecurityGroups() override;
 
+  // Snapshots (the bake helper's block): the simulation runs with baking off (no Bakery in its
+  // reconciler deps), so the account never has a snapshot and taking one is refused.
+  StatusOr<cloud::Snapshot> CreateSnapshot(const std::string& instance_id,
+                                           const std::string& name) override;
+  StatusOr<std::vector<cloud::Snapshot>> ListSnapshots() override;
+  StatusOr<cloud::Snapshot> GetSnapshot(const std::string& id) override;
+  Status DeleteSnapshot(const std::string& id) override;
+
  private:
   // Advances instance states to the clock's time.
   void Advance();
