@@ -189,13 +189,17 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
         .Error("reconcile failed", error, {{"key", key}, {"terminal", terminal}});
   };
 
+  // Both caches drop managedFields, which no reader needs (status writes and finalizer updates
+  // send the object without them, and the API server keeps the stored ones).
   kube::InformerOptions cluster_informer_options;
   cluster_informer_options.resource = PyGridClusters();
   cluster_informer_options.ns = options.watch_namespace;
+  cluster_informer_options.transform = kube::StripManagedFields;
   kube::Informer clusters(kube, cluster_informer_options);
   kube::InformerOptions secret_informer_options;
   secret_informer_options.resource = Secrets();
   secret_informer_options.ns = options.watch_namespace;
+  secret_informer_options.transform = kube::StripManagedFields;
   kube::Informer secrets(kube, secret_informer_options);
 
   ReconcilerDeps deps;
