@@ -76,6 +76,8 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
     Log().Error("cannot load the Kubernetes configuration", config.status());
     return 1;
   }
+  config->qps = options.kube_api_qps;
+  config->burst = options.kube_api_burst;
   StatusOr<std::unique_ptr<kube::RestClient>> client =
       kube::RestClient::Create(*config, {kube_metrics.NewRestClientMetrics(), nullptr});
   if (!client.ok()) {
@@ -176,9 +178,18 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
       {std::chrono::duration_cast<Clock::Duration>(options.poll_interval / 2),
        std::chrono::minutes(10)});
   probe::ProberPtr prober = probe::MakeProber();
+  // Events use a client (and rate limit) of their own, as controller-runtime's recorder
+  // provider does: a burst of events never delays a reconcile's own requests.
+  StatusOr<std::unique_ptr<kube::RestClient>> events_client =
+      kube::RestClient::Create(*config, {kube_metrics.NewRestClientMetrics(), nullptr});
+  if (!events_client.ok()) {
+    Log().Error("cannot build the events client", events_client.status());
+    return 1;
+  }
   kube::EventRecorder events(
-      kube, {"pygrid-operator", "", "distributor.pygrid.dev/pygrid-operator",
-             options.pod_name.empty() ? kube::DefaultLeaderIdentity() : options.pod_name});
+      **events_client,
+      {"pygrid-operator", "", "distributor.pygrid.dev/pygrid-operator",
+       options.pod_name.empty() ? kube::DefaultLeaderIdentity() : options.pod_name});
 
   kube::ControllerOptions controller_options;
   controller_options.name = kControllerName;
