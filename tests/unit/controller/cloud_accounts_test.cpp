@@ -104,6 +104,28 @@ class HeldList : public cloud::testing::FakeCloudProvider {
 
 using HeldFixture = FixtureWith<HeldList>;
 
+// A round's snapshot is what the cloud showed when the round read it: creates and deletes
+// recorded afterwards go into the next snapshot, never into one a round still holds.
+TEST(CloudAccountsTest, ASnapshotHeldByARoundNeverChangesUnderIt) {
+  Fixture f;
+  StatusOr<CloudAccounts::InstanceList> empty = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(empty.ok());
+  StatusOr<cloud::Instance> created =
+      f.accounts.For("token").CreateInstance({"w", "", "t", "img", {}, {}, "", ""});
+  ASSERT_TRUE(created.ok());
+  f.accounts.RecordCreated("token", *created);
+  EXPECT_TRUE((*empty)->empty());
+  StatusOr<CloudAccounts::InstanceList> with_it = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(with_it.ok());
+  ASSERT_EQ((*with_it)->size(), 1u);
+  f.accounts.RecordDeleting("token", created->id);
+  EXPECT_EQ((*with_it)->front().status, created->status);
+  StatusOr<CloudAccounts::InstanceList> deleting = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(deleting.ok());
+  EXPECT_EQ((*deleting)->front().status, "deleting");
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 1);
+}
+
 TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates) {
   HeldFixture f;
   FakeClock& clock = f.clock;
