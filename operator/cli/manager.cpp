@@ -256,8 +256,11 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   auto enqueue_users = [&](const json& secret) {
     const std::string ns = secret["metadata"].value("namespace", "");
     const std::string name = secret["metadata"].value("name", "");
-    for (const json& cluster : clusters.List()) {
-      if (cluster["metadata"].value("namespace", "") != ns) continue;
+    // Shared, not copied: every credentials copy the operator writes is a Secret event too.
+    for (const std::shared_ptr<const json>& object : clusters.Objects()) {
+      const json& cluster = *object;
+      const auto meta = cluster.find("metadata");
+      if (meta == cluster.end() || meta->value("namespace", "") != ns) continue;
       const json& spec = cluster.value("spec", json::object());
       if (spec.value("credentialsSecretRef", json::object()).value("name", "") == name) {
         controller.Enqueue(kube::ObjectKey(cluster));

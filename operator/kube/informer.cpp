@@ -64,6 +64,14 @@ std::vector<Json> Informer::List() const {
   return out;
 }
 
+std::vector<std::shared_ptr<const Json>> Informer::Objects() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  std::vector<std::shared_ptr<const Json>> out;
+  out.reserve(cache_.size());
+  for (const auto& entry : cache_) out.push_back(entry.second);
+  return out;
+}
+
 std::vector<std::string> Informer::Keys() const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   std::vector<std::string> out;

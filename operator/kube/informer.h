@@ -109,6 +109,9 @@ class Informer {
   std::optional<Json> Get(const std::string& key) const;
   // Copies of every cached object, in key order.
   std::vector<Json> List() const;
+  // Every cached object, in key order, shared rather than copied (they never change once
+  // cached): for a reader that scans them all, as a handler looking for an object's users.
+  std::vector<std::shared_ptr<const Json>> Objects() const;
   std::vector<std::string> Keys() const;
   size_t Size() const;
   // The resourceVersion the next watch would start from.

@@ -339,6 +339,10 @@ TEST_F(KubeSimTest, InformerTransformDropsManagedFieldsAndAnUpdateKeepsTheServer
     const std::optional<Json> cached = informer.Get("default/watched");
     return cached && cached->at("data").value("value", "") == "1";
   }));
+  const std::vector<std::shared_ptr<const Json>> shared = informer.Objects();
+  const std::vector<Json> copies = informer.List();
+  ASSERT_EQ(shared.size(), copies.size());
+  for (size_t i = 0; i < shared.size(); ++i) EXPECT_EQ(*shared[i], copies[i]);
   informer.Stop();
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(handed.size(), 3u);  // listed and watched added, watched updated
