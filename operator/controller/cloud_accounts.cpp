@@ -97,8 +97,9 @@ StatusOr<CloudAccounts::InstanceList> CloudAccounts::InstanceSnapshot(const std:
     const Clock::Duration age = clock_.Now() - account.listed_at;
     if (account.listed && age < max_age) return InstanceList(account.instances);
     // Another round is reading the next list: this one serves meanwhile (for at most another
-    // max_age) instead of every round waiting; it still shows this process's own changes.
-    if (account.listed && account.refreshing && age < 2 * max_age)
+    // max_age, and as long as a list takes) instead of every round waiting; it still shows this
+    // process's own changes.
+    if (account.listed && account.refreshing && age < 2 * max_age + account.last_list_took)
       return InstanceList(account.instances);
   }
   std::lock_guard<std::mutex> one_list(account.refresh_mu);
@@ -125,6 +126,7 @@ StatusOr<CloudAccounts::InstanceList> CloudAccounts::InstanceSnapshot(const std:
     PutById(*account.instances, created);
   for (const std::string& id : account.deleting_meanwhile) MarkDeleting(account, id);
   account.listed_at = started;
+  account.last_list_took = clock_.Now() - started;
   // An outcome nobody knows (Invalidate) since the list began: the next read lists again.
   account.listed = account.epoch == epoch;
   return InstanceList(account.instances);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -148,6 +149,32 @@ TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates)
   ASSERT_TRUE(seen.ok());
   ASSERT_EQ(seen->size(), 1u);
   EXPECT_EQ((*seen)[0].id, created->id);
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
+}
+
+// At 1,000 instances a list is 10 pages and can take longer than the list's maximum age: the
+// rounds that come while the next one is read serve the last list for as long as a list takes,
+// instead of each waiting for the list in flight.
+TEST(CloudAccountsTest, ASlowListStillNeverBlocksTheRoundsThatComeWhileItIsRead) {
+  HeldFixture f;  // lists at most 5 s old
+  f.accounts.For("token");
+  f.fake->Hold();
+  std::thread first([&] { ASSERT_TRUE(f.accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  f.clock.Advance(std::chrono::seconds(4));  // the list takes 4 s
+  f.fake->Release();
+  first.join();
+  f.clock.Advance(std::chrono::seconds(6));  // 10 s since it was asked for
+  f.fake->Hold();
+  std::thread refresher([&] { ASSERT_TRUE(f.accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  // 10 s is twice the age but within twice the age plus the 4 s a list takes.
+  auto served = std::async(std::launch::async, [&] { return f.accounts.Instances("token").ok(); });
+  const bool answered = served.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  f.fake->Release();
+  refresher.join();
+  EXPECT_TRUE(answered) << "the round waited for the list in flight";
+  EXPECT_TRUE(served.get());
   EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
 }
 
