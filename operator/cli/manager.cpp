@@ -76,6 +76,8 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
     Log().Error("cannot load the Kubernetes configuration", config.status());
     return 1;
   }
+  config->qps = options.kube_api_qps;
+  config->burst = options.kube_api_burst;
   StatusOr<std::unique_ptr<kube::RestClient>> client =
       kube::RestClient::Create(*config, {kube_metrics.NewRestClientMetrics(), nullptr});
   if (!client.ok()) {
@@ -176,9 +178,18 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
       {std::chrono::duration_cast<Clock::Duration>(options.poll_interval / 2),
        std::chrono::minutes(10)});
   probe::ProberPtr prober = probe::MakeProber();
+  // Events use a client (and rate limit) of their own, as controller-runtime's recorder
+  // provider does: a burst of events never delays a reconcile's own requests.
+  StatusOr<std::unique_ptr<kube::RestClient>> events_client =
+      kube::RestClient::Create(*config, {kube_metrics.NewRestClientMetrics(), nullptr});
+  if (!events_client.ok()) {
+    Log().Error("cannot build the events client", events_client.status());
+    return 1;
+  }
   kube::EventRecorder events(
-      kube, {"pygrid-operator", "", "distributor.pygrid.dev/pygrid-operator",
-             options.pod_name.empty() ? kube::DefaultLeaderIdentity() : options.pod_name});
+      **events_client,
+      {"pygrid-operator", "", "distributor.pygrid.dev/pygrid-operator",
+       options.pod_name.empty() ? kube::DefaultLeaderIdentity() : options.pod_name});
 
   kube::ControllerOptions controller_options;
   controller_options.name = kControllerName;
@@ -189,13 +200,17 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
         .Error("reconcile failed", error, {{"key", key}, {"terminal", terminal}});
   };
 
+  // Both caches drop managedFields, which no reader needs (status writes and finalizer updates
+  // send the object without them, and the API server keeps the stored ones).
   kube::InformerOptions cluster_informer_options;
   cluster_informer_options.resource = PyGridClusters();
   cluster_informer_options.ns = options.watch_namespace;
+  cluster_informer_options.transform = kube::StripManagedFields;
   kube::Informer clusters(kube, cluster_informer_options);
   kube::InformerOptions secret_informer_options;
   secret_informer_options.resource = Secrets();
   secret_informer_options.ns = options.watch_namespace;
+  secret_informer_options.transform = kube::StripManagedFields;
   kube::Informer secrets(kube, secret_informer_options);
 
   // Prepared images: baked off the reconciles' path, by the sweeper thread below (leader only).
@@ -254,8 +269,11 @@ int RunManager(const ManagerOptions& options, std::atomic<bool>& stop) {
   auto enqueue_users = [&](const json& secret) {
     const std::string ns = secret["metadata"].value("namespace", "");
     const std::string name = secret["metadata"].value("name", "");
-    for (const json& cluster : clusters.List()) {
-      if (cluster["metadata"].value("namespace", "") != ns) continue;
+    // Shared, not copied: every credentials copy the operator writes is a Secret event too.
+    for (const std::shared_ptr<const json>& object : clusters.Objects()) {
+      const json& cluster = *object;
+      const auto meta = cluster.find("metadata");
+      if (meta == cluster.end() || meta->value("namespace", "") != ns) continue;
       const json& spec = cluster.value("spec", json::object());
       if (spec.value("credentialsSecretRef", json::object()).value("name", "") == name) {
         controller.Enqueue(kube::ObjectKey(cluster));

@@ -37,6 +37,12 @@ struct ManagerOptions {
   std::chrono::milliseconds renew_deadline{10000};
   std::chrono::milliseconds retry_period{2000};
   int max_concurrent_reconciles = 4;
+  // Client-side limit on Kubernetes API requests (<= 0: none, controller-runtime's default). A
+  // mass create costs about 5 requests per cluster, so 20/s (the old default) bounded it below
+  // the Genesis API's 10 creates/s; 100/200 as KubeRay's chart (kubeClient.qps/burst). Events go
+  // through a client of their own with the same limit, as controller-runtime's recorder does.
+  double kube_api_qps = 100;
+  int kube_api_burst = 200;
   std::string genesis_api_url = "https://api.genesiscloud.com/compute/v1";
   double genesis_requests_per_second = 10;
   std::chrono::milliseconds genesis_request_timeout{30000};

@@ -81,6 +81,10 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
       "max-concurrent-reconciles",
       po::value(&m.max_concurrent_reconciles)->default_value(m.max_concurrent_reconciles),
       "clusters reconciled at once")(
+      "kube-api-qps", po::value(&m.kube_api_qps)->default_value(m.kube_api_qps),
+      "client-side limit on Kubernetes API requests per second (0 = none; events have their "
+      "own)")("kube-api-burst", po::value(&m.kube_api_burst)->default_value(m.kube_api_burst),
+              "burst of that limit")(
       "genesis-api-url", po::value(&m.genesis_api_url)->default_value(m.genesis_api_url),
       "Genesis Cloud compute API")(
       "genesis-requests-per-second",
@@ -150,6 +154,8 @@ StatusOr<ParsedFlags> ParseRunFlags(const std::vector<std::string>& args) {
   }
   if (m.orphan_instances != "report" && m.orphan_instances != "delete")
     return Status::Invalid("--orphan-instances must be report or delete");
+  if (m.kube_api_qps > 0 && m.kube_api_burst < 1)
+    return Status::Invalid("--kube-api-burst must be at least 1 when --kube-api-qps is set");
   if (m.max_concurrent_reconciles < 1)
     return Status::Invalid("--max-concurrent-reconciles must be at least 1");
   if (m.ssh_port < 1 || m.ssh_port > 65535) return Status::Invalid("--ssh-port must be a TCP port");

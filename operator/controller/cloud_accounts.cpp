@@ -76,15 +76,31 @@ cloud::CloudProvider& CloudAccounts::For(const std::string& token) {
 }
 
 StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::string& token) {
+  StatusOr<InstanceList> snapshot = InstanceSnapshot(token);
+  if (!snapshot.ok()) return snapshot.status();
+  return **snapshot;
+}
+
+std::vector<cloud::Instance>& CloudAccounts::MutableInstances(Account& account) {
+  // Snapshots are only taken under list_mu, so a count of 1 means nobody else holds this one.
+  if (account.instances.use_count() > 1) {
+    account.instances = std::make_shared<std::vector<cloud::Instance>>(*account.instances);
+  }
+  return *account.instances;
+}
+
+StatusOr<CloudAccounts::InstanceList> CloudAccounts::InstanceSnapshot(const std::string& token) {
   Account& account = AccountFor(token);
   const Clock::Duration max_age = options_.instances_max_age;
   {
     std::lock_guard<std::mutex> lock(account.list_mu);
     const Clock::Duration age = clock_.Now() - account.listed_at;
-    if (account.listed && age < max_age) return account.instances;
+    if (account.listed && age < max_age) return InstanceList(account.instances);
     // Another round is reading the next list: this one serves meanwhile (for at most another
-    // max_age) instead of every round waiting; it still shows this process's own changes.
-    if (account.listed && account.refreshing && age < 2 * max_age) return account.instances;
+    // max_age, and as long as a list takes) instead of every round waiting; it still shows this
+    // process's own changes.
+    if (account.listed && account.refreshing && age < 2 * max_age + account.last_list_took)
+      return InstanceList(account.instances);
   }
   std::lock_guard<std::mutex> one_list(account.refresh_mu);
   Clock::TimePoint started;
@@ -92,7 +108,8 @@ StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::strin
   {
     std::lock_guard<std::mutex> lock(account.list_mu);
     started = clock_.Now();
-    if (account.listed && started - account.listed_at < max_age) return account.instances;
+    if (account.listed && started - account.listed_at < max_age)
+      return InstanceList(account.instances);
     account.refreshing = true;
     account.created_meanwhile.clear();
     account.deleting_meanwhile.clear();
@@ -104,14 +121,15 @@ StatusOr<std::vector<cloud::Instance>> CloudAccounts::Instances(const std::strin
   if (!listed.ok()) return listed.status();
   // The list may have been read before a create or delete this process made meanwhile was
   // answered: apply those again, so the new list never hides them.
-  account.instances = std::move(*listed);
+  account.instances = std::make_shared<std::vector<cloud::Instance>>(std::move(*listed));
   for (const cloud::Instance& created : account.created_meanwhile)
-    PutById(account.instances, created);
+    PutById(*account.instances, created);
   for (const std::string& id : account.deleting_meanwhile) MarkDeleting(account, id);
   account.listed_at = started;
+  account.last_list_took = clock_.Now() - started;
   // An outcome nobody knows (Invalidate) since the list began: the next read lists again.
   account.listed = account.epoch == epoch;
-  return account.instances;
+  return InstanceList(account.instances);
 }
 
 void CloudAccounts::Invalidate(const std::string& token) {
@@ -122,7 +140,7 @@ void CloudAccounts::Invalidate(const std::string& token) {
 }
 
 void CloudAccounts::MarkDeleting(Account& account, const std::string& id) {
-  for (cloud::Instance& cached : account.instances) {
+  for (cloud::Instance& cached : MutableInstances(account)) {
     if (cached.id == id) cached.status = "deleting";
   }
 }
@@ -131,7 +149,8 @@ void CloudAccounts::RecordCreated(const std::string& token, const cloud::Instanc
   Account& account = AccountFor(token);
   std::lock_guard<std::mutex> lock(account.list_mu);
   if (account.refreshing) account.created_meanwhile.push_back(instance);
-  PutById(account.instances, instance);  // when not listed the next read lists, and sees it
+  // When not listed the next read lists, and sees it.
+  PutById(MutableInstances(account), instance);
 }
 
 void CloudAccounts::RecordDeleting(const std::string& token, const std::string& id) {

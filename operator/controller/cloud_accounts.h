@@ -54,9 +54,16 @@ class CloudAccounts {
   static std::string AccountLabel(const std::string& token);
   // The client for `token` (created on first use, kept for the process's life).
   cloud::CloudProvider& For(const std::string& token);
+  // An account's instance list as cached: shared and never changed once handed out.
+  using InstanceList = std::shared_ptr<const std::vector<cloud::Instance>>;
   // Every instance of the account, at most instances_max_age old; while another thread reads
-  // the next list, the previous one (up to twice that age) instead of waiting for it. Always
-  // with this process's own answered creates and deletes.
+  // the next list, the previous one (up to twice that age plus as long as the last list took:
+  // at 1,000 instances a list is 10 pages and outlasts the age) instead of waiting for it. Always
+  // with this process's own answered creates and deletes. Costs no copy: every round of every
+  // cluster reads it, and at 1,000 instances copying it (under the lock) was what the
+  // reconcile workers spent their time on.
+  StatusOr<InstanceList> InstanceSnapshot(const std::string& token);
+  // A copy of InstanceSnapshot's list.
   StatusOr<std::vector<cloud::Instance>> Instances(const std::string& token);
   // Forgets the cached list, so the next Instances() lists again.
   void Invalidate(const std::string& token);
@@ -99,8 +106,11 @@ class CloudAccounts {
     cloud::CloudProviderPtr client;
     std::mutex refresh_mu;  // one instance list call in flight per account
     std::mutex list_mu;     // the cached instance list and what came meanwhile (never across I/O)
-    std::vector<cloud::Instance> instances;
-    Clock::TimePoint listed_at{};  // when the list was asked for
+    // Replaced, or changed in place only while no snapshot of it is held (MutableInstances).
+    std::shared_ptr<std::vector<cloud::Instance>> instances =
+        std::make_shared<std::vector<cloud::Instance>>();
+    Clock::TimePoint listed_at{};      // when the list was asked for
+    Clock::Duration last_list_took{};  // how long the last successful list call took
     bool listed = false;
     bool refreshing = false;  // a list call is in flight
     uint64_t epoch = 0;       // bumped by Invalidate
@@ -119,6 +129,8 @@ class CloudAccounts {
   Status RefreshSecurityGroups(Account& account, Clock::Duration max_age);
   // Shows the instance `id` as `deleting` in the cached list (list_mu held).
   static void MarkDeleting(Account& account, const std::string& id);
+  // The cached list to change (list_mu held): a copy when a snapshot of it is still held.
+  static std::vector<cloud::Instance>& MutableInstances(Account& account);
 
   Factory factory_;
   const Clock& clock_;

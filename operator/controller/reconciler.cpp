@@ -340,7 +340,7 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
   // Deletion decides that nothing is left, so it lists afresh: a cached list could predate an
   // instance made since by someone else (another operator process, a late create).
   if (seen.being_deleted) deps_.clouds->Invalidate(token_);
-  StatusOr<std::vector<cloud::Instance>> all = deps_.clouds->Instances(token_);
+  StatusOr<CloudAccounts::InstanceList> all = deps_.clouds->InstanceSnapshot(token_);
   if (!all.ok()) {
     seen.cloud.error = all.status();
     seen.cloud.error_during = "listing instances";
@@ -357,11 +357,12 @@ void Reconciler::Round::ObserveCloud(Observations& seen) {
     seen.cloud.groups_needed_elsewhere = GroupsNeededElsewhere(seen.cluster.metadata.uid);
   }
   const std::string prefix = api::InstancePrefixFor(name_, seen.cluster.metadata.uid) + "-";
-  for (const cloud::Instance& instance : *all) {
+  for (const cloud::Instance& instance : **all) {
     if (instance.name.compare(0, prefix.size(), prefix) == 0)
       seen.cloud.instances.push_back(instance);
   }
-  seen.cloud.account_instances = std::move(*all);
+  // Only a deletion round looks at the others (who else uses a security group).
+  if (seen.being_deleted && owned) seen.cloud.account_instances = **all;
   seen.cloud.listed = true;
 }
 

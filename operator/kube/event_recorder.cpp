@@ -66,13 +66,17 @@ void EventRecorder::Event(const Json& object, EventType type, const std::string&
     ++dropped_;  // client-go's broadcaster drops when its channel is full
     return;
   }
-  queue_.push_back(Pending{object, type, reason, message});
+  queue_.push_back(Pending{ReferenceTo(object), type, reason, message});
   cv_.notify_one();
 }
 
 Status EventRecorder::RecordNow(const Json& object, EventType type, const std::string& reason,
                                 const std::string& message) {
-  const Json ref = ReferenceTo(object);
+  return RecordReference(ReferenceTo(object), type, reason, message);
+}
+
+Status EventRecorder::RecordReference(const Json& ref, EventType type, const std::string& reason,
+                                      const std::string& message) {
   const std::string spam_key = SpamKey(options_, ref);
   const std::string key = spam_key + "\x1f" + TypeName(type) + "\x1f" + reason + "\x1f" + message;
   std::lock_guard<std::mutex> write_lock(write_mu_);
@@ -174,7 +178,7 @@ void EventRecorder::Loop() {
     busy_ = true;
     lock.unlock();
     for (int attempt = 0; attempt < options_.max_tries; ++attempt) {
-      Status status = RecordNow(next.object, next.type, next.reason, next.message);
+      Status status = RecordReference(next.reference, next.type, next.reason, next.message);
       if (status.ok() || status.IsRateLimited() || !status.retryable()) break;
       std::unique_lock<std::mutex> wait_lock(mu_);
       if (cv_.wait_for(wait_lock, options_.retry_interval, [this] { return stopping_; })) return;

@@ -67,8 +67,10 @@ class EventRecorder {
   int dropped() const;
 
  private:
+  // A queued event holds only its involved object's reference, not the object: a mass create
+  // queues hundreds of events, and whole objects would be kept until each is written.
   struct Pending {
-    Json object;
+    Json reference;
     EventType type;
     std::string reason;
     std::string message;
@@ -81,6 +83,9 @@ class EventRecorder {
   };
   void Loop();
   std::string Now() const;
+  // RecordNow for an object's reference (ReferenceTo).
+  Status RecordReference(const Json& ref, EventType type, const std::string& reason,
+                         const std::string& message);
 
   KubeClient& client_;
   const EventRecorderOptions options_;

@@ -12,6 +12,11 @@ EventHandlers EnqueueHandlers(WorkQueue& queue) {
   return handlers;
 }
 
+void StripManagedFields(Json& object) {
+  auto metadata = object.find("metadata");
+  if (metadata != object.end() && metadata->is_object()) metadata->erase("managedFields");
+}
+
 Informer::Informer(KubeClient& client, InformerOptions options)
     : client_(client),
       options_(std::move(options)),
@@ -48,12 +53,20 @@ std::optional<Json> Informer::Get(const std::string& key) const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   auto it = cache_.find(key);
   if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  return *it->second;
 }
 
 std::vector<Json> Informer::List() const {
   std::lock_guard<std::mutex> lock(cache_mu_);
   std::vector<Json> out;
+  out.reserve(cache_.size());
+  for (const auto& entry : cache_) out.push_back(*entry.second);
+  return out;
+}
+
+std::vector<std::shared_ptr<const Json>> Informer::Objects() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  std::vector<std::shared_ptr<const Json>> out;
   out.reserve(cache_.size());
   for (const auto& entry : cache_) out.push_back(entry.second);
   return out;
@@ -146,13 +159,14 @@ Status Informer::ListAndReplace() {
       client_.List(options_.resource, options_.ns, list_options, options_.page_size);
   if (!listed.ok()) return listed.status();
 
-  std::map<std::string, Json> fresh;
+  std::map<std::string, Cached> fresh;
   for (auto& item : listed->items) {
     std::string key = ObjectKey(item);
-    fresh.emplace(std::move(key), std::move(item));
+    fresh.emplace(std::move(key), Prepare(std::move(item)));
   }
-  std::vector<Json> deleted;
-  std::map<std::string, Json> old;
+  listed->items.clear();
+  std::vector<Cached> deleted;
+  std::map<std::string, Cached> old;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     old.swap(cache_);
@@ -164,16 +178,16 @@ Status Informer::ListAndReplace() {
   }
   for (const auto& object : deleted) {
     for (auto& handlers : handlers_) {
-      if (handlers.on_delete) handlers.on_delete(object);
+      if (handlers.on_delete) handlers.on_delete(*object);
     }
   }
   for (const auto& entry : fresh) {
     auto previous = old.find(entry.first);
     for (auto& handlers : handlers_) {
       if (previous == old.end()) {
-        if (handlers.on_add) handlers.on_add(entry.second);
-      } else if (ResourceVersionOf(previous->second) != ResourceVersionOf(entry.second)) {
-        if (handlers.on_update) handlers.on_update(previous->second, entry.second);
+        if (handlers.on_add) handlers.on_add(*entry.second);
+      } else if (ResourceVersionOf(*previous->second) != ResourceVersionOf(*entry.second)) {
+        if (handlers.on_update) handlers.on_update(*previous->second, *entry.second);
       }
     }
   }
@@ -223,30 +237,36 @@ void Informer::Apply(const WatchEvent& event) {
     if (!rv.empty()) resource_version_ = rv;
     return;
   }
+  // An unknown type is ignored, as client-go's watchHandler logs and skips it.
+  if (event.type != "DELETED" && event.type != "ADDED" && event.type != "MODIFIED") return;
   const std::string key = ObjectKey(event.object);
-  std::optional<Json> previous;
+  const Cached object = Prepare(event.object);
+  Cached previous;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) previous = it->second;
     if (event.type == "DELETED") {
       cache_.erase(key);
-    } else if (event.type == "ADDED" || event.type == "MODIFIED") {
-      cache_[key] = event.object;
     } else {
-      return;  // an unknown type is ignored, as client-go's watchHandler logs and skips it
+      cache_[key] = object;
     }
     if (!rv.empty()) resource_version_ = rv;
   }
   for (auto& handlers : handlers_) {
     if (event.type == "DELETED") {
-      if (handlers.on_delete) handlers.on_delete(event.object);
+      if (handlers.on_delete) handlers.on_delete(*object);
     } else if (previous) {
-      if (handlers.on_update) handlers.on_update(*previous, event.object);
+      if (handlers.on_update) handlers.on_update(*previous, *object);
     } else if (handlers.on_add) {
-      handlers.on_add(event.object);
+      handlers.on_add(*object);
     }
   }
+}
+
+Informer::Cached Informer::Prepare(Json object) const {
+  if (options_.transform) options_.transform(object);
+  return std::make_shared<const Json>(std::move(object));
 }
 
 }  // namespace pygrid::kube

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -50,6 +51,15 @@ struct EventHandlers {
 // Handlers that queue ObjectKey(object) for every add, update and delete.
 EventHandlers EnqueueHandlers(WorkQueue& queue);
 
+// Changes an object before it is cached and handed to the handlers (client-go
+// SharedIndexInformer.SetTransform), to keep only what the readers need.
+using Transform = std::function<void(Json& object)>;
+
+// Drops metadata.managedFields (controller-runtime cache.TransformStripManagedFields): the
+// server's field-ownership bookkeeping, often larger than the spec, which no controller reads.
+// An update sent without it keeps the stored one (the API server fills it from the live object).
+void StripManagedFields(Json& object);
+
 struct InformerOptions {
   ResourceRef resource;
   std::string ns;  // "" = every namespace (or cluster-scoped)
@@ -71,6 +81,8 @@ struct InformerOptions {
   std::function<void(Clock::Duration)> sleeper;
   // Reports list/watch failures (for logs); called on the informer thread.
   std::function<void(const Status&)> on_error;
+  // Applied to every listed or watched object before it is cached (null: kept whole).
+  Transform transform;
 };
 
 class Informer {
@@ -97,6 +109,9 @@ class Informer {
   std::optional<Json> Get(const std::string& key) const;
   // Copies of every cached object, in key order.
   std::vector<Json> List() const;
+  // Every cached object, in key order, shared rather than copied (they never change once
+  // cached): for a reader that scans them all, as a handler looking for an object's users.
+  std::vector<std::shared_ptr<const Json>> Objects() const;
   std::vector<std::string> Keys() const;
   size_t Size() const;
   // The resourceVersion the next watch would start from.
@@ -127,8 +142,14 @@ class Informer {
   int failures_ = 0;                              // informer thread only
   std::optional<Clock::TimePoint> last_backoff_;  // informer thread only
 
+  // Cached objects are shared, immutable once stored: a handler, a relist's diff and the cache
+  // hold one copy between them.
+  using Cached = std::shared_ptr<const Json>;
+  // The event's object as cached: transformed, when a transform is set.
+  Cached Prepare(Json object) const;
+
   mutable std::mutex cache_mu_;
-  std::map<std::string, Json> cache_;
+  std::map<std::string, Cached> cache_;
   std::string resource_version_;
 
   std::atomic<bool> synced_{false};

@@ -4,6 +4,7 @@
 #include <cpprest/http_client.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <boost/asio/ssl.hpp>
@@ -101,7 +102,15 @@ struct RestClient::Impl {
     const std::string cert = config.client_cert_pem;
     const std::string key = config.client_key_pem;
     http_config.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
-      if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca));
+      if (!ca.empty()) {
+        // Trust only the configured CA, as client-go does (its root pool holds the CA data
+        // alone). cpprestsdk has loaded the system's trust store into every connection's context
+        // by now, about 1 MiB that each pooled connection would keep: a fresh store frees it.
+        if (X509_STORE* only_ca = X509_STORE_new()) {
+          SSL_CTX_set_cert_store(ctx.native_handle(), only_ca);
+        }
+        ctx.add_certificate_authority(boost::asio::buffer(ca));
+      }
       if (!cert.empty()) {
         ctx.use_certificate_chain(boost::asio::buffer(cert));
         ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);

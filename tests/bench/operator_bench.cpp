@@ -61,14 +61,34 @@ std::map<std::string, int> CallsByType(const Grid& grid) {
   return calls;
 }
 
-long PeakRssKiB(int pid) {
+// A numeric field of /proc/PID/status ("VmHWM:" is the peak RSS in KiB, "Threads:" the
+// thread count); -1 when absent.
+long ProcStatus(int pid, const std::string& field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
 }
+// The operator's Kubernetes API requests by "verb resource[/subresource]", from kube-sim's
+// request log (its last 10,000 requests).
+std::map<std::string, int> KubeCallsByType(const Grid& grid) {
+  std::map<std::string, int> calls;
+  const auto fetched =
+      pygrid::testing::RunCommand("curl -sk --max-time 30 " + grid.KubeSimUrl() + "/_sim/requests");
+  const json log = json::parse(fetched.output, nullptr, false);
+  if (!log.is_object()) return calls;
+  for (const json& request : log.value("requests", json::array())) {
+    if (request.value("userAgent", "").rfind("pygrid-operator", 0) != 0) continue;
+    const std::string subresource = request.value("subresource", "");
+    calls[request.value("verb", "") + " " + request.value("resource", "") +
+          (subresource.empty() ? "" : "/" + subresource)]++;
+  }
+  return calls;
+}
+
+long PeakRssKiB(int pid) { return ProcStatus(pid, "VmHWM:"); }
 
 // User plus system CPU seconds the process has used so far (/proc/PID/stat fields 14 and 15).
 double CpuSeconds(int pid) {
@@ -211,6 +231,15 @@ void ManyClusters(int clusters, double boot) {
       kPollSeconds, list_calls / (seconds / kPollSeconds), seconds / floor, floor, kBudget);
   std::printf("    instance creates sent from %.1fs to %.1fs after the apply\n", first_create,
               last_create);
+  int kube_total = 0;
+  const std::map<std::string, int> kube_calls = KubeCallsByType(grid);
+  for (const auto& [call, count] : kube_calls) kube_total += count;
+  std::printf("    Kubernetes API requests by the operator: %d (%.1f per cluster, %.1f/s)\n",
+              kube_total, static_cast<double>(kube_total) / clusters, kube_total / seconds);
+  for (const auto& [call, count] : kube_calls) std::printf("    %5d  %s\n", count, call.c_str());
+  const int pid = grid.OperatorPid(op);
+  std::printf("    operator at the end: threads=%ld rss=%ld KiB (anonymous %ld KiB)\n",
+              ProcStatus(pid, "Threads:"), ProcStatus(pid, "VmRSS:"), ProcStatus(pid, "RssAnon:"));
   for (const auto& [call, count] : calls) std::printf("    %5d  %s\n", count, call.c_str());
 }
 

@@ -65,5 +65,23 @@ TEST(MetricsFlagsTest, SecureByDefaultPlainHttpOnRequest) {
   EXPECT_NE(defaults->usage.find("--enable-http2"), std::string::npos);
 }
 
+// The Kubernetes client-side limit: 100/s burst 200 unless set; 0 turns it off; a limit
+// without a burst is refused.
+TEST(RunFlagsTest, KubeApiRateLimit) {
+  auto defaults = ParseRunFlags({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->manager.kube_api_qps, 100);
+  EXPECT_EQ(defaults->manager.kube_api_burst, 200);
+  auto chosen = ParseRunFlags({"--kube-api-qps=20", "--kube-api-burst=30"});
+  ASSERT_TRUE(chosen.ok()) << chosen.status().ToString();
+  EXPECT_EQ(chosen->manager.kube_api_qps, 20);
+  EXPECT_EQ(chosen->manager.kube_api_burst, 30);
+  auto off = ParseRunFlags({"--kube-api-qps=0", "--kube-api-burst=0"});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->manager.kube_api_qps, 0);
+  EXPECT_TRUE(ParseRunFlags({"--kube-api-qps=5", "--kube-api-burst=0"}).status().IsInvalid());
+  EXPECT_NE(defaults->usage.find("--kube-api-qps"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pygrid::cli

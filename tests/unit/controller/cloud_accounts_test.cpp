@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -104,6 +105,28 @@ class HeldList : public cloud::testing::FakeCloudProvider {
 
 using HeldFixture = FixtureWith<HeldList>;
 
+// A round's snapshot is what the cloud showed when the round read it: creates and deletes
+// recorded afterwards go into the next snapshot, never into one a round still holds.
+TEST(CloudAccountsTest, ASnapshotHeldByARoundNeverChangesUnderIt) {
+  Fixture f;
+  StatusOr<CloudAccounts::InstanceList> empty = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(empty.ok());
+  StatusOr<cloud::Instance> created =
+      f.accounts.For("token").CreateInstance({"w", "", "t", "img", {}, {}, "", ""});
+  ASSERT_TRUE(created.ok());
+  f.accounts.RecordCreated("token", *created);
+  EXPECT_TRUE((*empty)->empty());
+  StatusOr<CloudAccounts::InstanceList> with_it = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(with_it.ok());
+  ASSERT_EQ((*with_it)->size(), 1u);
+  f.accounts.RecordDeleting("token", created->id);
+  EXPECT_EQ((*with_it)->front().status, created->status);
+  StatusOr<CloudAccounts::InstanceList> deleting = f.accounts.InstanceSnapshot("token");
+  ASSERT_TRUE(deleting.ok());
+  EXPECT_EQ((*deleting)->front().status, "deleting");
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 1);
+}
+
 TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates) {
   HeldFixture f;
   FakeClock& clock = f.clock;
@@ -126,6 +149,32 @@ TEST(CloudAccountsTest, AListInFlightNeitherBlocksOtherRoundsNorHidesOwnCreates)
   ASSERT_TRUE(seen.ok());
   ASSERT_EQ(seen->size(), 1u);
   EXPECT_EQ((*seen)[0].id, created->id);
+  EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
+}
+
+// At 1,000 instances a list is 10 pages and can take longer than the list's maximum age: the
+// rounds that come while the next one is read serve the last list for as long as a list takes,
+// instead of each waiting for the list in flight.
+TEST(CloudAccountsTest, ASlowListStillNeverBlocksTheRoundsThatComeWhileItIsRead) {
+  HeldFixture f;  // lists at most 5 s old
+  f.accounts.For("token");
+  f.fake->Hold();
+  std::thread first([&] { ASSERT_TRUE(f.accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  f.clock.Advance(std::chrono::seconds(4));  // the list takes 4 s
+  f.fake->Release();
+  first.join();
+  f.clock.Advance(std::chrono::seconds(6));  // 10 s since it was asked for
+  f.fake->Hold();
+  std::thread refresher([&] { ASSERT_TRUE(f.accounts.Instances("token").ok()); });
+  f.fake->AwaitInFlight();
+  // 10 s is twice the age but within twice the age plus the 4 s a list takes.
+  auto served = std::async(std::launch::async, [&] { return f.accounts.Instances("token").ok(); });
+  const bool answered = served.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  f.fake->Release();
+  refresher.join();
+  EXPECT_TRUE(answered) << "the round waited for the list in flight";
+  EXPECT_TRUE(served.get());
   EXPECT_EQ(f.fake->Calls("ListInstances"), 2);
 }
 

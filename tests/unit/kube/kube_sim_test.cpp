@@ -288,6 +288,67 @@ TEST_F(KubeSimTest, InformerThousandObjectsThenThousandUpdatesMatchesServer) {
   informer.Stop();
 }
 
+// The operator's caches drop managedFields (StripManagedFields): listed and watched objects
+// arrive without them, handlers see them without, and an update of a cached object keeps the
+// server's entries (the API server takes them from the stored object when a write has none).
+TEST_F(KubeSimTest, InformerTransformDropsManagedFieldsAndAnUpdateKeepsTheServers) {
+  ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("listed", "0", "strip")).ok());
+  // The managers of the stored object's managedFields entries.
+  auto managers = [&](const std::string& name) {
+    std::set<std::string> out;
+    auto live = client_->Get(kConfigMaps, "default", name);
+    if (!live.ok()) return out;
+    for (const Json& entry : live->at("metadata").value("managedFields", Json::array()))
+      out.insert(entry.value("manager", ""));
+    return out;
+  };
+  ASSERT_FALSE(managers("listed").empty()) << "kube-sim records who wrote the object";
+  InformerOptions options = ConfigMapsOf("strip");
+  options.transform = StripManagedFields;
+  Informer informer(*client_, options);
+  std::mutex mu;
+  std::vector<Json> handed;
+  EventHandlers handlers;
+  handlers.on_add = [&](const Json& object) {
+    std::lock_guard<std::mutex> lock(mu);
+    handed.push_back(object);
+  };
+  handlers.on_update = [&](const Json&, const Json& object) {
+    std::lock_guard<std::mutex> lock(mu);
+    handed.push_back(object);
+  };
+  informer.AddEventHandler(handlers);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(milliseconds(60000)));
+  ASSERT_TRUE(client_->Create(kConfigMaps, "default", ConfigMap("watched", "0", "strip")).ok());
+  ASSERT_TRUE(PollUntil([&] { return informer.Get("default/watched").has_value(); }));
+  for (const std::string key : {"default/listed", "default/watched"}) {
+    const std::optional<Json> cached = informer.Get(key);
+    ASSERT_TRUE(cached.has_value()) << key;
+    EXPECT_FALSE(cached->at("metadata").contains("managedFields")) << key;
+    EXPECT_EQ(cached->at("metadata").value("name", ""), key.substr(8)) << "the rest stays";
+    EXPECT_EQ(cached->at("data").value("value", ""), "0");
+  }
+  const std::set<std::string> before = managers("watched");
+  ASSERT_FALSE(before.empty());
+  Json changed = *informer.Get("default/watched");
+  changed["data"]["value"] = "1";
+  ASSERT_TRUE(client_->Update(kConfigMaps, "default", changed).ok());
+  EXPECT_EQ(managers("watched"), before);
+  ASSERT_TRUE(PollUntil([&] {
+    const std::optional<Json> cached = informer.Get("default/watched");
+    return cached && cached->at("data").value("value", "") == "1";
+  }));
+  const std::vector<std::shared_ptr<const Json>> shared = informer.Objects();
+  const std::vector<Json> copies = informer.List();
+  ASSERT_EQ(shared.size(), copies.size());
+  for (size_t i = 0; i < shared.size(); ++i) EXPECT_EQ(*shared[i], copies[i]);
+  informer.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(handed.size(), 3u);  // listed and watched added, watched updated
+  for (const Json& object : handed) EXPECT_FALSE(object["metadata"].contains("managedFields"));
+}
+
 TEST_F(KubeSimTest, InformerRelistsAfterClosedWatchesAndCompactedHistory) {
   Parallel(100, [&](int i) {
     ASSERT_TRUE(
