@@ -198,20 +198,7 @@ void ManyClusters(int clusters, double boot) {
     ready = AllReady(grid, clusters);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  double first_create = -1, last_create = -1;
-  for (const json& request : grid.Requests()) {
-    if (request.value("method", "") != "POST" ||
-        request.value("path", "") != "/compute/v1/instances")
-      continue;
-    const std::string time = request.value("time", "");
-    const size_t t = time.find('T');
-    if (t == std::string::npos) continue;
-    const double at = std::stod(time.substr(t + 1, 2)) * 3600 +
-                      std::stod(time.substr(t + 4, 2)) * 60 + std::stod(time.substr(t + 7, 6)) -
-                      start_of_day;
-    if (first_create < 0) first_create = at;
-    last_create = at;
-  }
+  const auto [first_create, last_create] = CreateWindow(grid, start_of_day);
   const std::map<std::string, int> calls = CallsByType(grid);
   int list_calls = 0, group_calls = 0, total = 0;
   for (const auto& [call, count] : calls) {
