@@ -94,12 +94,17 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     // that is gone (its delete may have failed, the operator crashed, or its create landed
     // late). Without a record (status lost) one older than the gateway joined an older one.
     const api::WorkerStatus* recorded = PreviousWorker(previous, instance.name);
-    const bool needs_address =
+    bool needs_address =
         !gateway_ip.empty() && recorded != nullptr && recorded->gateway_ip != gateway_ip;
+    // It has the address when its inbox holds it, or its node is registered at this gateway
+    // (serving workers are not marker-probed): delivered before a crash or a lost status write.
     auto delivered = seen.probes.delivered_gateway.find(instance.name);
-    if (needs_address && delivered != seen.probes.delivered_gateway.end() &&
-        delivered->second == gateway_url)
-      holds_address.insert(instance.name);  // delivered before a crash or a lost status write
+    if (needs_address &&
+        ((delivered != seen.probes.delivered_gateway.end() && delivered->second == gateway_url) ||
+         (!recorded->node_id.empty() && seen.probes.connected_nodes.count(recorded->node_id)))) {
+      holds_address.insert(instance.name);
+      needs_address = false;
+    }
     const bool joined_old_gateway = (recorded == nullptr && gateway.running &&
                                      instance.created_at < gateway.instance->created_at) ||
                                     (!by_ssh && needs_address);
@@ -131,10 +136,12 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     } else if (recorded != nullptr && BuiltFromOlderSpec(recorded->spec_hash, spec_hash)) {
       out_of_date.push_back(&instance);
     }
-    if (!by_ssh || !needs_address || holds_address.count(instance.name) || acted_on(instance) ||
-        !IsRunning(instance))
-      continue;
-    if (DeliveryOverdue(seen, instance, *gateway.instance)) {
+    if (!by_ssh || !needs_address || acted_on(instance) || !IsRunning(instance)) continue;
+    // Given up only on what SSH itself says: the marker probe could not connect either.
+    auto marker = seen.probes.markers.find(instance.name);
+    const bool unreachable = marker != seen.probes.markers.end() &&
+                             marker->second.state == probe::MarkerState::kUnreachable;
+    if (unreachable && DeliveryOverdue(seen, instance, *gateway.instance)) {
       // SSH does not reach it (allowedSourceCIDRs without the operator's address, a firewall):
       // this grid's workers get the address in their user data from now on.
       plan.status.gateway_address_delivery = api::kGatewayAddressByUserData;

@@ -421,6 +421,29 @@ TEST(PlannerTest, AnAddressTheWorkerAlreadyHoldsIsRecordedNotSentAgain) {
   EXPECT_EQ(plan.status.workers[1].gateway_ip, "");
 }
 
+TEST(PlannerTest, AWorkerRegisteredAtTheGatewayHasItsAddressAndIsNeverGivenUpOn) {
+  // Its delivery went through but the status write after it did not; serving workers are not
+  // marker-probed, so only the registration says it has the address (soak seed 1573).
+  ActiveGrid grid = WaitingForTheAddress(1);
+  grid.seen.gateway_answers = true;
+  grid.seen.connected_nodes = {Name(InstanceRole::kWorker, 0) + "-n0"};
+  Observations seen = Observe(grid.cluster, grid.seen);
+  seen.now = *api::ParseTime("2026-01-01T01:00:00Z");  // long past the grace
+  Plan plan = PlanRound(seen);
+  EXPECT_TRUE(plan.actions.empty()) << Describe(plan.actions)[0];
+  EXPECT_EQ(plan.status.workers[0].gateway_ip, kGatewayPrivateIp);
+  EXPECT_TRUE(plan.status.workers[0].ready);
+
+  // Not registered, and SSH answers (its marker says pending): delivered, not given up on.
+  grid.seen.connected_nodes.clear();
+  seen = Observe(grid.cluster, grid.seen);
+  seen.now = *api::ParseTime("2026-01-01T01:00:00Z");
+  seen.probes.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kPending,
+                                                         probe::kWaitingForGatewayAddress};
+  EXPECT_EQ(Describe(PlanRound(seen).actions),
+            Strings{"deliver 127.0.2.1 to " + Name(InstanceRole::kWorker, 0)});
+}
+
 TEST(PlannerTest, AReplacedGatewayKeepsItsWorkersAndGivesThemTheNewAddress) {
   api::PyGridCluster cluster = Cluster(2);
   cluster.status.gateway_address_delivery = api::kGatewayAddressBySsh;
@@ -448,8 +471,10 @@ TEST(PlannerTest, SshThatNeverReachesAWaitingWorkerFallsBackToUserData) {
   ActiveGrid grid = WaitingForTheAddress(2);
   Observations seen = Observe(grid.cluster, grid.seen);
   seen.now = *api::ParseTime("2026-01-01T00:04:59Z");  // both created at 00:00:00
-  seen.probes.markers[Name(InstanceRole::kWorker, 0)] = {probe::MarkerState::kUnreachable,
-                                                         "connection timed out"};
+  for (int i = 0; i < 2; ++i) {
+    seen.probes.markers[Name(InstanceRole::kWorker, i)] = {probe::MarkerState::kUnreachable,
+                                                           "connection timed out"};
+  }
   EXPECT_EQ(PlanRound(seen).actions.size(), 2u) << "still within the grace: deliveries";
   seen.now = *api::ParseTime("2026-01-01T00:05:00Z");
   Plan plan = PlanRound(seen);
