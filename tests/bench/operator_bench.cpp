@@ -396,13 +396,12 @@ ScaleRun RunAtScale(const ModelledOptions& o, double scale, int workers) {
   return run;
 }
 
-// The model's own time to Ready with no machinery: the gateway boots and sets up; workers are
-// created once it is active (the operator needs its private IP), boot, set up, wait for the
-// gateway to answer, then pull. A scale-up worker finds its gateway up.
+// The model's own time to Ready with no machinery (one boot): the gateway and its workers are
+// created together; each boots and sets up, workers pull too, then wait for the gateway's
+// address and for it to answer. A scale-up worker finds its gateway up.
 double FloorFirst(const ModelledOptions& o, const GridTimes& t) {
   const double gateway_up = o.boot + t.gateway.before_compose + t.gateway.pulls;
-  const double worker_up =
-      std::max(2 * o.boot + t.worker.before_compose, gateway_up) + t.worker.pulls;
+  const double worker_up = o.boot + t.worker.before_compose + t.worker.pulls;
   return std::max(gateway_up, worker_up);
 }
 double FloorScaleUp(const ModelledOptions& o, const GridTimes& t) {
