@@ -158,10 +158,10 @@ WorkersPlan PlanWorkers(const Observations& seen, const Inventory& inventory,
     }
   }
 
-  // On the SSH path workers are created with their gateway and wait for its address.
-  const bool can_create =
-      (gateway.running && !gateway.replaced) ||
-      (by_ssh && plan.status.gateway_address_delivery != api::kGatewayAddressByUserData);
+  // On the SSH path (unless this round fell back) workers are created with their gateway and
+  // wait for its address.
+  const bool can_create = (gateway.running && !gateway.replaced) ||
+                          plan.status.gateway_address_delivery != api::kGatewayAddressByUserData;
   for (int index = 0; index < replicas; ++index) {
     const std::string name = api::InstanceNameFor(cluster.metadata.name, cluster.metadata.uid,
                                                   api::InstanceRole::kWorker, index);

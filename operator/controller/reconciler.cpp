@@ -91,6 +91,8 @@ class Reconciler::Round {
   // The shared-group names other grids of this account that are not being deleted need.
   std::set<std::string> GroupsNeededElsewhere(const std::string& uid);
   void ObserveProbes(Observations& seen);
+  // How the operator reaches the instance at `host` over SSH, whose host key must be `pinned`.
+  probe::SshTarget SshTargetFor(const std::string& host, const std::string& pinned) const;
   // Writes action.gateway_ip's join URL into the worker's inbox over SSH (pinned host key).
   Status DeliverGateway(const Observations& seen, const Action& action);
   ActReport Act(const Observations& seen, Plan& plan);
@@ -450,12 +452,7 @@ void Reconciler::Round::ObserveProbes(Observations& seen) {
     if (serving) continue;
     MarkerJob job;
     job.name = instance.name;
-    job.target.host = *instance.public_ip;
-    job.target.port = options_.ssh_port;
-    job.target.user = options_.ssh_user;
-    job.target.private_key = deps_.operator_key.private_key;
-    job.target.pinned_host_key = pinned;
-    job.target.timeout = options_.ssh_timeout;
+    job.target = SshTargetFor(*instance.public_ip, pinned);
     jobs.push_back(std::move(job));
   }
   // Each worker the gateway lists is asked itself: a registration outlives a dead node.
@@ -768,6 +765,18 @@ ActionOutcome Reconciler::Round::Create(const api::ClusterSpec& spec, const Acti
   return outcome;
 }
 
+probe::SshTarget Reconciler::Round::SshTargetFor(const std::string& host,
+                                                 const std::string& pinned) const {
+  probe::SshTarget target;
+  target.host = host;
+  target.port = options_.ssh_port;
+  target.user = options_.ssh_user;
+  target.private_key = deps_.operator_key.private_key;
+  target.pinned_host_key = pinned;
+  target.timeout = options_.ssh_timeout;
+  return target;
+}
+
 Status Reconciler::Round::DeliverGateway(const Observations& seen, const Action& action) {
   std::string host, pinned;
   for (const cloud::Instance& instance : seen.cloud.instances) {
@@ -779,15 +788,8 @@ Status Reconciler::Round::DeliverGateway(const Observations& seen, const Action&
   if (host.empty() || pinned.empty()) {
     return Status::Unavailable("worker " + action.name + " has no address or pinned host key yet");
   }
-  probe::SshTarget target;
-  target.host = host;
-  target.port = options_.ssh_port;
-  target.user = options_.ssh_user;
-  target.private_key = deps_.operator_key.private_key;
-  target.pinned_host_key = pinned;
-  target.timeout = options_.ssh_timeout;
-  Status delivered =
-      deps_.prober->DeliverGateway(target, GatewayJoinUrl(seen.cluster.spec, action.gateway_ip));
+  Status delivered = deps_.prober->DeliverGateway(
+      SshTargetFor(host, pinned), GatewayJoinUrl(seen.cluster.spec, action.gateway_ip));
   if (delivered.ok()) {
     Log().Info("delivered the gateway address",
                {{"instance", action.name}, {"gateway", action.gateway_ip}});
